@@ -1,0 +1,73 @@
+/* mpshim public API.
+ *
+ * A program preloaded with libmpshim.so may call these functions. They are declared weak,
+ * so a program that includes this header runs unchanged without the shim: test the
+ * function's address first, e.g. `if (mpshim_get_stats) mpshim_get_stats(&s, sizeof s);`.
+ * Linking with -lmpshim (pkg-config mpshim) makes them strong references instead.
+ */
+#ifndef MPSHIM_H
+#define MPSHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPSHIM_VERSION_MAJOR 0
+#define MPSHIM_VERSION_MINOR 1
+
+#if defined(__GNUC__) && !defined(MPSHIM_BUILDING)
+#define MPSHIM_API __attribute__((weak))
+#else
+#define MPSHIM_API
+#endif
+
+/** Process-wide allocation statistics of the host allocator. */
+typedef struct mpshim_stats {
+  uint64_t allocated;     /**< bytes in live blocks (usable sizes) */
+  uint64_t peak;          /**< highest value of `allocated` */
+  uint64_t reserved;      /**< bytes mapped from the OS and not yet returned */
+  uint64_t peak_reserved; /**< highest value of `reserved` */
+  uint64_t mallocs;       /**< allocations so far */
+  uint64_t frees;         /**< frees so far */
+  uint64_t live_blocks;   /**< mallocs - frees */
+  uint64_t purged;        /**< bytes given back to the OS so far */
+} mpshim_stats;
+
+/** The library version as "MAJOR.MINOR.PATCH". */
+MPSHIM_API const char* mpshim_version(void);
+
+/** Fills the first `size` bytes of `*out` (pass sizeof *out); returns 0, or -1 when the
+ *  host allocator is off (MPSHIM_HOST=off). */
+MPSHIM_API int mpshim_get_stats(mpshim_stats* out, size_t size);
+
+/** Runs a leak check now and prints the report as at exit (like __lsan_do_leak_check).
+ *  Returns 1 when direct or indirect leaks were found, 0 otherwise, -1 when tracking is off. */
+MPSHIM_API int mpshim_leak_check(void);
+
+/** Never reports the block starting at `p` as a leak (like __lsan_ignore_object). */
+MPSHIM_API void mpshim_ignore(const void* p);
+
+/** Stops recording allocations made by the calling thread until the matching
+ *  mpshim_enable_tracking(); calls nest (like __lsan_disable/__lsan_enable). */
+MPSHIM_API void mpshim_disable_tracking(void);
+MPSHIM_API void mpshim_enable_tracking(void);
+
+/** Gives cached free memory back to the OS now; returns 1 if some was released. */
+MPSHIM_API int mpshim_trim(void);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+
+/** Scope guard: allocations in its lifetime are not tracked. */
+struct mpshim_untracked_scope {
+  mpshim_untracked_scope() { if (mpshim_disable_tracking) mpshim_disable_tracking(); }
+  ~mpshim_untracked_scope() { if (mpshim_enable_tracking) mpshim_enable_tracking(); }
+  mpshim_untracked_scope(const mpshim_untracked_scope&) = delete;
+  mpshim_untracked_scope& operator=(const mpshim_untracked_scope&) = delete;
+};
+#endif
+
+#endif /* MPSHIM_H */

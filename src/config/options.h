@@ -1,0 +1,78 @@
+// The one table of MPSHIM_* options. Read once from the environment at start-up.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::config {
+
+/// Kinds of option values. Bool accepts 1/0, on/off, yes/no, true/false; Size accepts a
+/// number with an optional K/KB/KiB, M/MB/MiB or G/GB/GiB suffix (powers of 1024); Enum
+/// accepts one of the words listed in `choices`, separated by '|'.
+enum class Type { Bool, Uint, Size, String, Enum };
+
+// X(NAME, field, Type, default, min, max, choices, help)
+// String defaults are given as `choices` text; numeric defaults as numbers. Enum values are
+// stored as the index of the chosen word.
+#define MPSHIM_OPTIONS(X)                                                                         \
+  X(HOST, host, Bool, 1, 0, 1, "", "use mpshim's allocator for host memory (off: libc's malloc)") \
+  X(VERBOSE, verbose, Bool, 0, 0, 1, "", "print the effective configuration at start")             \
+  X(STATS, stats, Bool, 0, 0, 1, "", "print allocation statistics at exit")                        \
+  X(PURGE_DELAY, purge_delay_ms, Uint, 500, 0, 60000, "",                                          \
+    "milliseconds before freed memory is given back to the OS (0: at once)")                     \
+  X(LARGE_CACHE, large_cache, Size, 256u << 20, 0, 1ull << 40, "",                                 \
+    "bytes of freed large blocks (> 1 MiB) kept mapped for reuse")                                \
+  X(THREAD_CACHE, thread_cache, Size, 1u << 20, 16u << 10, 64u << 20, "",                          \
+    "upper bound of the bytes one thread keeps cached")                                           \
+  X(LEAKS, leaks, Bool, 1, 0, 1, "", "record allocation stacks and report leaks at exit")          \
+  X(STACK_DEPTH, stack_depth, Uint, 16, 0, 64, "", "frames recorded per allocation (0: none)")     \
+  X(REPORT, report, String, 0, 0, 0, "stderr", "where reports go: stderr or a path (%p: pid)")     \
+  X(REPORT_FORMAT, report_format, Enum, 0, 0, 1, "text|json", "leak report format")              \
+  X(REPORT_REACHABLE, report_reachable, Bool, 0, 0, 1, "", "also report still-reachable blocks")   \
+  X(REPORT_MAX, report_max, Uint, 0, 0, 1u << 30, "", "report at most this many groups (0: all)")  \
+  X(LEAK_EXITCODE, leak_exitcode, Uint, 0, 0, 255, "", "exit status when leaks are found (0: keep)") \
+  X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
+  X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)")
+
+/// The effective configuration. Strings point into the environment (or are defaults).
+struct Config {
+#define MPSHIM_FIELD_Bool bool
+#define MPSHIM_FIELD_Uint uint64_t
+#define MPSHIM_FIELD_Size uint64_t
+#define MPSHIM_FIELD_String const char*
+#define MPSHIM_FIELD_Enum unsigned
+#define MPSHIM_DECLARE(NAME, field, type, def, lo, hi, choices, help) MPSHIM_FIELD_##type field;
+  MPSHIM_OPTIONS(MPSHIM_DECLARE)
+#undef MPSHIM_DECLARE
+};
+
+/// One row of the option table, for parsing, the verbose dump and the README check.
+struct OptionInfo {
+  const char* name;     ///< without the MPSHIM_ prefix
+  Type type;
+  uint64_t def;
+  uint64_t lo, hi;
+  const char* choices;  ///< Enum words, or a String's default
+  const char* help;
+};
+
+/// The table, in declaration order, and its length.
+const OptionInfo* options(size_t* count);
+
+/// Parses `env` (a NULL-terminated environ-style array) into `out`. Bad values and unknown
+/// MPSHIM_ names each produce one warning line through `warn` (which gets a NUL-terminated
+/// line without the trailing newline); the default is used for a bad value.
+void parse(const char* const* env, Config* out, void (*warn)(const char* line));
+
+/// Writes the effective configuration, one "MPSHIM_NAME=value" line each, to stderr.
+void dump(const Config& c);
+
+/// The process configuration, parsed from the environment on first use (thread-safe
+/// enough: parsing is idempotent and has no side effects besides the warnings).
+const Config& get();
+
+/// Parses a size with an optional suffix; false when malformed or out of uint64 range.
+bool parse_size(const char* s, uint64_t* out);
+/// Parses an on/off word; false when not one.
+bool parse_bool(const char* s, bool* out);
+
+}  // namespace mpshim::config

@@ -1,0 +1,68 @@
+// Host allocator: the public face of src/cpu. Everything the interposition layer, the
+// tracker and the reports need from the allocator goes through these functions.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::cpu {
+
+/// Largest size served from size classes; larger blocks are mapped one by one.
+constexpr size_t kMaxSmall = 1u << 20;
+/// Blocks live in 4 MiB-aligned chunks; a pointer finds its metadata by masking.
+constexpr size_t kChunkShift = 22;
+constexpr size_t kChunkSize = size_t(1) << kChunkShift;
+
+/// Allocates `size` bytes aligned to 16; nullptr with errno = ENOMEM on failure.
+void* alloc(size_t size);
+/// Allocates `size` bytes aligned to `align` (a power of two); nullptr + ENOMEM on failure.
+void* alloc_aligned(size_t align, size_t size);
+/// Allocates n*size zeroed bytes; nullptr + ENOMEM on overflow or failure.
+void* alloc_zeroed(size_t n, size_t size);
+/// Frees a block of ours. Returns false (and touches nothing) when `p` is not ours.
+bool free(void* p);
+/// Resizes keeping contents; nullptr + ENOMEM on failure (the old block stays valid).
+/// `p` must be ours (see owns()).
+void* realloc(void* p, size_t size);
+/// Usable size of a block of ours (>= the size asked for); 0 when `p` is not ours.
+size_t usable_size(const void* p);
+
+/// True when `p` lies in memory the allocator manages (by address; never dereferences p).
+bool owns(const void* p);
+
+/// A 64-bit tag kept beside every block for the tracker (src/track defines its meaning).
+/// Tags are zero for a fresh block; the allocator never writes them otherwise. Returns
+/// nullptr when `p` is not the start of a block of ours. Only available when tags were
+/// enabled (enable_tags) before the block's memory was first mapped.
+uint64_t* tag_of(const void* p);
+/// Enables per-block tags; call once at start-up, before the first allocation.
+void enable_tags();
+bool tags_enabled();
+
+/// The block containing address `addr` (interior pointers included): its start, usable
+/// size and tag. False when `addr` is not inside a block-sized slot of ours. The slot may
+/// be free: callers decide liveness from the tag.
+bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag);
+
+/// Calls fn for every block slot whose tag is non-zero.
+void for_each_tagged(void (*fn)(void* start, size_t usable, uint64_t* tag, void* ctx), void* ctx);
+
+/// Calls fn for every address range the allocator has mapped for blocks (segments and
+/// large blocks), so a scan of the address space can skip them.
+void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+
+/// Threads that used the allocator: an address on each thread's stack when it first
+/// allocated, and whether it has exited.
+void for_each_thread(void (*fn)(uintptr_t stack_addr, bool alive, int tid, void* ctx), void* ctx);
+
+/// Holds every allocator lock (for a consistent scan) / releases them.
+void lock_all();
+void unlock_all();
+
+/// Gives back to the OS now all memory freed and cached (thread caches of the caller
+/// included); returns true if something was released (malloc_trim).
+bool trim();
+
+/// Flushes the calling thread's cache into the shared pools.
+void flush_thread_cache();
+
+}  // namespace mpshim::cpu

@@ -1,0 +1,133 @@
+#include "prim/os.h"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace mpshim::prim {
+
+void* os_map(size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void* os_map_aligned(size_t size, size_t align) {
+  // Over-map by `align` and trim both ends, so the result starts on the boundary.
+  size_t span = size + align;
+  if (span < size) return nullptr;
+  char* raw = static_cast<char*>(os_map(span));
+  if (raw == nullptr) return nullptr;
+  uintptr_t start = (reinterpret_cast<uintptr_t>(raw) + align - 1) & ~(uintptr_t(align) - 1);
+  char* p = reinterpret_cast<char*>(start);
+  size_t head = size_t(p - raw);
+  size_t tail = span - head - size;
+  if (head != 0) munmap(raw, head);
+  if (tail != 0) munmap(p + size, tail);
+  return p;
+}
+
+void os_unmap(void* p, size_t size) { munmap(p, size); }
+
+void os_purge(void* p, size_t size) {
+  int saved = errno;
+  madvise(p, size, MADV_DONTNEED);
+  errno = saved;
+}
+
+size_t page_size() {
+  static size_t cached = 0;  // plain static: trivially initialised, no guard
+  if (cached == 0) cached = size_t(sysconf(_SC_PAGESIZE));
+  return cached;
+}
+
+void write_fd(int fd, const char* s, size_t n) {
+  int saved = errno;
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    s += w;
+    n -= size_t(w);
+  }
+  errno = saved;
+}
+
+void write_err(const char* s, size_t n) { write_fd(2, s, n); }
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+int os_getpid() { return int(syscall(SYS_getpid)); }
+int os_gettid() { return int(syscall(SYS_gettid)); }
+
+// Reads a small /proc file into `buf` by system calls; returns the length read.
+static size_t read_proc(const char* path, char* buf, size_t cap) {
+  int saved = errno;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  size_t len = 0;
+  if (fd >= 0) {
+    while (len < cap) {
+      ssize_t r = read(fd, buf + len, cap - len);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      len += size_t(r);
+    }
+    close(fd);
+  }
+  errno = saved;
+  return len;
+}
+
+const char* const* environment() {
+  if (environ != nullptr) return environ;
+  // Very early in start-up libc may not have set `environ` yet: read it from /proc once.
+  static const char* const* from_proc = nullptr;
+  if (from_proc != nullptr) return from_proc;
+  const size_t cap = 1 << 20;
+  char* buf = static_cast<char*>(os_map(cap));
+  if (buf == nullptr) return nullptr;
+  size_t len = read_proc("/proc/self/environ", buf, cap - 1);
+  size_t count = 0;
+  for (size_t i = 0; i < len; ++i) count += buf[i] == '\0';
+  const char** vec = static_cast<const char**>(os_map((count + 2) * sizeof(char*)));
+  if (vec == nullptr) return nullptr;
+  size_t k = 0;
+  for (size_t i = 0; i < len && k < count + 1;) {
+    vec[k++] = buf + i;
+    while (i < len && buf[i] != '\0') ++i;
+    ++i;
+  }
+  vec[k] = nullptr;
+  from_proc = vec;
+  return vec;
+}
+
+size_t os_rss() {
+  char buf[128];
+  size_t len = read_proc("/proc/self/statm", buf, sizeof buf - 1);
+  buf[len] = '\0';
+  const char* s = buf;
+  while (*s != '\0' && *s != ' ') ++s;  // skip total size
+  size_t pages = 0;
+  while (*s == ' ') ++s;
+  while (*s >= '0' && *s <= '9') pages = pages * 10 + size_t(*s++ - '0');
+  return pages * page_size();
+}
+
+int os_open_write(const char* path) {
+  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+void os_close(int fd) { close(fd); }
+
+}  // namespace mpshim::prim

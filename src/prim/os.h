@@ -1,0 +1,35 @@
+// Platform layer: every OS call the shim makes. Nothing here allocates through malloc.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::prim {
+
+/// Maps `size` bytes of zeroed read-write memory; nullptr on failure (errno left as set).
+void* os_map(size_t size);
+/// Maps `size` bytes aligned to `align` (a power of two >= page size); nullptr on failure.
+void* os_map_aligned(size_t size, size_t align);
+/// Unmaps a range returned by os_map/os_map_aligned (or part of one).
+void os_unmap(void* p, size_t size);
+/// Gives the pages of a range back to the OS; they read as zero afterwards.
+void os_purge(void* p, size_t size);
+/// The system page size.
+size_t page_size();
+/// Writes all of `s` to file descriptor `fd`, retrying on EINTR and short writes.
+void write_fd(int fd, const char* s, size_t n);
+/// Writes all of `s` to stderr.
+void write_err(const char* s, size_t n);
+/// Monotonic clock in nanoseconds.
+uint64_t now_ns();
+/// Process id and kernel thread id, by system call (no cached values across fork).
+int os_getpid();
+int os_gettid();
+/// The process environment (environ, or /proc/self/environ when environ is not set yet).
+const char* const* environment();
+/// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
+size_t os_rss();
+/// Opens `path` for writing (create, truncate); -1 on failure.
+int os_open_write(const char* path);
+void os_close(int fd);
+
+}  // namespace mpshim::prim
