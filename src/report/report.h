@@ -1,0 +1,49 @@
+// Reports at exit: the leak report (grouping, symbolisation, suppressions, text/JSON/folded
+// output) and the statistics table. Input comes from src/track and src/cpu.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "track/track.h"
+
+namespace mpshim::cpu {
+struct Stats;
+}
+
+namespace mpshim::report {
+
+/// How a block not freed at exit is classified (as LeakSanitizer and valgrind do).
+enum class LeakClass : uint8_t { Direct, Indirect, Reachable };
+
+/// One live block handed to the report.
+struct Block {
+  uint64_t size;       ///< bytes requested
+  uint32_t stack;      ///< stack id (track::stack_frames)
+  track::Kind kind;    ///< allocation function
+  LeakClass cls;
+};
+
+/// Totals of one report, per class.
+struct Totals {
+  uint64_t bytes[3];
+  uint64_t blocks[3];
+  uint64_t groups[3];
+  uint64_t suppressed_bytes, suppressed_blocks;
+  uint64_t groups_listed, groups_total;
+};
+
+/// Groups `blocks` by (class, stack, kind), drops suppressed groups, sorts largest first,
+/// symbolises and writes the report where the configuration says (MPSHIM_REPORT,
+/// MPSHIM_REPORT_FORMAT, MPSHIM_REPORT_REACHABLE, MPSHIM_REPORT_MAX, MPSHIM_FOLDED).
+/// `blocks` may be reordered. Fills `out`; returns true when unsuppressed direct or
+/// indirect leaks were found.
+bool write_leak_report(Block* blocks, size_t n, Totals* out);
+
+/// Writes the MPSHIM_STATS table to stderr.
+void write_stats(const cpu::Stats& s);
+
+/// Called (by the entry layer's dlclose) before a module is unloaded, so frames in it can
+/// still be named at exit.
+void before_module_unload(void* dl_handle);
+
+}  // namespace mpshim::report
