@@ -41,6 +41,9 @@ void on_alloc(void* p, size_t size, Kind kind);
 /// (double or invalid free); the caller then does not free it.
 bool on_free(void* p);
 
+/// The return addresses of stack `id` (innermost first); returns their count.
+size_t stack_frames(uint32_t id, const uintptr_t** pcs);
+
 /// Per-thread nesting of "do not track" (mpshim_disable_tracking, and the shim's own
 /// re-entry while unwinding or symbolising).
 void disable_thread();
