@@ -60,7 +60,9 @@ MPSHIM_API int mpshim_trim(void);
 
 #ifdef __cplusplus
 }  /* extern "C" */
+#endif
 
+#if defined(__cplusplus) && !defined(MPSHIM_BUILDING)
 /** Scope guard: allocations in its lifetime are not tracked. */
 struct mpshim_untracked_scope {
   mpshim_untracked_scope() { if (mpshim_disable_tracking) mpshim_disable_tracking(); }

@@ -1,0 +1,105 @@
+#include "cpu/central.h"
+
+namespace mpshim::cpu {
+
+Central g_central[kNumClasses];
+
+static void partial_push(Central& c, Span* sp) {
+  sp->prev = nullptr;
+  sp->next = c.partial;
+  if (c.partial != nullptr) c.partial->prev = sp;
+  c.partial = sp;
+  sp->in_partial = true;
+}
+
+static void partial_remove(Central& c, Span* sp) {
+  if (sp->prev != nullptr) sp->prev->next = sp->next; else c.partial = sp->next;
+  if (sp->next != nullptr) sp->next->prev = sp->prev;
+  sp->next = sp->prev = nullptr;
+  sp->in_partial = false;
+}
+
+// Puts blocks back into their spans; spans that become empty go to the page heap.
+static void return_to_spans(Central& c, void* p, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
+    void* next = *static_cast<void**>(p);
+    Span* sp = span_of(p);
+    *static_cast<void**>(p) = sp->free;
+    sp->free = p;
+    if (--sp->used == 0) {
+      if (sp->in_partial) partial_remove(c, sp);
+      page_heap_free(sp);
+    } else if (!sp->in_partial) {
+      partial_push(c, sp);
+    }
+    p = next;
+  }
+}
+
+Batch central_take(unsigned cls, unsigned want) {
+  Central& c = g_central[cls];
+  const ClassInfo& ci = kClasses.info[cls];
+  prim::Guard g(c.lock);
+  if (c.nbatches > 0) return c.batches[--c.nbatches];
+  Batch b;
+  while (b.count < want) {
+    Span* sp = c.partial;
+    if (sp == nullptr) {
+      sp = page_heap_alloc(cls, ci.pages);
+      if (sp == nullptr) break;
+      partial_push(c, sp);
+    }
+    while (b.count < want) {
+      void* p;
+      if (sp->free != nullptr) {
+        p = sp->free;
+        sp->free = *static_cast<void**>(p);
+      } else if (sp->bump < sp->end) {
+        p = sp->bump;
+        sp->bump += ci.size;
+      } else {
+        break;
+      }
+      ++sp->used;
+      *static_cast<void**>(p) = b.head;
+      if (b.head == nullptr) b.tail = p;
+      b.head = p;
+      ++b.count;
+    }
+    if (sp->free == nullptr && sp->bump >= sp->end) partial_remove(c, sp);
+  }
+  return b;
+}
+
+void central_give(unsigned cls, Batch b) {
+  if (b.count == 0) return;
+  Central& c = g_central[cls];
+  prim::Guard g(c.lock);
+  c.last_used_ms = now_ms();
+  if (c.nbatches < kClasses.info[cls].transfer && b.count == kClasses.info[cls].batch) {
+    c.batches[c.nbatches++] = b;
+    return;
+  }
+  return_to_spans(c, b.head, b.count);
+}
+
+bool central_drain(uint32_t now, uint32_t delay, bool all) {
+  bool pending = false;
+  for (unsigned cls = 1; cls < kNumClasses; ++cls) {
+    Central& c = g_central[cls];
+    // Racy peek: a batch missed here waits for the next round.
+    if (__atomic_load_n(&c.nbatches, __ATOMIC_RELAXED) == 0) continue;
+    prim::Guard g(c.lock);
+    if (!all && now - c.last_used_ms < delay) {
+      pending = pending || c.nbatches > 0;
+      continue;
+    }
+    while (c.nbatches > 0) {
+      Batch b = c.batches[--c.nbatches];
+      return_to_spans(c, b.head, b.count);
+    }
+  }
+  return pending;
+}
+
+}  // namespace mpshim::cpu

@@ -1,0 +1,58 @@
+// The allocation and free fast paths, inlined into the exported functions: a thread-cache
+// pop or push, everything else in noinline slow paths (heap.cc).
+#pragma once
+#include <cstddef>
+
+#include "cpu/chunk_map.h"
+#include "cpu/heap.h"
+#include "cpu/segment.h"
+#include "cpu/state.h"
+#include "cpu/thread_cache.h"
+
+namespace mpshim::cpu {
+
+MPSHIM_NOINLINE void* alloc_slow(size_t size);
+MPSHIM_NOINLINE bool free_slow(void* p);
+
+MPSHIM_INLINE void* alloc_fast(size_t size) {
+  ThreadCache* tc = t_cache;
+  if (MPSHIM_LIKELY(tc != nullptr && size <= kMaxSmall)) {
+    unsigned cls = class_of(size);
+    Bin& bin = tc->bins[cls];
+    void* p = bin.head;
+    if (MPSHIM_LIKELY(p != nullptr)) {
+      bin.head = *static_cast<void**>(p);
+      bin.count--;
+      uint32_t sz = kClasses.info[cls].size;
+      tc->cached_bytes -= sz;
+      tc->live_delta += sz;
+      tc->allocs[cls]++;
+      return p;
+    }
+  }
+  return alloc_slow(size);
+}
+
+/// Returns false when `p` is not ours.
+MPSHIM_INLINE bool free_fast(void* p) {
+  ThreadCache* tc = t_cache;
+  if (MPSHIM_LIKELY(tc != nullptr && chunk_kind(p) == kChunkSegment)) {
+    Span* sp = span_of(p);
+    if (MPSHIM_LIKELY(sp != nullptr)) {
+      unsigned cls = sp->cls;
+      Bin& bin = tc->bins[cls];
+      *static_cast<void**>(p) = bin.head;
+      bin.head = p;
+      uint32_t sz = kClasses.info[cls].size;
+      tc->cached_bytes += sz;
+      tc->live_delta -= sz;
+      tc->frees[cls]++;
+      if (MPSHIM_UNLIKELY(++bin.count > bin.max || tc->cached_bytes > g_settings.thread_cache))
+        thread_cache_overflow(tc, cls);
+      return true;
+    }
+  }
+  return free_slow(p);
+}
+
+}  // namespace mpshim::cpu

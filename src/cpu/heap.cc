@@ -1,0 +1,357 @@
+// The allocator's slow paths and the rest of heap.h.
+#include "cpu/heap.h"
+
+#include <cerrno>
+#include <cstring>
+#include <pthread.h>
+#include <sched.h>
+
+#include "config/options.h"
+#include "cpu/central.h"
+#include "cpu/fast.h"
+#include "cpu/large.h"
+#include "cpu/purge.h"
+#include "cpu/state.h"
+
+namespace mpshim::cpu {
+
+Settings g_settings;
+Counters g_counters;
+static std::atomic<int> g_init_state{0};  // 0 not started, 1 running, 2 done
+static constexpr unsigned kLargeStat = kStatClasses - 1;
+
+static void after_fork_child();
+
+static void init() {
+  int expected = 0;
+  if (!g_init_state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    while (g_init_state.load(std::memory_order_acquire) != 2) sched_yield();
+    return;
+  }
+  const config::Config& c = config::get();
+  g_settings.purge_delay_ms = uint32_t(c.purge_delay_ms);
+  g_settings.large_cache = c.large_cache;
+  g_settings.thread_cache = c.thread_cache;
+  thread_cache_init();
+  g_init_state.store(2, std::memory_order_release);
+  // May allocate (glibc keeps fork handlers in a growable array): after init is done.
+  pthread_atfork(lock_all, unlock_all, after_fork_child);
+}
+
+static MPSHIM_INLINE void ensure_init() {
+  if (MPSHIM_UNLIKELY(g_init_state.load(std::memory_order_acquire) != 2)) init();
+}
+
+void enable_tags() { g_settings.tags = true; }
+bool tags_enabled() { return g_settings.tags; }
+
+void add_allocated(int64_t delta) {
+  int64_t now = g_counters.allocated.fetch_add(delta, std::memory_order_relaxed) + delta;
+  uint64_t peak = g_counters.peak.load(std::memory_order_relaxed);
+  while (now > 0 && uint64_t(now) > peak &&
+         !g_counters.peak.compare_exchange_weak(peak, uint64_t(now), std::memory_order_relaxed)) {
+  }
+}
+
+void add_reserved(int64_t delta) {
+  uint64_t now = g_counters.reserved.fetch_add(uint64_t(delta), std::memory_order_relaxed) + uint64_t(delta);
+  uint64_t peak = g_counters.peak_reserved.load(std::memory_order_relaxed);
+  while (now > peak && !g_counters.peak_reserved.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+static void* alloc_large_block(size_t size, size_t align, bool* fresh) {
+  void* p = large_alloc(size, align, fresh);
+  if (p == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  add_allocated(int64_t(large_usable(large_header(p))));
+  g_counters.class_allocs[kLargeStat].fetch_add(1, std::memory_order_relaxed);
+  maybe_start_purger();
+  return p;
+}
+
+void* alloc_slow(size_t size) {
+  ensure_init();
+  if (size > kMaxSmall) {
+    bool fresh;
+    return alloc_large_block(size, 16, &fresh);
+  }
+  unsigned cls = class_of(size);
+  ThreadCache* tc = thread_cache_get();
+  void* p;
+  if (tc == nullptr) {
+    p = direct_alloc(cls);
+    if (p != nullptr) {
+      add_allocated(kClasses.info[cls].size);
+      g_counters.class_allocs[cls].fetch_add(1, std::memory_order_relaxed);
+    }
+  } else if (tc->bins[cls].head != nullptr) {
+    return alloc_fast(size);  // the cache was just created
+  } else {
+    p = thread_cache_refill(tc, cls);
+    if (p != nullptr) {
+      tc->live_delta += kClasses.info[cls].size;
+      tc->allocs[cls]++;
+    }
+  }
+  maybe_start_purger();
+  if (p == nullptr) errno = ENOMEM;
+  return p;
+}
+
+bool free_slow(void* p) {
+  ChunkKind kind = chunk_kind(p);
+  if (kind == kChunkSegment) {
+    Span* sp = span_of(p);
+    if (sp == nullptr || size_t(static_cast<char*>(p) - sp->start()) % kClasses.info[sp->cls].size != 0) return false;
+    ThreadCache* tc = thread_cache_get();
+    if (tc != nullptr) return free_fast(p);
+    unsigned cls = sp->cls;
+    add_allocated(-int64_t(kClasses.info[cls].size));
+    g_counters.class_frees[cls].fetch_add(1, std::memory_order_relaxed);
+    direct_free(cls, p);
+    return true;
+  }
+  if (kind == kChunkLarge || kind == kChunkLargeTail) {
+    LargeHeader* h = large_header(p);
+    if (h == nullptr || !h->live || large_ptr(h) != p) return false;
+    add_allocated(-int64_t(large_usable(h)));
+    g_counters.class_frees[kLargeStat].fetch_add(1, std::memory_order_relaxed);
+    large_free(h);
+    maybe_start_purger();
+    return true;
+  }
+  return false;
+}
+
+void* alloc(size_t size) { return alloc_fast(size); }
+
+bool free(void* p) { return free_fast(p); }
+
+void* alloc_aligned(size_t align, size_t size) {
+  if (align <= 16) return alloc_fast(size);
+  if (size > (size_t(1) << 46) || align > (size_t(1) << 40)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t want = size > align ? size : align;
+  if (align <= kPageSize && want <= kMaxSmall) {
+    // Blocks of a class whose size is a multiple of `align` are aligned (spans start on
+    // a 64 KiB boundary). A power of two class always exists.
+    unsigned cls = class_of(want);
+    while (kClasses.info[cls].size % align != 0) ++cls;
+    if (cls < kNumClasses) return alloc_fast(kClasses.info[cls].size);
+  }
+  ensure_init();
+  bool fresh;
+  return alloc_large_block(size, align, &fresh);
+}
+
+void* alloc_zeroed(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (total > kMaxSmall) {
+    ensure_init();
+    bool fresh;
+    void* p = alloc_large_block(total, 16, &fresh);
+    if (p != nullptr && !fresh) memset(p, 0, total);
+    return p;
+  }
+  void* p = alloc_fast(total);
+  if (p != nullptr) memset(p, 0, total);
+  return p;
+}
+
+size_t usable_size(const void* p) {
+  ChunkKind kind = chunk_kind(p);
+  if (kind == kChunkSegment) {
+    Span* sp = span_of(p);
+    return sp == nullptr ? 0 : kClasses.info[sp->cls].size;
+  }
+  if (kind == kChunkLarge || kind == kChunkLargeTail) {
+    LargeHeader* h = large_header(p);
+    return h == nullptr || !h->live ? 0 : large_usable(h);
+  }
+  return 0;
+}
+
+void* realloc(void* p, size_t size) {
+  size_t old = usable_size(p);
+  ChunkKind kind = chunk_kind(p);
+  if (kind != kChunkSegment && size > kMaxSmall) {
+    LargeHeader* h = large_header(p);
+    void* n = large_realloc(h, size);
+    if (n == nullptr) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    add_allocated(int64_t(large_usable(large_header(n))) - int64_t(old));
+    return n;
+  }
+  // Stay in place unless the block would be less than half used.
+  if (size <= old && (kind == kChunkSegment ? size > old / 2 || old <= 16 : false)) return p;
+  void* n = alloc_fast(size);
+  if (n == nullptr) return nullptr;
+  memcpy(n, p, size < old ? size : old);
+  free_fast(p);
+  return n;
+}
+
+bool owns(const void* p) { return chunk_kind(p) != kChunkNone; }
+
+uint64_t* tag_of(const void* p) {
+  ChunkKind kind = chunk_kind(p);
+  if (kind == kChunkSegment) {
+    Span* sp = span_of(p);
+    if (sp == nullptr || sp->segment()->tags == nullptr) return nullptr;
+    size_t off = size_t(static_cast<const char*>(p) - sp->start());
+    uint32_t size = kClasses.info[sp->cls].size;
+    if (off % size != 0) return nullptr;
+    return &sp->segment()->tags[tag_index(sp, off / size)];
+  }
+  if (kind == kChunkLarge || kind == kChunkLargeTail) {
+    LargeHeader* h = large_header(p);
+    return h != nullptr && large_ptr(h) == p ? &h->tag : nullptr;
+  }
+  return nullptr;
+}
+
+bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag) {
+  ChunkKind kind = chunk_kind(addr);
+  if (kind == kChunkSegment) {
+    Span* sp = span_of(addr);
+    if (sp == nullptr || sp->segment()->tags == nullptr) return false;
+    uint32_t size = kClasses.info[sp->cls].size;
+    size_t idx = size_t(static_cast<const char*>(addr) - sp->start()) / size;
+    char* s = sp->start() + idx * size;
+    if (s >= sp->bump) return false;  // never handed out
+    *start = s;
+    *usable = size;
+    *tag = &sp->segment()->tags[tag_index(sp, idx)];
+    return true;
+  }
+  if (kind == kChunkLarge || kind == kChunkLargeTail) {
+    LargeHeader* h = large_header(addr);
+    if (h == nullptr || !h->live || static_cast<const char*>(addr) < static_cast<char*>(large_ptr(h))) return false;
+    *start = large_ptr(h);
+    *usable = large_usable(h);
+    *tag = &h->tag;
+    return true;
+  }
+  return false;
+}
+
+struct TaggedCtx {
+  void (*fn)(void*, size_t, uint64_t*, void*);
+  void* ctx;
+};
+
+static void tagged_in_segment(Segment* seg, void* arg) {
+  TaggedCtx* t = static_cast<TaggedCtx*>(arg);
+  if (seg->tags == nullptr) return;
+  for (unsigned first = 1; first < kPagesPerSegment;) {
+    Span* sp = &seg->spans[first];
+    if (sp->cls == 0 || seg->page_span[first] != first || (seg->free_mask >> first & 1)) {
+      ++first;
+      continue;
+    }
+    uint32_t size = kClasses.info[sp->cls].size;
+    size_t carved = size_t(sp->bump - sp->start()) / size;
+    for (size_t i = 0; i < carved; ++i) {
+      uint64_t* tag = &seg->tags[tag_index(sp, i)];
+      if (*tag != 0) t->fn(sp->start() + i * size, size, tag, t->ctx);
+    }
+    first += sp->pages;
+  }
+}
+
+static void tagged_large(LargeHeader* h, void* arg) {
+  TaggedCtx* t = static_cast<TaggedCtx*>(arg);
+  if (h->tag != 0) t->fn(large_ptr(h), large_usable(h), &h->tag, t->ctx);
+}
+
+void for_each_tagged(void (*fn)(void*, size_t, uint64_t*, void*), void* ctx) {
+  TaggedCtx t{fn, ctx};
+  page_heap_for_each(tagged_in_segment, &t);
+  large_for_each_live(tagged_large, &t);
+}
+
+struct RangeCtx {
+  void (*fn)(uintptr_t, uintptr_t, void*);
+  void* ctx;
+};
+
+static void range_segment(Segment* seg, void* arg) {
+  RangeCtx* r = static_cast<RangeCtx*>(arg);
+  uintptr_t lo = reinterpret_cast<uintptr_t>(seg);
+  r->fn(lo, lo + kChunkSize, r->ctx);
+}
+
+static void range_large(LargeHeader* h, void* arg) {
+  RangeCtx* r = static_cast<RangeCtx*>(arg);
+  uintptr_t lo = reinterpret_cast<uintptr_t>(h);
+  r->fn(lo, lo + h->map_size, r->ctx);
+}
+
+void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
+  RangeCtx r{fn, ctx};
+  page_heap_for_each(range_segment, &r);
+  large_for_each_live(range_large, &r);
+  large_for_each_cached(range_large, &r);
+}
+
+struct ThreadCtx {
+  void (*fn)(uintptr_t, bool, int, void*);
+  void* ctx;
+};
+
+static void each_thread(ThreadCache* tc, void* arg) {
+  ThreadCtx* t = static_cast<ThreadCtx*>(arg);
+  t->fn(tc->stack_addr, tc->alive, tc->tid, t->ctx);
+}
+
+void for_each_thread(void (*fn)(uintptr_t, bool, int, void*), void* ctx) {
+  ThreadCtx t{fn, ctx};
+  // The registry lock is held by lock_all() during a scan; walk without it then.
+  thread_cache_for_each_unlocked(each_thread, &t);
+}
+
+void lock_all() {
+  for (unsigned c = 1; c < kNumClasses; ++c) g_central[c].lock.lock();
+  g_page_heap_lock.lock();
+  large_lock();
+  thread_cache_lock();
+}
+
+void unlock_all() {
+  thread_cache_unlock();
+  large_unlock();
+  g_page_heap_lock.unlock();
+  for (unsigned c = kNumClasses - 1; c > 0; --c) g_central[c].lock.unlock();
+}
+
+static void after_fork_child() {
+  purger_after_fork_child();
+  thread_cache_after_fork_child();
+  large_after_fork_child();
+  g_page_heap_lock.reset();
+  for (unsigned c = 1; c < kNumClasses; ++c) g_central[c].lock.reset();
+}
+
+void flush_thread_cache() {
+  if (t_cache != nullptr) thread_cache_flush(t_cache);
+}
+
+bool trim() {
+  flush_thread_cache();
+  uint64_t before = g_counters.purged.load(std::memory_order_relaxed);
+  purge_now(true);
+  return g_counters.purged.load(std::memory_order_relaxed) != before;
+}
+
+}  // namespace mpshim::cpu

@@ -1,0 +1,14 @@
+// Giving free memory back to the OS after MPSHIM_PURGE_DELAY: a background thread, started
+// the first time something waits to be purged, so that RSS falls even when the program
+// stops calling the allocator after a peak.
+#pragma once
+
+namespace mpshim::cpu {
+
+/// Starts or wakes the purge thread if memory waits for it. Call with no allocator lock held.
+void maybe_start_purger();
+/// Purges now: everything free with `all`, else what is older than the delay.
+void purge_now(bool all);
+void purger_after_fork_child();
+
+}  // namespace mpshim::cpu

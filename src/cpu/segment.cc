@@ -1,0 +1,151 @@
+#include "cpu/segment.h"
+
+#include "cpu/state.h"
+#include "prim/os.h"
+
+namespace mpshim::cpu {
+
+prim::Lock g_page_heap_lock;
+static Segment* g_segments = nullptr;
+
+constexpr uint64_t kAllPages = ~uint64_t(1);  // every page but the header page
+
+uint32_t now_ms() { return uint32_t(prim::now_ns() / 1000000); }
+
+// Lowest start of `n` consecutive set bits in `mask`, or 64.
+static unsigned find_run(uint64_t mask, unsigned n) {
+  uint64_t m = mask;
+  for (unsigned i = 1; i < n && m != 0; ++i) m &= mask >> i;
+  return m == 0 ? 64 : unsigned(__builtin_ctzll(m));
+}
+
+static uint64_t run_mask(unsigned first, unsigned n) {
+  return (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << first;
+}
+
+static Segment* segment_new() {
+  Segment* seg = static_cast<Segment*>(prim::os_map_aligned(kChunkSize, kChunkSize));
+  if (seg == nullptr) return nullptr;
+  if (g_settings.tags) {
+    seg->tags = static_cast<uint64_t*>(prim::os_map((kChunkSize >> 4) * sizeof(uint64_t)));
+    if (seg->tags == nullptr) {
+      prim::os_unmap(seg, kChunkSize);
+      return nullptr;
+    }
+  }
+  seg->free_mask = kAllPages;
+  seg->dirty_mask = 0;  // fresh pages are not committed yet
+  seg->next = g_segments;
+  if (g_segments != nullptr) g_segments->prev = seg;
+  g_segments = seg;
+  mark_chunks(reinterpret_cast<uintptr_t>(seg), kChunkSize, kChunkSegment, kChunkSegment);
+  add_reserved(int64_t(kChunkSize));
+  return seg;
+}
+
+static void segment_delete(Segment* seg) {
+  if (seg->prev != nullptr) seg->prev->next = seg->next; else g_segments = seg->next;
+  if (seg->next != nullptr) seg->next->prev = seg->prev;
+  mark_chunks(reinterpret_cast<uintptr_t>(seg), kChunkSize, kChunkNone, kChunkNone);
+  if (seg->tags != nullptr) prim::os_unmap(seg->tags, (kChunkSize >> 4) * sizeof(uint64_t));
+  prim::os_unmap(seg, kChunkSize);
+  add_reserved(-int64_t(kChunkSize));
+}
+
+Span* page_heap_alloc(unsigned cls, unsigned pages) {
+  prim::Guard g(g_page_heap_lock);
+  Segment* found = nullptr;
+  unsigned first = 64;
+  // Prefer pages that are still committed: reusing them costs no page faults.
+  for (Segment* s = g_segments; s != nullptr && found == nullptr; s = s->next) {
+    first = find_run(s->free_mask & s->dirty_mask, pages);
+    if (first < 64) found = s;
+  }
+  for (Segment* s = g_segments; s != nullptr && found == nullptr; s = s->next) {
+    first = find_run(s->free_mask, pages);
+    if (first < 64) found = s;
+  }
+  if (found == nullptr) {
+    found = segment_new();
+    if (found == nullptr) return nullptr;
+    first = 1;
+  }
+  uint64_t run = run_mask(first, pages);
+  found->free_mask &= ~run;
+  found->dirty_mask &= ~run;
+  for (unsigned i = first; i < first + pages; ++i) found->page_span[i] = uint8_t(first);
+  Span* sp = &found->spans[first];
+  const ClassInfo& ci = kClasses.info[cls];
+  sp->free = nullptr;
+  sp->first = uint8_t(first);
+  sp->pages = uint8_t(pages);
+  sp->bump = sp->start();
+  sp->end = sp->bump + size_t(ci.objects) * ci.size;
+  sp->next = sp->prev = nullptr;
+  sp->used = 0;
+  sp->in_partial = false;
+  sp->cls = uint8_t(cls);
+  return sp;
+}
+
+void page_heap_free(Span* sp) {
+  bool purge_now = g_settings.purge_delay_ms == 0;
+  {
+    prim::Guard g(g_page_heap_lock);
+    Segment* seg = sp->segment();
+    uint64_t run = run_mask(sp->first, sp->pages);
+    // Only the carved part was ever touched.
+    size_t touched = size_t(sp->bump - sp->start());
+    unsigned touched_pages = unsigned((touched + kPageSize - 1) >> kPageShift);
+    uint64_t dirty = touched_pages == 0 ? 0 : run_mask(sp->first, touched_pages);
+    uint32_t now = now_ms();
+    for (unsigned i = sp->first; i < unsigned(sp->first) + sp->pages; ++i) seg->freed_at[i] = now;
+    sp->cls = 0;
+    seg->free_mask |= run;
+    seg->dirty_mask |= dirty;
+    if (purge_now) {
+      if (dirty != 0) {
+        prim::os_purge(sp->start(), size_t(touched_pages) << kPageShift);
+        g_counters.purged.fetch_add(size_t(touched_pages) << kPageShift, std::memory_order_relaxed);
+      }
+      seg->dirty_mask &= ~dirty;
+      if (seg->free_mask == kAllPages) segment_delete(seg);
+      return;
+    }
+  }
+  request_purge();
+}
+
+bool page_heap_purge(uint32_t now, uint32_t delay, bool all) {
+  prim::Guard g(g_page_heap_lock);
+  bool pending = false;
+  for (Segment* s = g_segments, *next; s != nullptr; s = next) {
+    next = s->next;
+    uint64_t dirty = s->dirty_mask & s->free_mask;
+    for (unsigned i = 1; i < 64 && dirty != 0;) {
+      if (!(dirty >> i & 1)) { ++i; continue; }
+      unsigned j = i;
+      while (j < 64 && (dirty >> j & 1) && (all || now - s->freed_at[j] >= delay)) ++j;
+      if (j > i) {
+        prim::os_purge(reinterpret_cast<char*>(s) + (size_t(i) << kPageShift), size_t(j - i) << kPageShift);
+        g_counters.purged.fetch_add(size_t(j - i) << kPageShift, std::memory_order_relaxed);
+        s->dirty_mask &= ~run_mask(i, j - i);
+        i = j;
+      } else {
+        pending = true;
+        ++i;
+      }
+    }
+    if (s->free_mask == kAllPages && s->dirty_mask == 0) {
+      // An empty segment whose pages are all purged goes back to the OS.
+      segment_delete(s);
+    }
+  }
+  return pending;
+}
+
+void page_heap_for_each(void (*fn)(Segment* seg, void* ctx), void* ctx) {
+  for (Segment* s = g_segments; s != nullptr; s = s->next) fn(s, ctx);
+}
+
+}  // namespace mpshim::cpu

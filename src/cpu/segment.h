@@ -1,0 +1,75 @@
+// Segments and the page heap: 4 MiB aligned chunks cut into 64 KiB pages; runs of pages
+// (spans) serve one size class each. Free pages are given back to the OS after a delay.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/chunk_map.h"
+#include "cpu/size_class.h"
+#include "prim/lock.h"
+
+namespace mpshim::cpu {
+
+struct Segment;
+
+/// A run of pages serving one class. Lives in its segment's header, indexed by first page.
+struct Span {
+  void* free;          ///< blocks returned to this span (linked through their first word)
+  char* bump;          ///< next never-used block
+  char* end;           ///< end of the carvable area
+  Span* next;          ///< central partial list
+  Span* prev;
+  uint32_t used;       ///< blocks handed out of the span
+  uint8_t cls;         ///< 0 when the pages are free
+  uint8_t pages;
+  uint8_t first;       ///< first page index in the segment
+  bool in_partial;
+  char* start() const;
+  Segment* segment() const;
+};
+
+struct Segment {
+  uint64_t free_mask;   ///< pages not in any span
+  uint64_t dirty_mask;  ///< free pages still committed (not purged yet)
+  uint64_t* tags;       ///< per-block tags, or nullptr when tags are off
+  Segment* next;        ///< all segments
+  Segment* prev;
+  uint32_t freed_at[kPagesPerSegment];  ///< coarse time (ms) a free page was freed
+  uint8_t page_span[kPagesPerSegment];  ///< first page of the span covering each page
+  Span spans[kPagesPerSegment];
+};
+
+static_assert(sizeof(Segment) <= kPageSize, "segment header must fit page 0");
+
+inline char* Span::start() const {
+  return reinterpret_cast<char*>(chunk_base(this)) + (size_t(first) << kPageShift);
+}
+inline Segment* Span::segment() const { return reinterpret_cast<Segment*>(chunk_base(this)); }
+
+/// The span holding address `p` of a segment chunk (nullptr when p is on no span).
+inline Span* span_of(const void* p) {
+  Segment* seg = reinterpret_cast<Segment*>(chunk_base(p));
+  size_t page = (reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(seg)) >> kPageShift;
+  Span* sp = &seg->spans[seg->page_span[page]];
+  if (page == 0 || sp->cls == 0 || page < sp->first || page >= size_t(sp->first) + sp->pages) return nullptr;
+  return sp;
+}
+
+/// Index of the tag of block number `index` of span `sp`.
+inline size_t tag_index(const Span* sp, size_t index) { return (size_t(sp->first) << (kPageShift - 4)) + index; }
+
+/// Takes a span of `pages` pages for class `cls`; nullptr when the OS refuses memory.
+Span* page_heap_alloc(unsigned cls, unsigned pages);
+/// Returns a span whose blocks are all back.
+void page_heap_free(Span* sp);
+/// Purges free pages freed before `now_ms - delay_ms` and unmaps empty segments; with
+/// `all`, purges everything free now. Returns true while free committed pages remain.
+bool page_heap_purge(uint32_t now_ms, uint32_t delay_ms, bool all);
+/// Calls fn for every segment's range.
+void page_heap_for_each(void (*fn)(Segment* seg, void* ctx), void* ctx);
+extern prim::Lock g_page_heap_lock;
+
+/// Coarse monotonic milliseconds.
+uint32_t now_ms();
+
+}  // namespace mpshim::cpu

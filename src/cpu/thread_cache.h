@@ -1,0 +1,56 @@
+// Thread-local caches: per class a list of free blocks, so most allocations and frees
+// touch no shared state. One initial-exec TLS pointer per thread.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/size_class.h"
+#include "prim/defines.h"
+
+namespace mpshim::cpu {
+
+struct Bin {
+  void* head;
+  uint32_t count;
+  uint32_t max;
+};
+
+struct ThreadCache {
+  Bin bins[kNumClasses];
+  size_t cached_bytes;        ///< bytes held in bins
+  int64_t live_delta;         ///< allocated minus freed bytes not yet merged
+  uint64_t allocs[kNumClasses];
+  uint64_t frees[kNumClasses];
+  ThreadCache* next_all;      ///< registry of every cache
+  uintptr_t stack_addr;       ///< an address on the owner's stack
+  int tid;
+  bool alive;
+};
+
+extern MPSHIM_TLS ThreadCache* t_cache;
+
+/// The calling thread's cache, created on first use; nullptr when the thread is past its
+/// exit destructor or out of memory (the caller then uses the shared pools directly).
+ThreadCache* thread_cache_get();
+/// Without a cache: one block from / back to the central pool of class `cls`.
+void* direct_alloc(unsigned cls);
+void direct_free(unsigned cls, void* p);
+/// Refills bin `cls` and pops one block (nullptr + ENOMEM-worthy on exhaustion).
+void* thread_cache_refill(ThreadCache* tc, unsigned cls);
+/// Gives back half of an overflowing bin (or what exceeds the byte budget).
+void thread_cache_overflow(ThreadCache* tc, unsigned cls);
+/// Empties every bin of `tc` into the central pools and merges its counters.
+void thread_cache_flush(ThreadCache* tc);
+/// Merges the thread's byte delta into the global counters.
+void thread_cache_merge(ThreadCache* tc);
+/// Calls fn for every registered cache (under the registry lock).
+void thread_cache_for_each(void (*fn)(ThreadCache* tc, void* ctx), void* ctx);
+/// The same without taking the lock (the list only grows, so a walk is safe).
+void thread_cache_for_each_unlocked(void (*fn)(ThreadCache* tc, void* ctx), void* ctx);
+void thread_cache_lock();
+void thread_cache_unlock();
+void thread_cache_after_fork_child();
+/// Creates the TLS key whose destructor flushes a thread's cache at exit.
+void thread_cache_init();
+
+}  // namespace mpshim::cpu

@@ -1,0 +1,271 @@
+#include "entry/entry.h"
+
+#include <atomic>
+#include <cstring>
+#include <dlfcn.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "config/options.h"
+#include "cpu/heap.h"
+#include "cpu/stats.h"
+#include "cpu/state.h"
+#include "entry/real.h"
+#include "prim/fmt.h"
+#include "report/report.h"
+
+namespace mpshim::entry {
+
+Mode g_mode = kUninit;
+static std::atomic<int> g_init{0};  // 0 not started, 1 running, 2 done
+
+void init() {
+  int expected = 0;
+  if (!g_init.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+    // Another thread initialises; the initialising thread itself never gets here since
+    // g_mode is set before anything it calls can allocate.
+    while (g_init.load(std::memory_order_acquire) != 2) sched_yield();
+    return;
+  }
+  const config::Config& c = config::get();
+  if (c.host) {
+    if (c.leaks) cpu::enable_tags();
+    __atomic_store_n(&g_mode, kOn, __ATOMIC_RELEASE);
+    if (c.leaks) track::init();
+  } else {
+    __atomic_store_n(&g_mode, kResolving, __ATOMIC_RELEASE);
+    if (!resolve_real()) {
+      prim::Writer(2).str("mpshim: cannot find libc's allocator; using mpshim's (MPSHIM_HOST=on)\n");
+      __atomic_store_n(&g_mode, kOn, __ATOMIC_RELEASE);
+    } else {
+      __atomic_store_n(&g_mode, kOff, __ATOMIC_RELEASE);
+    }
+  }
+  g_init.store(2, std::memory_order_release);
+  if (c.verbose) config::dump(c);
+}
+
+static MPSHIM_INLINE void ensure_init() {
+  if (MPSHIM_UNLIKELY(g_init.load(std::memory_order_acquire) != 2)) {
+    // Re-entry while resolving libc's symbols is served by the bootstrap area.
+    if (g_mode == kResolving) return;
+    init();
+  }
+}
+
+void* alloc_cold(size_t size, size_t align, track::Kind kind) {
+  ensure_init();
+  switch (g_mode) {
+    case kOn:
+      return align <= 16 ? alloc(size, kind) : alloc_aligned(align, size, kind);
+    case kOff:
+      return align <= 16 ? g_real.malloc(size) : g_real.memalign(align, size);
+    default: {
+      void* p = bootstrap_alloc(size, align);
+      if (p == nullptr) errno = ENOMEM;
+      return p;
+    }
+  }
+}
+
+void* calloc_cold(size_t n, size_t size) {
+  ensure_init();
+  if (g_mode == kOff) return g_real.calloc(n, size);
+  if (g_mode == kOn) return calloc(n, size);
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return alloc_cold(total, 16, track::Kind::Calloc);  // bootstrap memory is zeroed
+}
+
+void free_cold(void* p) {
+  if (is_bootstrap(p)) return;
+  ensure_init();
+  if (g_mode == kOff) return g_real.free(p);
+  if (g_mode == kOn) free(p);
+}
+
+// Reports a free the allocator cannot honour and leaves the memory alone.
+void bad_free(void* p) {
+  static std::atomic<int> reported{0};
+  if (is_bootstrap(p)) return;
+  bool ours = cpu::owns(p);
+  if (!ours) cpu::g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
+  if (reported.fetch_add(1, std::memory_order_relaxed) >= 10) return;
+  prim::Writer w(2);
+  w.str("mpshim: ").str(ours ? "double free or free of a non-block pointer " : "free of memory mpshim did not allocate ");
+  w.hex(reinterpret_cast<uintptr_t>(p)).str("; ignored\n");
+}
+
+void* calloc(size_t n, size_t size) {
+  if (MPSHIM_LIKELY(g_mode == kOn)) {
+    void* p = cpu::alloc_zeroed(n, size);
+    if (track::enabled() && p != nullptr) track::on_alloc(p, n * size, track::Kind::Calloc);
+    return p;
+  }
+  return calloc_cold(n, size);
+}
+
+void* realloc_cold(void* p, size_t size) {
+  ensure_init();
+  if (g_mode == kOff) {
+    if (is_bootstrap(p)) {
+      void* n = g_real.malloc(size);
+      if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
+      return n;
+    }
+    return g_real.realloc(p, size);
+  }
+  if (g_mode != kOn) {
+    void* n = alloc_cold(size, 16, track::Kind::Realloc);
+    if (n != nullptr && p != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
+    return n;
+  }
+  return realloc(p, size);
+}
+
+void* realloc(void* p, size_t size) {
+  if (MPSHIM_UNLIKELY(g_mode != kOn)) return realloc_cold(p, size);
+  if (p == nullptr) return alloc(size, track::Kind::Malloc);
+  if (size == 0) {
+    // glibc frees and returns NULL for realloc(p, 0).
+    free(p);
+    return nullptr;
+  }
+  if (size > (size_t(1) << 46)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (!cpu::owns(p)) {
+    if (is_bootstrap(p)) {
+      void* n = alloc(size, track::Kind::Realloc);
+      if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
+      return n;
+    }
+    bad_free(p);
+    return nullptr;
+  }
+  if (!track::enabled()) return cpu::realloc(p, size);
+  if (!track::on_free(p)) {
+    bad_free(p);
+    return nullptr;
+  }
+  void* n = cpu::realloc(p, size);
+  // On failure the old block stays live: record it again.
+  track::on_alloc(n != nullptr ? n : p, n != nullptr ? size : cpu::usable_size(p), track::Kind::Realloc);
+  return n;
+}
+
+void* reallocarray(void* p, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, total);
+}
+
+static bool valid_align(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
+
+int posix_memalign(void** out, size_t align, size_t size) {
+  if (!valid_align(align) || align % sizeof(void*) != 0) return EINVAL;
+  int saved = errno;
+  void* p = alloc_aligned(align, size, track::Kind::PosixMemalign);
+  if (p == nullptr) {
+    errno = saved;  // posix_memalign reports through its result only
+    return ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+void* aligned_alloc(size_t align, size_t size) {
+  if (!valid_align(align)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return alloc_aligned(align, size, track::Kind::AlignedAlloc);
+}
+
+void* memalign(size_t align, size_t size) {
+  // glibc rounds a non-power-of-two alignment up instead of failing.
+  if (align > (size_t(1) << 40)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (!valid_align(align)) {
+    size_t a = 16;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return alloc_aligned(align, size, track::Kind::Memalign);
+}
+
+void* valloc(size_t size) { return alloc_aligned(size_t(getpagesize()), size, track::Kind::Valloc); }
+
+void* pvalloc(size_t size) {
+  size_t page = size_t(getpagesize());
+  size_t rounded = (size + page - 1) & ~(page - 1);
+  if (rounded < size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return alloc_aligned(page, rounded == 0 ? page : rounded, track::Kind::Pvalloc);
+}
+
+size_t usable_cold(void* p) {
+  ensure_init();
+  if (g_mode == kOff && !is_bootstrap(p)) return g_real.usable_size(p);
+  return 0;
+}
+
+size_t usable_size(void* p) {
+  if (p == nullptr) return 0;
+  if (MPSHIM_LIKELY(g_mode == kOn)) return cpu::usable_size(p);
+  return usable_cold(p);
+}
+
+int trim(size_t pad) {
+  ensure_init();
+  if (g_mode == kOff) return g_real.trim != nullptr ? g_real.trim(pad) : 0;
+  return cpu::trim() ? 1 : 0;
+}
+
+void* op_new(size_t size, size_t align, bool array, bool nothrow) {
+  using track::Kind;
+  Kind kind = align > 16 ? (array ? Kind::NewArrayAligned : Kind::NewAligned) : (array ? Kind::NewArray : Kind::New);
+  void* p = align > 16 ? alloc_aligned(align, size, kind) : alloc(size, kind);
+  if (MPSHIM_LIKELY(p != nullptr) || nothrow) return p;
+  // Out of memory: let the C++ runtime run the new-handler loop and throw std::bad_alloc.
+  const char* name = align > 16 ? (array ? "_ZnamSt11align_val_t" : "_ZnwmSt11align_val_t") : (array ? "_Znam" : "_Znwm");
+  void* next = dlsym(RTLD_NEXT, name);
+  if (next == nullptr) {
+    prim::Writer(2).str("mpshim: out of memory in operator new and no C++ runtime to report it\n");
+    abort();
+  }
+  if (align > 16) return reinterpret_cast<void* (*)(size_t, size_t)>(next)(size, align);
+  return reinterpret_cast<void* (*)(size_t)>(next)(size);
+}
+
+void at_exit() {
+  if (g_init.load(std::memory_order_acquire) != 2) return;
+  const config::Config& c = config::get();
+  if (g_mode == kOn && c.stats) {
+    cpu::Stats s;
+    cpu::snapshot(&s);
+    report::write_stats(s);
+  }
+  if (g_mode == kOn && track::enabled()) track::leak_check(true);
+}
+
+int dlclose(void* handle) {
+  static int (*real)(void*) = nullptr;
+  if (real == nullptr) real = reinterpret_cast<int (*)(void*)>(dlsym(RTLD_NEXT, "dlclose"));
+  if (real == nullptr) return -1;
+  if (g_mode == kOn && track::enabled()) report::before_module_unload(handle);
+  return real(handle);
+}
+
+}  // namespace mpshim::entry

@@ -1,0 +1,82 @@
+// The behaviour behind every exported allocation function: host allocator on or off,
+// tracking hooks, glibc's errno and NULL contract. preload/ forwards to these one-liners.
+#pragma once
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/fast.h"
+#include "track/track.h"
+
+namespace mpshim::entry {
+
+enum Mode : int { kUninit = 0, kOn = 1, kOff = 2, kResolving = 3 };
+extern Mode g_mode;
+
+/// True when the host allocator is on and tracks allocations.
+inline bool tracking() { return g_mode == kOn && track::enabled(); }
+
+/// Start-up (idempotent): configuration, allocator, tracker, real symbols when host is off.
+void init();
+
+// Cold paths: start-up, host off, tracking, bad frees.
+MPSHIM_NOINLINE void* alloc_cold(size_t size, size_t align, track::Kind kind);
+MPSHIM_NOINLINE void* calloc_cold(size_t n, size_t size);
+MPSHIM_NOINLINE void free_cold(void* p);
+MPSHIM_NOINLINE void* realloc_cold(void* p, size_t size);
+MPSHIM_NOINLINE size_t usable_cold(void* p);
+void bad_free(void* p);
+
+/// Any allocation in host mode, with the tracker told.
+MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
+  if (MPSHIM_LIKELY(g_mode == kOn)) {
+    void* p = cpu::alloc_fast(size);
+    if (track::enabled() && p != nullptr) track::on_alloc(p, size, kind);
+    return p;
+  }
+  return alloc_cold(size, 16, kind);
+}
+
+MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
+  if (MPSHIM_LIKELY(g_mode == kOn)) {
+    void* p = cpu::alloc_aligned(align, size);
+    if (track::enabled() && p != nullptr) track::on_alloc(p, size, kind);
+    return p;
+  }
+  return alloc_cold(size, align, kind);
+}
+
+MPSHIM_INLINE void free(void* p) {
+  if (p == nullptr) return;
+  if (MPSHIM_LIKELY(g_mode == kOn)) {
+    if (track::enabled() && !track::on_free(p)) return bad_free(p);
+    if (MPSHIM_UNLIKELY(!cpu::free_fast(p))) bad_free(p);
+    return;
+  }
+  free_cold(p);
+}
+
+void* calloc(size_t n, size_t size);
+void* realloc(void* p, size_t size);
+void* reallocarray(void* p, size_t n, size_t size);
+int posix_memalign(void** out, size_t align, size_t size);
+void* aligned_alloc(size_t align, size_t size);
+void* memalign(size_t align, size_t size);
+void* valloc(size_t size);
+void* pvalloc(size_t size);
+size_t usable_size(void* p);
+int trim(size_t pad);
+
+/// operator new: nullptr only when `nothrow`; otherwise failure goes to the C++ runtime's
+/// own operator new (new-handler loop, std::bad_alloc).
+void* op_new(size_t size, size_t align, bool array, bool nothrow);
+
+/// mpshim_get_stats: fills the first `size` bytes of the public stats struct.
+int public_stats(void* out, size_t size);
+
+/// Library destructor: statistics and the leak report.
+void at_exit();
+/// dlclose wrapper.
+int dlclose(void* handle);
+
+}  // namespace mpshim::entry
