@@ -23,10 +23,7 @@ MPSHIM_INLINE void* alloc_fast(size_t size) {
     if (MPSHIM_LIKELY(p != nullptr)) {
       bin.head = *static_cast<void**>(p);
       bin.count--;
-      uint32_t sz = kClasses.info[cls].size;
-      tc->cached_bytes -= sz;
-      tc->live_delta += sz;
-      tc->allocs[cls]++;
+      bin.allocs++;
       return p;
     }
   }
@@ -37,18 +34,13 @@ MPSHIM_INLINE void* alloc_fast(size_t size) {
 MPSHIM_INLINE bool free_fast(void* p) {
   ThreadCache* tc = t_cache;
   if (MPSHIM_LIKELY(tc != nullptr && chunk_kind(p) == kChunkSegment)) {
-    Span* sp = span_of(p);
-    if (MPSHIM_LIKELY(sp != nullptr)) {
-      unsigned cls = sp->cls;
+    unsigned cls = class_at(p);
+    if (MPSHIM_LIKELY(cls != 0)) {
       Bin& bin = tc->bins[cls];
       *static_cast<void**>(p) = bin.head;
       bin.head = p;
-      uint32_t sz = kClasses.info[cls].size;
-      tc->cached_bytes += sz;
-      tc->live_delta -= sz;
-      tc->frees[cls]++;
-      if (MPSHIM_UNLIKELY(++bin.count > bin.max || tc->cached_bytes > g_settings.thread_cache))
-        thread_cache_overflow(tc, cls);
+      bin.frees++;
+      if (MPSHIM_UNLIKELY(++bin.count > bin.max)) thread_cache_overflow(tc, cls);
       return true;
     }
   }

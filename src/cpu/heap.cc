@@ -91,10 +91,7 @@ void* alloc_slow(size_t size) {
     return alloc_fast(size);  // the cache was just created
   } else {
     p = thread_cache_refill(tc, cls);
-    if (p != nullptr) {
-      tc->live_delta += kClasses.info[cls].size;
-      tc->allocs[cls]++;
-    }
+    if (p != nullptr) tc->bins[cls].allocs++;
   }
   maybe_start_purger();
   if (p == nullptr) errno = ENOMEM;

@@ -73,7 +73,10 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
   uint64_t run = run_mask(first, pages);
   found->free_mask &= ~run;
   found->dirty_mask &= ~run;
-  for (unsigned i = first; i < first + pages; ++i) found->page_span[i] = uint8_t(first);
+  for (unsigned i = first; i < first + pages; ++i) {
+    found->page_span[i] = uint8_t(first);
+    found->page_class[i] = uint8_t(cls);
+  }
   Span* sp = &found->spans[first];
   const ClassInfo& ci = kClasses.info[cls];
   sp->free = nullptr;
@@ -99,7 +102,10 @@ void page_heap_free(Span* sp) {
     unsigned touched_pages = unsigned((touched + kPageSize - 1) >> kPageShift);
     uint64_t dirty = touched_pages == 0 ? 0 : run_mask(sp->first, touched_pages);
     uint32_t now = now_ms();
-    for (unsigned i = sp->first; i < unsigned(sp->first) + sp->pages; ++i) seg->freed_at[i] = now;
+    for (unsigned i = sp->first; i < unsigned(sp->first) + sp->pages; ++i) {
+      seg->freed_at[i] = now;
+      seg->page_class[i] = 0;
+    }
     sp->cls = 0;
     seg->free_mask |= run;
     seg->dirty_mask |= dirty;

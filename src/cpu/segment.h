@@ -36,6 +36,7 @@ struct Segment {
   Segment* prev;
   uint32_t freed_at[kPagesPerSegment];  ///< coarse time (ms) a free page was freed
   uint8_t page_span[kPagesPerSegment];  ///< first page of the span covering each page
+  uint8_t page_class[kPagesPerSegment]; ///< class of the span covering each page (0: none)
   Span spans[kPagesPerSegment];
 };
 
@@ -53,6 +54,12 @@ inline Span* span_of(const void* p) {
   Span* sp = &seg->spans[seg->page_span[page]];
   if (page == 0 || sp->cls == 0 || page < sp->first || page >= size_t(sp->first) + sp->pages) return nullptr;
   return sp;
+}
+
+/// Class of the block at `p` in a segment chunk; 0 when p is on no span (one load).
+MPSHIM_INLINE unsigned class_at(const void* p) {
+  const Segment* seg = reinterpret_cast<const Segment*>(chunk_base(p));
+  return seg->page_class[(reinterpret_cast<uintptr_t>(p) >> kPageShift) & (kPagesPerSegment - 1)];
 }
 
 /// Index of the tag of block number `index` of span `sp`.

@@ -9,11 +9,15 @@ namespace mpshim::cpu {
 static void add_thread(ThreadCache* tc, void* arg) {
   Stats* s = static_cast<Stats*>(arg);
   if (!tc->alive) return;
-  s->allocated += uint64_t(tc->live_delta);  // may be negative: wraps back when summed
+  // Counts not merged yet; differences may be negative and wrap back when summed.
+  int64_t live = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
-    s->class_count[c] += tc->allocs[c];
-    s->class_live[c] += tc->allocs[c] - tc->frees[c];
+    const Bin& b = tc->bins[c];
+    s->class_count[c] += b.allocs;
+    s->class_live[c] += b.allocs - b.frees;
+    live += int64_t(b.allocs - b.frees) * kClasses.info[c].size;
   }
+  s->allocated += uint64_t(live - tc->merged_live);
 }
 
 void snapshot(Stats* out) {

@@ -40,6 +40,7 @@ static void init_bins(ThreadCache* tc) {
     tc->bins[c].head = nullptr;
     tc->bins[c].count = 0;
     tc->bins[c].max = kClasses.info[c].max_cached;
+    tc->bins[c].allocs = tc->bins[c].frees = 0;
   }
 }
 
@@ -64,8 +65,7 @@ ThreadCache* thread_cache_get() {
   tc->stack_addr = reinterpret_cast<uintptr_t>(&local);
   tc->tid = prim::os_gettid();
   tc->alive = true;
-  tc->cached_bytes = 0;
-  tc->live_delta = 0;
+  tc->merged_live = 0;
   t_cache = tc;
   g_counters.threads.fetch_add(1, std::memory_order_relaxed);
   // pthread_setspecific may allocate for high keys; t_cache is already set, so that
@@ -74,14 +74,23 @@ ThreadCache* thread_cache_get() {
   return tc;
 }
 
+size_t thread_cache_bytes(const ThreadCache* tc) {
+  size_t n = 0;
+  for (unsigned c = 1; c < kNumClasses; ++c) n += size_t(tc->bins[c].count) * kClasses.info[c].size;
+  return n;
+}
+
 void thread_cache_merge(ThreadCache* tc) {
-  if (tc->live_delta != 0) {
-    add_allocated(tc->live_delta);
-    tc->live_delta = 0;
+  int64_t live = 0;
+  for (unsigned c = 1; c < kNumClasses; ++c)
+    live += int64_t(tc->bins[c].allocs - tc->bins[c].frees) * kClasses.info[c].size;
+  if (live != tc->merged_live) {
+    add_allocated(live - tc->merged_live);
+    tc->merged_live = live;
   }
 }
 
-static Batch detach(Bin& bin, uint32_t n, uint32_t size, ThreadCache* tc) {
+static Batch detach(Bin& bin, uint32_t n) {
   Batch b;
   b.head = bin.head;
   void* p = bin.head;
@@ -91,7 +100,6 @@ static Batch detach(Bin& bin, uint32_t n, uint32_t size, ThreadCache* tc) {
   *static_cast<void**>(p) = nullptr;
   b.count = n;
   bin.count -= n;
-  tc->cached_bytes -= size_t(n) * size;
   return b;
 }
 
@@ -105,7 +113,6 @@ void* thread_cache_refill(ThreadCache* tc, unsigned cls) {
   *static_cast<void**>(b.tail) = bin.head;
   bin.head = *static_cast<void**>(p);
   bin.count += b.count - 1;
-  tc->cached_bytes += size_t(b.count - 1) * ci.size;
   return p;
 }
 
@@ -113,13 +120,15 @@ void thread_cache_overflow(ThreadCache* tc, unsigned cls) {
   thread_cache_merge(tc);
   Bin& bin = tc->bins[cls];
   const ClassInfo& ci = kClasses.info[cls];
-  if (bin.count > bin.max) central_give(cls, detach(bin, ci.batch, ci.size, tc));
+  central_give(cls, detach(bin, ci.batch));
   // Over the byte budget: trim the largest bins first.
-  for (unsigned c = kNumClasses - 1; c > 0 && tc->cached_bytes > g_settings.thread_cache; --c) {
+  size_t bytes = thread_cache_bytes(tc);
+  for (unsigned c = kNumClasses - 1; c > 0 && bytes > g_settings.thread_cache; --c) {
     Bin& b = tc->bins[c];
-    while (b.count > 0 && tc->cached_bytes > g_settings.thread_cache / 2) {
+    while (b.count > 0 && bytes > g_settings.thread_cache / 2) {
       uint32_t n = b.count < kClasses.info[c].batch ? b.count : kClasses.info[c].batch;
-      central_give(c, detach(b, n, kClasses.info[c].size, tc));
+      central_give(c, detach(b, n));
+      bytes -= size_t(n) * kClasses.info[c].size;
     }
   }
   maybe_start_purger();
@@ -130,14 +139,16 @@ void thread_cache_flush(ThreadCache* tc) {
     Bin& b = tc->bins[c];
     while (b.count > 0) {
       uint32_t n = b.count < kClasses.info[c].batch ? b.count : kClasses.info[c].batch;
-      central_give(c, detach(b, n, kClasses.info[c].size, tc));
+      central_give(c, detach(b, n));
     }
   }
+  // Hand the counters to the process totals; the live bytes are merged already.
   thread_cache_merge(tc);
+  tc->merged_live = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
-    g_counters.class_allocs[c].fetch_add(tc->allocs[c], std::memory_order_relaxed);
-    g_counters.class_frees[c].fetch_add(tc->frees[c], std::memory_order_relaxed);
-    tc->allocs[c] = tc->frees[c] = 0;
+    g_counters.class_allocs[c].fetch_add(tc->bins[c].allocs, std::memory_order_relaxed);
+    g_counters.class_frees[c].fetch_add(tc->bins[c].frees, std::memory_order_relaxed);
+    tc->bins[c].allocs = tc->bins[c].frees = 0;
   }
 }
 

@@ -9,18 +9,18 @@
 
 namespace mpshim::cpu {
 
+/// One class's free blocks and counters: one cache line for the fast paths.
 struct Bin {
   void* head;
   uint32_t count;
   uint32_t max;
+  uint64_t allocs;  ///< allocations served by this thread
+  uint64_t frees;   ///< frees made by this thread
 };
 
 struct ThreadCache {
   Bin bins[kNumClasses];
-  size_t cached_bytes;        ///< bytes held in bins
-  int64_t live_delta;         ///< allocated minus freed bytes not yet merged
-  uint64_t allocs[kNumClasses];
-  uint64_t frees[kNumClasses];
+  int64_t merged_live;        ///< live bytes already added to the global counter
   ThreadCache* next_all;      ///< registry of every cache
   uintptr_t stack_addr;       ///< an address on the owner's stack
   int tid;
@@ -41,7 +41,9 @@ void* thread_cache_refill(ThreadCache* tc, unsigned cls);
 void thread_cache_overflow(ThreadCache* tc, unsigned cls);
 /// Empties every bin of `tc` into the central pools and merges its counters.
 void thread_cache_flush(ThreadCache* tc);
-/// Merges the thread's byte delta into the global counters.
+/// Bytes held in the bins.
+size_t thread_cache_bytes(const ThreadCache* tc);
+/// Merges the thread's live bytes into the global counters.
 void thread_cache_merge(ThreadCache* tc);
 /// Calls fn for every registered cache (under the registry lock).
 void thread_cache_for_each(void (*fn)(ThreadCache* tc, void* ctx), void* ctx);
