@@ -5,9 +5,12 @@
 
 namespace mpshim::config {
 
-/// Kinds of option values. Bool accepts 1/0, on/off, yes/no, true/false; Size accepts a
-/// number with an optional K/KB/KiB, M/MB/MiB or G/GB/GiB suffix (powers of 1024); Enum
-/// accepts one of the words listed in `choices`, separated by '|'.
+/// Kinds of option values. Bool accepts 1/0, on/off, yes/no, true/false, enable/disable;
+/// Uint a decimal number; Size a decimal number with an optional suffix K, M, G or T, each
+/// optionally followed by B or iB (any case, all powers of 1024; a bare B means bytes),
+/// optionally after one space ("64M", "64 MiB"); Enum one of the words listed in `choices`,
+/// separated by '|'; String any text. Words and suffixes are case-insensitive. An empty
+/// value means the default for every type.
 enum class Type { Bool, Uint, Size, String, Enum };
 
 // X(NAME, field, Type, default, min, max, choices, help)
@@ -33,7 +36,8 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
   X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)")
 
-/// The effective configuration. Strings point into the environment (or are defaults).
+/// The effective configuration. Strings point into the environment or at their default text
+/// and are never null ("" when unset and without default).
 struct Config {
 #define MPSHIM_FIELD_Bool bool
 #define MPSHIM_FIELD_Uint uint64_t
@@ -58,21 +62,27 @@ struct OptionInfo {
 /// The table, in declaration order, and its length.
 const OptionInfo* options(size_t* count);
 
-/// Parses `env` (a NULL-terminated environ-style array) into `out`. Bad values and unknown
-/// MPSHIM_ names each produce one warning line through `warn` (which gets a NUL-terminated
-/// line without the trailing newline); the default is used for a bad value.
+/// Parses `env` (a NULL-terminated environ-style array, may be null) into `out`. Bad values
+/// and unknown MPSHIM_ names each produce one warning line through `warn` (which gets a
+/// NUL-terminated line starting with "mpshim: ", without the trailing newline; a null `warn`
+/// writes the lines to stderr); the default is used for a bad value. When a name occurs
+/// twice the first one counts, as for getenv. Never allocates.
 void parse(const char* const* env, Config* out, void (*warn)(const char* line));
 
-/// Writes the effective configuration, one "MPSHIM_NAME=value" line each, to stderr.
+/// Writes "mpshim: configuration:" and then one aligned "  MPSHIM_NAME = value" line per
+/// option to stderr (sizes in binary units, bools as on/off, enums as words, an empty string
+/// as "(none)").
 void dump(const Config& c);
 
-/// The process configuration, parsed from the environment on first use (thread-safe
-/// enough: parsing is idempotent and has no side effects besides the warnings).
+/// The process configuration, parsed from prim::environment() on first use; the warnings
+/// are written once (the dump is the caller's: the shim's start-up prints it when verbose).
+/// Thread-safe without allocating: other threads wait while one parses; a re-entrant call
+/// on the parsing thread gets the defaults; after a fork() during parsing the child parses.
 const Config& get();
 
-/// Parses a size with an optional suffix; false when malformed or out of uint64 range.
+/// Parses a size with an optional suffix (see Type); false when malformed or beyond uint64.
 bool parse_size(const char* s, uint64_t* out);
-/// Parses an on/off word; false when not one.
+/// Parses an on/off word (see Type); false when not one.
 bool parse_bool(const char* s, bool* out);
 
 }  // namespace mpshim::config

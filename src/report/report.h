@@ -46,4 +46,8 @@ void write_stats(const cpu::Stats& s);
 /// still be named at exit.
 void before_module_unload(void* dl_handle);
 
+/// In a forked child: frees the symboliser's lock, which another thread of the parent may
+/// have held at the fork.
+void after_fork_child();
+
 }  // namespace mpshim::report

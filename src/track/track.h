@@ -43,6 +43,8 @@ bool on_free(void* p);
 
 /// The return addresses of stack `id` (innermost first); returns their count.
 size_t stack_frames(uint32_t id, const uintptr_t** pcs);
+/// Every stack id in use is below this (ids are dense; id 0 is the empty stack).
+uint32_t stack_count();
 
 /// Per-thread nesting of "do not track" (mpshim_disable_tracking, and the shim's own
 /// re-entry while unwinding or symbolising).

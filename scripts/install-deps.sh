@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package needed to build, test and benchmark mpshim. Safe to run
+# again; runs apt-get through sudo when not root.
+set -euo pipefail
+
+packages=(
+  # build
+  meson ninja-build g++ pkg-config libunwind-dev libiberty-dev libgcc-12-dev
+  # tests
+  libgtest-dev libboost-test-dev valgrind libclang-rt-14-dev python3 sqlite3 git perl
+  coreutils time
+  # benchmarks: the allocators compared, and the tools and programs they run
+  libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine redis-server
+)
+
+if [[ $(id -u) == 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "install-deps: run as root (or install sudo)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  "${packages[@]}" >/dev/null
+echo "install-deps: ${#packages[@]} packages installed"

@@ -1,0 +1,386 @@
+#include "report/symbolize.h"
+
+#include <backtrace.h>
+#include <cstring>
+// libiberty.h would declare basename() again, differently from glibc's string.h.
+#define HAVE_DECL_BASENAME 1
+#include <libiberty/demangle.h>
+#include <link.h>
+#include <unistd.h>
+
+#include "prim/lock.h"
+#include "report/arena.h"
+
+namespace mpshim::report {
+
+namespace {
+
+// ---- modules ---------------------------------------------------------------------------
+
+struct Module {
+  uintptr_t lo, hi, bias;
+  uintptr_t code_lo, code_hi;  // the executable segments: only code is ever named
+  const char* path;
+};
+
+// Everything below is guarded by g_lock. Plain globals with constant initialisers: they
+// must outlive the program's static destructors.
+prim::Lock g_lock;
+Arena g_arena;
+Module* g_modules = nullptr;
+size_t g_nmodules = 0, g_cap_modules = 0;
+unsigned long long g_mod_adds = ~0ull, g_mod_subs = ~0ull;  // loader counters of the table
+const char* g_exe = nullptr;
+
+// libbacktrace state; it sees the modules loaded when it first reads them, so it is
+// created again when modules were loaded since (its memory cannot be freed).
+backtrace_state* g_bt = nullptr;
+unsigned long long g_bt_adds = ~0ull;
+
+SymInfo** g_table = nullptr;  // open addressing by pc, nullptr = empty
+size_t g_table_cap = 0, g_table_used = 0;
+
+const char* exe_path() {
+  if (g_exe == nullptr) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    g_exe = n > 0 ? g_arena.dup(buf, size_t(n)) : "";
+    if (g_exe == nullptr) g_exe = "";
+  }
+  return g_exe;
+}
+
+int counters_cb(dl_phdr_info* info, size_t, void* data) {
+  auto* c = static_cast<unsigned long long*>(data);
+  c[0] = info->dlpi_adds;
+  c[1] = info->dlpi_subs;
+  return 1;  // the counters are the same in every entry: stop at the first
+}
+
+void loader_counters(unsigned long long* adds, unsigned long long* subs) {
+  unsigned long long c[2] = {0, 0};
+  dl_iterate_phdr(counters_cb, c);
+  *adds = c[0];
+  *subs = c[1];
+}
+
+int module_cb(dl_phdr_info* info, size_t, void*) {
+  uintptr_t lo = UINTPTR_MAX, hi = 0, code_lo = UINTPTR_MAX, code_hi = 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uintptr_t a = info->dlpi_addr + ph.p_vaddr;
+    if (a < lo) lo = a;
+    if (a + ph.p_memsz > hi) hi = a + ph.p_memsz;
+    if ((ph.p_flags & PF_X) != 0) {
+      if (a < code_lo) code_lo = a;
+      if (a + ph.p_memsz > code_hi) code_hi = a + ph.p_memsz;
+    }
+  }
+  if (lo >= hi) return 0;
+  if (g_nmodules == g_cap_modules) {
+    size_t cap = g_cap_modules == 0 ? 64 : 2 * g_cap_modules;
+    Module* m = static_cast<Module*>(g_arena.alloc(cap * sizeof(Module)));
+    if (m == nullptr) return 1;
+    if (g_nmodules > 0) memcpy(m, g_modules, g_nmodules * sizeof(Module));
+    g_modules = m;
+    g_cap_modules = cap;
+  }
+  const char* name = info->dlpi_name;
+  const char* path = name == nullptr || name[0] == '\0' ? exe_path() : g_arena.dup(name);
+  g_modules[g_nmodules++] =
+      Module{lo, hi, info->dlpi_addr, code_lo, code_hi, path != nullptr ? path : ""};
+  return 0;
+}
+
+// Re-reads the module list when the loader has loaded or unloaded something since.
+void refresh_modules() {
+  unsigned long long adds, subs;
+  loader_counters(&adds, &subs);
+  if (adds == g_mod_adds && subs == g_mod_subs) return;
+  g_nmodules = 0;
+  dl_iterate_phdr(module_cb, nullptr);
+  // Sort by start address (few entries: insertion sort) for binary search.
+  for (size_t i = 1; i < g_nmodules; ++i) {
+    Module m = g_modules[i];
+    size_t j = i;
+    for (; j > 0 && g_modules[j - 1].lo > m.lo; --j) g_modules[j] = g_modules[j - 1];
+    g_modules[j] = m;
+  }
+  g_mod_adds = adds;
+  g_mod_subs = subs;
+}
+
+const Module* find_module(uintptr_t addr) {
+  size_t lo = 0, hi = g_nmodules;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (g_modules[mid].lo <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return nullptr;
+  const Module* m = &g_modules[lo - 1];
+  return addr < m->hi ? m : nullptr;
+}
+
+// ---- libbacktrace ----------------------------------------------------------------------
+
+void bt_error(void*, const char*, int) {}  // missing debug info is normal: stay quiet
+
+backtrace_state* bt_state() {
+  if (g_bt == nullptr || g_bt_adds != g_mod_adds) {
+    backtrace_state* s = backtrace_create_state(nullptr, 0, bt_error, nullptr);
+    if (s != nullptr) {
+      g_bt = s;
+      g_bt_adds = g_mod_adds;
+    }
+  }
+  return g_bt;
+}
+
+// Interned strings by the address libbacktrace gave them: it hands out the same pointer
+// for every address in one function or file, so each is demangled and copied once.
+struct Interned {
+  const char* raw;
+  const char* text;
+};
+Interned* g_names = nullptr;
+size_t g_names_cap = 0, g_names_used = 0;
+
+size_t hash_ptr(uintptr_t p, size_t cap) {
+  return size_t((uint64_t(p) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+}
+
+bool grow_names() {
+  size_t cap = g_names_cap == 0 ? 1024 : 2 * g_names_cap;
+  Interned* t = map_array<Interned>(cap);
+  if (t == nullptr) return false;
+  for (size_t i = 0; i < g_names_cap; ++i) {
+    if (g_names[i].raw == nullptr) continue;
+    size_t s = hash_ptr(uintptr_t(g_names[i].raw), cap);
+    while (t[s].raw != nullptr) s = (s + 1) & (cap - 1);
+    t[s] = g_names[i];
+  }
+  unmap_array(g_names, g_names_cap);
+  g_names = t;
+  g_names_cap = cap;
+  return true;
+}
+
+char g_name_buf[8192];  // demangler output, guarded by g_lock
+
+// The arena copy of `raw` (demangled when `demangled` is set: function names; file names
+// are copied as they are), made once per pointer.
+const char* intern(const char* raw, bool demangled) {
+  if (raw == nullptr) return nullptr;
+  const char* key = raw;
+  if (2 * (g_names_used + 1) > g_names_cap && !grow_names()) key = nullptr;
+  size_t s = 0;
+  if (key != nullptr) {
+    for (s = hash_ptr(uintptr_t(key), g_names_cap); g_names[s].raw != nullptr; s = (s + 1) & (g_names_cap - 1))
+      if (g_names[s].raw == key) return g_names[s].text;
+  }
+  const char* text;
+  if (demangled) {
+    demangle(raw, g_name_buf, sizeof g_name_buf);
+    text = g_arena.dup(g_name_buf);
+  } else {
+    text = g_arena.dup(raw);
+  }
+  if (key != nullptr && text != nullptr) {
+    g_names[s] = Interned{key, text};
+    ++g_names_used;
+  }
+  return text;
+}
+
+constexpr int kMaxInline = 32;
+
+struct PcInfo {
+  int n;
+  const char* function[kMaxInline];
+  const char* file[kMaxInline];
+  int line[kMaxInline];
+};
+
+int pcinfo_cb(void* data, uintptr_t, const char* file, int line, const char* function) {
+  auto* pi = static_cast<PcInfo*>(data);
+  if (pi->n == kMaxInline) return 1;
+  if (file == nullptr && function == nullptr && pi->n > 0) return 0;
+  pi->function[pi->n] = function;
+  pi->file[pi->n] = file;
+  pi->line[pi->n] = line;
+  ++pi->n;
+  return 0;
+}
+
+void syminfo_cb(void* data, uintptr_t, const char* symname, uintptr_t, uintptr_t) {
+  *static_cast<const char**>(data) = symname;
+}
+
+// The name of the symbol-table entry covering `addr`, or nullptr.
+const char* symbol_at(backtrace_state* bt, uintptr_t addr) {
+  const char* sym = nullptr;
+  backtrace_syminfo(bt, addr, syminfo_cb, bt_error, &sym);
+  return sym;
+}
+
+// Fills `pi` for the call at `call` (inside module `m`'s code, or in no known module).
+void lookup_names(uintptr_t call, PcInfo* pi) {
+  backtrace_state* bt = bt_state();
+  if (bt == nullptr) return;
+  backtrace_pcinfo(bt, call, pcinfo_cb, bt_error, pi);
+  // The outermost (not inlined) frame: debug info may lack its name (no -g) or give only
+  // the plain name of a function with internal linkage, while the symbol table has the
+  // mangled name with parameter types. Prefer that when it names the same function.
+  const char* sym = symbol_at(bt, call);
+  if (pi->n == 0) {
+    pi->n = 1;
+    pi->file[0] = nullptr;
+    pi->line[0] = 0;
+    pi->function[0] = nullptr;
+  }
+  const char*& fn = pi->function[pi->n - 1];
+  if (sym != nullptr && (fn == nullptr || (fn[0] != '_' && sym[0] == '_' && sym[1] == 'Z' &&
+                                           strstr(sym, fn) != nullptr)))
+    fn = sym;
+}
+
+SymInfo* lookup(uintptr_t pc) {
+  auto* si = static_cast<SymInfo*>(g_arena.alloc(sizeof(SymInfo)));
+  if (si == nullptr) return nullptr;
+  si->pc = pc;
+  uintptr_t call = pc - 1;  // a return address follows its call
+  refresh_modules();
+  const Module* m = find_module(call);
+  PcInfo pi;
+  pi.n = 0;
+  if (m != nullptr) {
+    si->module = m->path;
+    si->offset = pc - m->bias;
+    // Addresses outside code are never return addresses: debug info would name them
+    // wrongly (ranges of discarded sections start at the module's base).
+    if (call >= m->code_lo && call < m->code_hi) lookup_names(call, &pi);
+  }
+  SymFrame* f = &si->frame;
+  for (int i = 0; i < pi.n; ++i) {
+    if (i > 0) {
+      auto* nf = static_cast<SymFrame*>(g_arena.alloc(sizeof(SymFrame)));
+      if (nf == nullptr) break;
+      f->next = nf;
+      f = nf;
+    }
+    f->function = intern(pi.function[i], true);
+    f->file = intern(pi.file[i], false);
+    f->line = pi.line[i] > 0 ? uint32_t(pi.line[i]) : 0;
+  }
+  return si;
+}
+
+// ---- cache -----------------------------------------------------------------------------
+
+bool grow_table() {
+  size_t cap = g_table_cap == 0 ? 4096 : 2 * g_table_cap;
+  SymInfo** t = map_array<SymInfo*>(cap);
+  if (t == nullptr) return false;
+  for (size_t i = 0; i < g_table_cap; ++i) {
+    SymInfo* e = g_table[i];
+    if (e == nullptr) continue;
+    size_t s = hash_ptr(e->pc, cap);
+    while (t[s] != nullptr) s = (s + 1) & (cap - 1);
+    t[s] = e;
+  }
+  unmap_array(g_table, g_table_cap);
+  g_table = t;
+  g_table_cap = cap;
+  return true;
+}
+
+SymInfo g_unknown;  // handed out when memory runs out
+
+}  // namespace
+
+bool demangle(const char* name, char* out, size_t cap) {
+  struct Buf {
+    char* p;
+    size_t len, cap;
+  } b{out, 0, cap};
+  auto append = [](const char* s, size_t n, void* opaque) {
+    auto* b = static_cast<Buf*>(opaque);
+    size_t room = b->cap - 1 - b->len;
+    if (n > room) n = room;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+  };
+  if (cap == 0) return false;
+  out[0] = '\0';
+  bool mangled = name[0] == '_' && name[1] == 'Z' &&
+                 cplus_demangle_v3_callback(name, DMGL_PARAMS | DMGL_ANSI, append, &b) != 0;
+  if (!mangled) {
+    b.len = 0;
+    append(name, strlen(name), &b);
+  }
+  out[b.len] = '\0';
+  return mangled;
+}
+
+const SymInfo* symbolize(uintptr_t pc) {
+  prim::Guard g(g_lock);
+  if (2 * (g_table_used + 1) > g_table_cap && !grow_table()) {
+    g_unknown.pc = pc;
+    return &g_unknown;
+  }
+  size_t s = hash_ptr(pc, g_table_cap);
+  for (; g_table[s] != nullptr; s = (s + 1) & (g_table_cap - 1))
+    if (g_table[s]->pc == pc) return g_table[s];
+  SymInfo* si = lookup(pc);
+  if (si == nullptr) {
+    g_unknown.pc = pc;
+    return &g_unknown;
+  }
+  g_table[s] = si;
+  ++g_table_used;
+  return si;
+}
+
+bool module_of(uintptr_t addr, uintptr_t* lo, uintptr_t* hi, const char** path) {
+  prim::Guard g(g_lock);
+  refresh_modules();
+  const Module* m = find_module(addr);
+  if (m == nullptr) return false;
+  *lo = m->lo;
+  *hi = m->hi;
+  *path = m->path;
+  return true;
+}
+
+const char* executable_path() {
+  prim::Guard g(g_lock);
+  return exe_path();
+}
+
+size_t symbolize_cached() {
+  prim::Guard g(g_lock);
+  return g_table_used;
+}
+
+void symbolize_after_fork_child() { g_lock.reset(); }
+
+void symbolize_reset() {
+  prim::Guard g(g_lock);
+  unmap_array(g_table, g_table_cap);
+  g_table = nullptr;
+  g_table_cap = g_table_used = 0;
+  unmap_array(g_names, g_names_cap);
+  g_names = nullptr;
+  g_names_cap = g_names_used = 0;
+  g_modules = nullptr;
+  g_nmodules = g_cap_modules = 0;
+  g_mod_adds = g_mod_subs = ~0ull;
+  g_exe = nullptr;
+  g_arena.release();
+  g_bt = nullptr;
+  g_bt_adds = ~0ull;
+}
+
+}  // namespace mpshim::report

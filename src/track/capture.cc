@@ -1,0 +1,128 @@
+#include "track/capture.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <link.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "prim/defines.h"
+
+namespace mpshim::track {
+namespace {
+
+struct CodeRange {
+  uintptr_t lo = 0, hi = 0;
+  bool contains(uintptr_t pc) const { return pc - lo < hi - lo; }
+};
+
+CodeRange g_own;  // the shim's text when it runs as libmpshim*.so, else empty
+CodeRange g_ld;   // the dynamic linker's mapped image
+// Frames inside the shim seen below the caller's skipped ones (grows to the deepest path
+// seen, so the unwinder is asked for just enough frames).
+std::atomic<size_t> g_own_frames{0};
+
+const char* base_name(const char* path) {
+  const char* slash = strrchr(path, '/');
+  return slash != nullptr ? slash + 1 : path;
+}
+
+int on_object(dl_phdr_info* info, size_t, void*) {
+  CodeRange all{~uintptr_t(0), 0}, text{~uintptr_t(0), 0};
+  bool has_self = false;
+  auto self = reinterpret_cast<uintptr_t>(&capture_stack);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+    if (lo < all.lo) all.lo = lo;
+    if (hi > all.hi) all.hi = hi;
+    if ((ph.p_flags & PF_X) == 0) continue;
+    if (lo < text.lo) text.lo = lo;
+    if (hi > text.hi) text.hi = hi;
+    has_self |= self - lo < hi - lo;
+  }
+  const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+  if (has_self && strstr(base_name(name), "libmpshim") != nullptr) g_own = text;
+  const char* base = base_name(name);
+  if (all.hi != 0 && (strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "ld.so", 5) == 0 ||
+                      strncmp(base, "ld64.so", 7) == 0))
+    g_ld = all;
+  return 0;
+}
+
+}  // namespace
+
+void capture_init() {
+  dl_iterate_phdr(on_object, nullptr);
+  // Per-thread caches keep the unwinder free of locks when several threads allocate.
+  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+bool capture_skips_own_object() { return g_own.hi != 0; }
+bool in_dynamic_linker(uintptr_t pc) { return g_ld.contains(pc); }
+bool in_own_object(uintptr_t pc) { return g_own.contains(pc); }
+
+size_t capture_stack(uintptr_t* out, size_t depth, size_t skip) {
+  if (depth > kMaxDepth) depth = kMaxDepth;
+  if (depth == 0) return 0;
+  constexpr size_t kCap = kMaxDepth + 32;
+  void* buf[kCap];
+  auto ra = reinterpret_cast<void*>(__builtin_return_address(0));
+  for (int attempt = 0;; ++attempt) {
+    size_t own = g_own_frames.load(std::memory_order_relaxed);
+    // buf[0] is this function's own frame, buf[1] the caller (located by return address).
+    size_t want = depth + skip + own + 2;
+    if (want > kCap) want = kCap;
+    int got = unw_backtrace(buf, int(want));
+    size_t n = got > 0 ? size_t(got) : 0;
+    size_t i = 1;
+    for (size_t k = 0; k < 3 && k < n; ++k)
+      if (buf[k] == ra) {
+        i = k;
+        break;
+      }
+    i += skip;
+    size_t first = i;
+    while (i < n && g_own.contains(reinterpret_cast<uintptr_t>(buf[i]))) ++i;
+    size_t seen = i - first;
+    if (seen > own) {
+      // A deeper path through the shim than before: remember it, and unwind again when
+      // the shim's frames took room from the caller's.
+      while (own < seen && !g_own_frames.compare_exchange_weak(own, seen)) {
+      }
+      if (n == want && want < kCap && attempt == 0) continue;
+    }
+    size_t count = 0;
+    for (; i < n && count < depth; ++i) out[count++] = reinterpret_cast<uintptr_t>(buf[i]);
+    return count;
+  }
+}
+
+bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs) {
+  *nregs = 0;
+  unw_context_t uc;
+  unw_cursor_t c;
+  if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) return false;
+  auto exit_fn = reinterpret_cast<unw_word_t>(&exit);
+  for (int depth = 0; depth < 256 && unw_step(&c) > 0; ++depth) {
+    unw_proc_info_t pi;
+    if (unw_get_proc_info(&c, &pi) != 0 || pi.start_ip != exit_fn) continue;
+    if (unw_step(&c) <= 0) return false;
+    unw_word_t v;
+    if (unw_get_reg(&c, UNW_REG_SP, &v) != 0) return false;
+    *sp = v;
+#if defined(__x86_64__)
+    const int saved[] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                         UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
+    for (int r : saved)
+      if (*nregs < cap && unw_get_reg(&c, r, &v) == 0) regs[(*nregs)++] = v;
+#endif
+    return true;
+  }
+  return false;
+}
+
+}  // namespace mpshim::track

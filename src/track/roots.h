@@ -1,0 +1,33 @@
+// The root set of a leak check: the process's readable and writable memory as listed in
+// /proc/self/maps, minus what must not count (the allocator's own block memory, stacks of
+// exited threads, the dead part of the current stack, the check's own buffers).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "track/classify.h"
+#include "track/scratch.h"
+
+namespace mpshim::track {
+
+/// Parses /proc/self/maps text and appends to `out` (capacity `cap`) the mappings that are
+/// readable, writable and ordinary memory (no [vvar]/[vsyscall], no device files other than
+/// /dev/zero and /dev/shm). Returns how many there are (may exceed cap; only cap are
+/// written). Lines come in address order, so the result is sorted.
+size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap);
+
+/// Sorts ranges by start (heap sort: no recursion, no memory).
+void sort_ranges(ScanRange* r, size_t n);
+
+/// Writes `ranges` minus the union of `holes` to `out`; `ranges` must be sorted and
+/// disjoint, `holes` is sorted here. Returns the count written (at most n + nholes).
+size_t subtract_ranges(const ScanRange* ranges, size_t n, ScanRange* holes, size_t nholes,
+                       ScanRange* out);
+
+/// The range among sorted disjoint `r` that contains `addr`, or -1.
+int64_t find_range(const ScanRange* r, size_t n, uintptr_t addr);
+
+/// Reads /proc/self/maps into scratch memory by system calls; nullptr on failure.
+const char* read_maps(Scratch& scratch, size_t* len);
+
+}  // namespace mpshim::track

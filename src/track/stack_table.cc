@@ -1,0 +1,235 @@
+#include "track/stack_table.h"
+
+#include <sched.h>
+
+#include "prim/defines.h"
+#include "prim/os.h"
+
+namespace mpshim::track {
+
+// One hash table of the chain. `reserved` counts claims (successful or refused) and
+// `settled` counts finished ones; a closed table is final once settled catches up.
+struct StackTable::Table {
+  uint64_t mask;
+  uint64_t limit;
+  size_t bytes;
+  std::atomic<uint64_t> reserved;
+  std::atomic<uint64_t> settled;
+  std::atomic<uint64_t> slots[1];
+};
+
+namespace {
+
+constexpr uint64_t kChunkBytes = uint64_t(1) << 22;
+constexpr size_t kDirPageBytes = (size_t(1) << 16) * sizeof(uint64_t);
+
+MPSHIM_INLINE uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+MPSHIM_INLINE uint32_t slot_id(uint64_t v) { return uint32_t(v); }
+MPSHIM_INLINE uint32_t slot_hash(uint64_t v) { return uint32_t(v >> 32); }
+
+void wait_settled(std::atomic<uint64_t>& settled, uint64_t target) {
+  for (int spins = 0; settled.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 64)
+      __builtin_ia32_pause();
+    else
+      sched_yield();
+  }
+}
+
+}  // namespace
+
+uint64_t hash_stack(const uintptr_t* pcs, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+  for (size_t i = 0; i < n; ++i) h = (h ^ pcs[i]) * 0x9fb21c651e98df25ull + (h >> 29);
+  return mix(h);
+}
+
+StackTable::~StackTable() {
+  for (auto& d : dir_) {
+    auto* p = d.load();
+    if (p != nullptr) prim::os_unmap(p, kDirPageBytes);
+  }
+  for (auto& t : tables_) {
+    Table* p = t.load();
+    if (p != nullptr) prim::os_unmap(p, p->bytes);
+  }
+  for (auto& c : chunks_) {
+    char* p = c.load();
+    if (p != nullptr) prim::os_unmap(p, kChunkBytes);
+  }
+}
+
+char* StackTable::chunk(size_t index) {
+  char* c = chunks_[index].load(std::memory_order_acquire);
+  if (MPSHIM_LIKELY(c != nullptr)) return c;
+  char* fresh = static_cast<char*>(prim::os_map(kChunkBytes));
+  if (fresh == nullptr) return nullptr;
+  if (chunks_[index].compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) return fresh;
+  prim::os_unmap(fresh, kChunkBytes);
+  return c;
+}
+
+std::atomic<uint64_t>* StackTable::dir_page(size_t index) {
+  auto* d = dir_[index].load(std::memory_order_acquire);
+  if (MPSHIM_LIKELY(d != nullptr)) return d;
+  auto* fresh = static_cast<std::atomic<uint64_t>*>(prim::os_map(kDirPageBytes));
+  if (fresh == nullptr) return nullptr;
+  if (dir_[index].compare_exchange_strong(d, fresh, std::memory_order_acq_rel)) return fresh;
+  prim::os_unmap(fresh, kDirPageBytes);
+  return d;
+}
+
+// The record of `id` (its frame count, then the frames), or nullptr.
+uintptr_t* StackTable::record(uint32_t id) const {
+  auto* d = dir_[id >> kDirShift].load(std::memory_order_acquire);
+  if (d == nullptr) return nullptr;
+  uint64_t off = d[id & ((size_t(1) << kDirShift) - 1)].load(std::memory_order_acquire);
+  if (off == 0) return nullptr;
+  char* c = chunks_[off >> kChunkShift].load(std::memory_order_acquire);
+  return c == nullptr ? nullptr : reinterpret_cast<uintptr_t*>(c + (off & (kChunkBytes - 1)));
+}
+
+StackTable::Table* StackTable::table(int k) {
+  Table* t = tables_[k].load(std::memory_order_acquire);
+  if (MPSHIM_LIKELY(t != nullptr)) return t;
+  uint64_t cap = uint64_t(1) << (kFirstTableBits + k);
+  size_t bytes = sizeof(Table) + (cap - 1) * sizeof(uint64_t);
+  Table* fresh = static_cast<Table*>(prim::os_map(bytes));
+  if (fresh == nullptr) return nullptr;
+  fresh->mask = cap - 1;
+  fresh->limit = cap / 2;
+  fresh->bytes = bytes;
+  if (tables_[k].compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) return fresh;
+  prim::os_unmap(fresh, bytes);
+  return t;
+}
+
+bool StackTable::equal(uint32_t id, const uintptr_t* pcs, size_t n) const {
+  const uintptr_t* r = record(id);
+  if (r[0] != n) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (r[1 + i] != pcs[i]) return false;
+  return true;
+}
+
+uint32_t StackTable::lookup(uint64_t h, const uintptr_t* pcs, size_t n) const {
+  uint32_t hh = uint32_t(h >> 32);
+  for (int k = 0; k < kMaxTables; ++k) {
+    const Table* t = tables_[k].load(std::memory_order_acquire);
+    if (t == nullptr) break;
+    for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+      uint64_t v = t->slots[i].load(std::memory_order_acquire);
+      if (v == 0) break;
+      if (slot_hash(v) == hh && equal(slot_id(v), pcs, n)) return slot_id(v);
+    }
+  }
+  return 0;
+}
+
+uint32_t StackTable::store(uint64_t h, const uintptr_t* pcs, size_t n) {
+  // Write the record first; it is published by the slot CAS (release).
+  uint64_t bytes = (n + 1) * sizeof(uintptr_t);
+  uint64_t off;
+  for (;;) {
+    off = top_.fetch_add(bytes, std::memory_order_relaxed);
+    if ((off >> kChunkShift) >= kMaxChunks) return 0;
+    if ((off >> kChunkShift) == ((off + bytes - 1) >> kChunkShift)) break;  // else skip the tail
+  }
+  char* c = chunk(off >> kChunkShift);
+  if (c == nullptr) return 0;
+  auto* r = reinterpret_cast<uintptr_t*>(c + (off & (kChunkBytes - 1)));
+  r[0] = n;
+  for (size_t i = 0; i < n; ++i) r[1 + i] = pcs[i];
+  uint32_t mine = next_id_.fetch_add(1, std::memory_order_acq_rel);
+  if (mine >= kMaxDirPages << kDirShift) return 0;
+  std::atomic<uint64_t>* page = dir_page(mine >> kDirShift);
+  if (page == nullptr) return 0;
+  page[mine & ((size_t(1) << kDirShift) - 1)].store(off, std::memory_order_release);
+  uint64_t mine_slot = (h >> 32 << 32) | mine;
+  uint32_t hh = uint32_t(h >> 32);
+
+  for (int k = 0; k < kMaxTables; ++k) {
+    Table* t = table(k);
+    if (t == nullptr) return 0;
+    bool held = false, final = false;
+    for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+      uint64_t v = t->slots[i].load(std::memory_order_acquire);
+      if (v == 0) {
+        if (!held) {
+          if (final) break;  // the table is full and final: go on to the next one
+          if (t->reserved.fetch_add(1, std::memory_order_acq_rel) >= t->limit) {
+            // Closed. Wait for the claims made before closing, then look once more.
+            uint64_t target = t->reserved.load(std::memory_order_acquire);
+            t->settled.fetch_add(1, std::memory_order_acq_rel);
+            wait_settled(t->settled, target);
+            final = true;
+            i = (h & t->mask) - 1;
+            continue;
+          }
+          held = true;
+        }
+        if (t->slots[i].compare_exchange_strong(v, mine_slot, std::memory_order_acq_rel)) {
+          t->settled.fetch_add(1, std::memory_order_release);
+          count_.fetch_add(1, std::memory_order_relaxed);
+          return mine;
+        }
+        // Lost the slot: v now holds the winner, which may be our stack.
+      }
+      if (slot_hash(v) == hh && equal(slot_id(v), pcs, n)) {
+        if (held) t->settled.fetch_add(1, std::memory_order_release);
+        return slot_id(v);
+      }
+    }
+  }
+  return 0;
+}
+
+uint32_t StackTable::intern(const uintptr_t* pcs, size_t n) {
+  if (n == 0) return 0;
+  if (n > kMaxFrames) n = kMaxFrames;
+  uint64_t h = hash_stack(pcs, n);
+  uint32_t id = lookup(h, pcs, n);
+  return id != 0 ? id : store(h, pcs, n);
+}
+
+size_t StackTable::frames(uint32_t id, const uintptr_t** pcs) const {
+  const uintptr_t* r = id == 0 || id >= id_limit() ? nullptr : record(id);
+  if (r == nullptr) {
+    *pcs = nullptr;
+    return 0;
+  }
+  *pcs = r + 1;
+  return r[0];
+}
+
+void StackTable::for_each_mapping(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) const {
+  for (const auto& t : tables_) {
+    const Table* p = t.load(std::memory_order_acquire);
+    if (p != nullptr) fn(uintptr_t(p), uintptr_t(p) + p->bytes, ctx);
+  }
+  for (const auto& c : chunks_) {
+    const char* p = c.load(std::memory_order_acquire);
+    if (p != nullptr) fn(uintptr_t(p), uintptr_t(p) + kChunkBytes, ctx);
+  }
+  for (const auto& d : dir_) {
+    const auto* p = d.load(std::memory_order_acquire);
+    if (p != nullptr) fn(uintptr_t(p), uintptr_t(p) + kDirPageBytes, ctx);
+  }
+}
+
+void StackTable::after_fork_child() {
+  for (auto& t : tables_) {
+    Table* p = t.load(std::memory_order_relaxed);
+    if (p != nullptr) p->settled.store(p->reserved.load(std::memory_order_relaxed));
+  }
+}
+
+}  // namespace mpshim::track

@@ -1,0 +1,289 @@
+#include "track/track.h"
+
+#include <cstdio>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "config/options.h"
+#include "cpu/heap.h"
+#include "prim/defines.h"
+#include "prim/lock.h"
+#include "prim/os.h"
+#include "report/report.h"
+#include "track/capture.h"
+#include "track/check.h"
+#include "track/classify.h"
+#include "track/roots.h"
+#include "track/scratch.h"
+#include "track/stack_table.h"
+#include "track/tag.h"
+
+namespace mpshim::track {
+
+bool g_enabled = false;
+
+namespace {
+
+StackTable g_stacks;
+size_t g_depth = 16;
+uint64_t g_exitcode = 0;
+// Nesting of "inside the tracker or tracking disabled" on this thread.
+MPSHIM_TLS int t_depth;
+prim::Lock g_check_lock;
+std::atomic<int> g_reported_pid{0};
+
+MPSHIM_INLINE uint64_t load_tag(const uint64_t* t) { return __atomic_load_n(t, __ATOMIC_RELAXED); }
+MPSHIM_INLINE void store_tag(uint64_t* t, uint64_t v) { __atomic_store_n(t, v, __ATOMIC_RELAXED); }
+
+}  // namespace
+
+void init() {
+  const config::Config& c = config::get();
+  g_depth = c.stack_depth <= kMaxDepth ? size_t(c.stack_depth) : kMaxDepth;
+  g_exitcode = c.leak_exitcode;
+  if (!c.leaks || !c.host) return;
+  cpu::enable_tags();
+  if (!cpu::tags_enabled()) return;
+  ++t_depth;
+  capture_init();
+  --t_depth;
+  g_enabled = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Per allocation
+
+MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
+  uint64_t* t = cpu::tag_of(p);
+  if (MPSHIM_UNLIKELY(t == nullptr)) return;
+  // A fresh block's first word still holds the allocator's free-list link, which would
+  // make the next block handed out look referenced. Its contents are indeterminate, so
+  // clear it (realloc keeps the old contents; calloc's are zero).
+  if (kind != Kind::Realloc && kind != Kind::Calloc) *static_cast<void* volatile*>(p) = nullptr;
+  uint64_t usable = MPSHIM_UNLIKELY(tag::needs_usable(size)) ? cpu::usable_size(p) : 0;
+  if (t_depth != 0) {
+    store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
+    return;
+  }
+  uint32_t id = 0;
+  if (g_depth != 0) {
+    ++t_depth;  // the unwinder may allocate the first time it sees a module
+    uintptr_t pcs[kMaxDepth];
+    size_t n = capture_stack(pcs, g_depth, 1);
+    id = g_stacks.intern(pcs, n);
+    --t_depth;
+  }
+  store_tag(t, tag::make(kind, 0, id, size, usable));
+}
+
+bool on_free(void* p) {
+  uint64_t* t = cpu::tag_of(p);
+  if (MPSHIM_UNLIKELY(t == nullptr || load_tag(t) == 0)) return false;
+  store_tag(t, 0);
+  return true;
+}
+
+size_t stack_frames(uint32_t id, const uintptr_t** pcs) { return g_stacks.frames(id, pcs); }
+uint32_t stack_count() { return g_stacks.id_limit(); }
+
+void disable_thread() { ++t_depth; }
+void enable_thread() {
+  if (t_depth > 0) --t_depth;
+}
+
+void ignore(const void* p) {
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  if (!g_enabled || !cpu::find_block(p, &start, &usable, &t) || t == nullptr) return;
+  if (load_tag(t) != 0) __atomic_fetch_or(t, tag::kIgnored, __ATOMIC_RELAXED);
+}
+
+// ---------------------------------------------------------------------------------------
+// Leak check
+
+namespace {
+
+template <class T>
+struct Vec {
+  T* items = nullptr;
+  size_t len = 0, cap = 0;
+  bool push(Scratch& s, const T& v) {
+    if (!s.grow(&items, len, &cap, len + 1)) return false;
+    items[len++] = v;
+    return true;
+  }
+};
+
+struct Thread {
+  uintptr_t addr;
+  bool alive;
+};
+
+struct CheckState {
+  Scratch scratch;
+  uintptr_t stack_lo = 0;  // the current thread's stack is scanned from here up
+  uintptr_t regs[8] = {};  // callee-saved registers of exit()'s caller, scanned as a root
+  size_t nregs = 0;
+  Vec<ScanBlock> blocks;
+  Vec<uint64_t> usable;
+  Vec<ScanRange> holes;
+  Vec<Thread> threads;
+  bool failed = false;
+};
+
+void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
+  auto* st = static_cast<CheckState*>(ctx);
+  uint64_t v = load_tag(t);
+  if (v == 0) return;
+  uint32_t id = tag::stack(v);
+  bool root = tag::ignored(v) || tag::internal(v);
+  if (!root && id != 0) {  // blocks the dynamic linker keeps (TLS, link maps) are not leaks
+    const uintptr_t* pcs;
+    root = stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
+  }
+  ScanBlock b{uintptr_t(start), tag::size(v, usable), v, root, Reach::Unvisited};
+  if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
+}
+
+void collect_hole(uintptr_t lo, uintptr_t hi, void* ctx) {
+  auto* st = static_cast<CheckState*>(ctx);
+  if (!st->holes.push(st->scratch, ScanRange{lo, hi})) st->failed = true;
+}
+
+void collect_thread(uintptr_t addr, bool alive, int, void* ctx) {
+  auto* st = static_cast<CheckState*>(ctx);
+  if (!st->threads.push(st->scratch, Thread{addr, alive})) st->failed = true;
+}
+
+uintptr_t find_live(uintptr_t addr, void*) {
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  if (!cpu::find_block(reinterpret_cast<void*>(addr), &start, &usable, &t)) return 0;
+  return reinterpret_cast<uintptr_t>(start);
+}
+
+// Builds the roots: readable+writable mappings minus the holes, plus the saved registers.
+bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
+  uintptr_t sp = st.stack_lo;
+  size_t len = 0;
+  const char* text = read_maps(st.scratch, &len);
+  if (text == nullptr) return false;
+  size_t nmaps = parse_maps(text, len, nullptr, 0);
+  ScanRange* maps = st.scratch.array<ScanRange>(nmaps + 1);
+  if (maps == nullptr) return false;
+  parse_maps(text, len, maps, nmaps);
+
+  cpu::for_each_heap_range(collect_hole, &st);
+  g_stacks.for_each_mapping(collect_hole, &st);
+  st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
+  cpu::for_each_thread(collect_thread, &st);
+  for (size_t i = 0; i < st.threads.len; ++i) {
+    if (st.threads.items[i].alive) continue;
+    int64_t m = find_range(maps, nmaps, st.threads.items[i].addr);
+    bool reused = false;  // a live thread may run on a cached stack of an exited one
+    for (size_t k = 0; m >= 0 && k < st.threads.len; ++k)
+      reused |= st.threads.items[k].alive && find_range(maps, nmaps, st.threads.items[k].addr) == m;
+    if (m >= 0 && !reused) collect_hole(maps[m].lo, maps[m].hi, &st);
+  }
+  int64_t own = find_range(maps, nmaps, sp);
+  if (own >= 0) collect_hole(maps[own].lo, sp, &st);
+  if (st.failed) return false;
+
+  roots->items = st.scratch.array<ScanRange>(nmaps + st.holes.len + 2);
+  if (roots->items == nullptr) return false;
+  roots->len = subtract_ranges(maps, nmaps, st.holes.items, st.holes.len, roots->items);
+  if (st.nregs != 0)
+    roots->items[roots->len++] = {uintptr_t(st.regs), uintptr_t(st.regs + st.nregs)};
+  return true;
+}
+
+// Collects and classifies under the allocator's locks. Kept out of line so that the
+// registers of every caller are spilled above `marker`, where the stack scan starts. At
+// exit the scan starts at the frame that called exit() instead.
+MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
+  __builtin_unwind_init();
+  volatile uintptr_t marker = 0;
+  st.stack_lo = reinterpret_cast<uintptr_t>(&marker) & ~uintptr_t(7);
+  uintptr_t exit_sp = 0;
+  if (at_exit && exit_caller_frame(&exit_sp, st.regs, 8, &st.nregs) && exit_sp > st.stack_lo)
+    st.stack_lo = exit_sp;
+  else
+    st.nregs = 0;
+  cpu::lock_all();
+  cpu::for_each_tagged(collect_block, &st);
+  Vec<ScanRange> roots;
+  bool ok = !st.failed && build_roots(st, &roots) &&
+            classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, nullptr);
+  cpu::unlock_all();
+  return ok;
+}
+
+int check_locked(LeakSink sink, void* ctx, bool at_exit) {
+  CheckState st;
+  if (!run_classification(st, at_exit)) {
+    constexpr char kMsg[] = "mpshim: leak check failed (out of memory); no report\n";
+    prim::write_err(kMsg, sizeof kMsg - 1);
+    return -1;
+  }
+  report::Block* out = st.scratch.array<report::Block>(st.blocks.len + 1);
+  if (out == nullptr) return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < st.blocks.len; ++i) {
+    const ScanBlock& b = st.blocks.items[i];
+    if (b.root) continue;
+    report::LeakClass cls = b.reach == Reach::Direct     ? report::LeakClass::Direct
+                            : b.reach == Reach::Indirect ? report::LeakClass::Indirect
+                                                         : report::LeakClass::Reachable;
+    out[n++] = report::Block{tag::size(b.user, st.usable.items[i]), tag::stack(b.user),
+                             tag::kind(b.user), cls};
+  }
+  return sink(out, n, ctx) ? 1 : 0;
+}
+
+bool write_report(report::Block* blocks, size_t n, void*) {
+  report::Totals totals{};
+  return report::write_leak_report(blocks, n, &totals);
+}
+
+int run_check(LeakSink sink, void* ctx, bool at_exit) {
+  if (!g_enabled) return -1;
+  ++t_depth;
+  g_check_lock.lock();
+  int result = check_locked(sink, ctx, at_exit);
+  g_check_lock.unlock();
+  --t_depth;
+  return result;
+}
+
+}  // namespace
+
+int leak_check_with(LeakSink sink, void* ctx) { return run_check(sink, ctx, false); }
+
+int leak_check(bool at_exit) {
+  if (!g_enabled) return -1;
+  if (at_exit) {
+    int pid = prim::os_getpid();
+    if (g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
+  }
+  int result = run_check(write_report, nullptr, at_exit);
+  if (at_exit && result == 1 && g_exitcode != 0) {
+    fflush(nullptr);
+    _exit(int(g_exitcode));
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+// fork
+
+void before_fork() { g_check_lock.lock(); }
+void after_fork_parent() { g_check_lock.unlock(); }
+void after_fork_child() {
+  g_check_lock.reset();
+  g_stacks.after_fork_child();
+}
+
+}  // namespace mpshim::track

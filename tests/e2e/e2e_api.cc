@@ -1,0 +1,62 @@
+// API conformance of every allocation entry point: each case runs `api_check CASE` under
+// LD_PRELOAD (see programs/api_check.cc for what each case checks).
+#ifndef BOOST_TEST_DYN_LINK
+#define BOOST_TEST_DYN_LINK
+#endif
+#define BOOST_TEST_MODULE e2e_api
+#include <boost/test/unit_test.hpp>
+
+#include "harness.h"
+
+namespace {
+
+void api_case(const char* name) {
+  e2e::Command c;
+  c.argv = {e2e::built("api_check"), name};
+  c.timeout_s = 120;
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+}
+
+struct ShimPreloaded {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    boost::test_tools::assertion_result res(!e2e::shim_library().empty());
+    res.message() << "SHIM_TEST_LIB=none: nothing is preloaded";
+    return res;
+  }
+};
+
+}  // namespace
+
+#define API_CASE(name) \
+  BOOST_AUTO_TEST_CASE(name) { api_case(#name); }
+
+BOOST_AUTO_TEST_SUITE(api)
+
+API_CASE(malloc_sizes)
+API_CASE(malloc_zero)
+API_CASE(malloc_huge)
+API_CASE(free_null)
+API_CASE(calloc_reuse)
+API_CASE(calloc_overflow)
+API_CASE(realloc_contents)
+API_CASE(realloc_null_and_zero)
+API_CASE(realloc_huge)
+API_CASE(reallocarray)
+API_CASE(posix_memalign)
+API_CASE(aligned_alloc)
+API_CASE(memalign_valloc)
+API_CASE(usable_size)
+API_CASE(malloc_extras)
+API_CASE(libc_aliases)
+API_CASE(libc_internal)
+API_CASE(dlerror_threads)
+API_CASE(operator_new)
+API_CASE(new_failure)
+
+// Every C entry point must resolve to the preloaded library.
+BOOST_AUTO_TEST_CASE(interposed, *boost::unit_test::precondition(ShimPreloaded())) {
+  api_case("interposed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

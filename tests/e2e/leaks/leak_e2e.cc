@@ -1,0 +1,698 @@
+// End-to-end leak report tests: every program in this folder is run under
+// LD_PRELOAD=libmpshim.so and its report is checked against the figures the program's
+// header comment states (bytes and blocks per class, groups, allocation function, frames).
+// Arguments after "--": <programs build dir> <source dir> [libmpshim.so]; without the third,
+// the environment variable SHIM_TEST_LIB names the library.
+#define BOOST_TEST_MODULE leak_e2e
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "many.h"
+#include "run.h"
+
+using namespace leaktest;
+namespace bdata = boost::unit_test::data;
+namespace utf = boost::unit_test;
+
+namespace {
+
+struct Setup {
+  Setup() {
+    auto& m = utf::framework::master_test_suite();
+    if (m.argc > 1) g_paths.bin = m.argv[1];
+    if (m.argc > 2) g_paths.src = m.argv[2];
+    if (m.argc > 3) g_paths.shim = m.argv[3];
+    if (const char* s = std::getenv("SHIM_TEST_LIB"); s && *s && g_paths.shim.empty())
+      g_paths.shim = s;
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(Setup);
+
+const std::vector<std::string> kOpts{"O0", "O2"};
+
+#define WITH_RUN(r) BOOST_TEST_CONTEXT("reproduce: " << (r).command)
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+/// The one report of a run without fork; fails the test when there is not exactly one.
+Report the_report(const Run& r) {
+  BOOST_TEST_REQUIRE(r.reports.size() == 1u, "report files for pid " << r.pid << " in " << r.dir
+                                                                      << "; stderr: " << r.err);
+  BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+  Report rep = read_report(r.reports.at(r.pid));
+  BOOST_TEST(rep.pid == uint64_t(r.pid));
+  return rep;
+}
+
+Run run_prog(const std::string& name, const std::string& opt, RunOptions o = {}) {
+  BOOST_TEST_REQUIRE(!g_paths.shim.empty(), "no libmpshim.so given (argument or SHIM_TEST_LIB)");
+  BOOST_TEST_REQUIRE(file_exists(g_paths.shim), g_paths.shim << " does not exist");
+  return run(program(name, opt), o);
+}
+
+void check_class(const char* what, const ClassTotals& t, uint64_t bytes, uint64_t blocks,
+                 uint64_t groups) {
+  BOOST_TEST_CONTEXT(what) {
+    BOOST_TEST(t.bytes == bytes);
+    BOOST_TEST(t.blocks == blocks);
+    BOOST_TEST(t.groups == groups);
+  }
+}
+
+/// The single group of class `cls` whose stack names `site`, checked for its figures and
+/// for `site` being its innermost frame (the shim's own frames never appear).
+const Group* check_group(const Report& rep, const std::string& cls, const std::string& site,
+                         uint64_t bytes, uint64_t count, const std::string& function) {
+  auto gs = rep.groups(cls, site);
+  BOOST_TEST_CONTEXT(cls << " group of " << site) {
+    BOOST_TEST_REQUIRE(gs.size() == 1u);
+    const Group* g = gs[0];
+    BOOST_TEST(g->bytes == bytes);
+    BOOST_TEST(g->count == count);
+    BOOST_TEST(g->function == function);
+    BOOST_TEST(g->frame_of(site) == 0);
+    return g;
+  }
+  return nullptr;
+}
+
+/// Checks that frame 0 of `g` points at the line of `marker` in source `file` (-O0 only).
+void check_line(const Group& g, const std::string& file, const std::string& marker) {
+  BOOST_TEST_REQUIRE(!g.stack.empty());
+  BOOST_TEST(ends_with(g.stack[0].file, "/" + file), g.stack[0].file);
+  BOOST_TEST(g.stack[0].line == uint64_t(marker_line(file, marker)));
+}
+
+void check_no_leaks(const Report& rep) {
+  check_class("direct", rep.direct, 0, 0, 0);
+  check_class("indirect", rep.indirect, 0, 0, 0);
+  for (auto& g : rep.leaks) BOOST_TEST(g.cls == "reachable");
+}
+
+// ---- text form ---------------------------------------------------------------------------
+
+struct TextGroup {
+  std::string cls, function;
+  uint64_t bytes = 0, count = 0;
+  std::vector<std::string> frames;  ///< function names, innermost first
+};
+
+struct TextReport {
+  bool header = false;
+  bool summary = false;
+  uint64_t total_bytes = 0, total_blocks = 0, direct_bytes = 0, direct_blocks = 0,
+           indirect_bytes = 0, indirect_blocks = 0, listed = 0, groups = 0;
+  std::vector<TextGroup> leaks;
+};
+
+TextReport parse_text(const std::string& text, pid_t pid) {
+  static const std::regex leak_re(
+      R"(^(Direct|Indirect|Reachable) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated with (.+) from:$)");
+  static const std::regex frame_re(R"(^\s+#(\d+) 0x[0-9a-f]+ in (.*)$)");
+  static const std::regex summary_re(
+      R"(^SUMMARY: mpshim: (\d+) byte\(s\) leaked in (\d+) allocation\(s\): direct (\d+) B in (\d+), indirect (\d+) B in (\d+) \((\d+) of (\d+) groups listed\))");
+  TextReport t;
+  std::istringstream in(text);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line)) {
+    if (line == "==" + std::to_string(pid) + "== mpshim: leak report") {
+      t.header = true;
+    } else if (std::regex_match(line, m, leak_re)) {
+      TextGroup g;
+      g.cls = m[1];
+      g.bytes = std::stoull(m[2]);
+      g.count = std::stoull(m[3]);
+      g.function = m[4];
+      t.leaks.push_back(g);
+    } else if (std::regex_match(line, m, frame_re) && !t.leaks.empty()) {
+      // "fn(args) module+0xoff file:line": the function ends before the module token.
+      std::istringstream words(m[2].str());
+      std::string w, fn;
+      while (words >> w && w.find("+0x") == std::string::npos) fn += (fn.empty() ? "" : " ") + w;
+      t.leaks.back().frames.push_back(fn);
+    } else if (std::regex_search(line, m, summary_re)) {
+      t.summary = true;
+      t.total_bytes = std::stoull(m[1]);
+      t.total_blocks = std::stoull(m[2]);
+      t.direct_bytes = std::stoull(m[3]);
+      t.direct_blocks = std::stoull(m[4]);
+      t.indirect_bytes = std::stoull(m[5]);
+      t.indirect_blocks = std::stoull(m[6]);
+      t.listed = std::stoull(m[7]);
+      t.groups = std::stoull(m[8]);
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+// ---- several sites -------------------------------------------------------------------------
+
+BOOST_DATA_TEST_CASE(sites_json, bdata::make(kOpts), opt) {
+  Run r = run_prog("sites", opt);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    Report rep = the_report(r);
+    BOOST_TEST(ends_with(rep.exe, "/leak_sites_" + opt));
+    check_class("direct", rep.direct, 1400, 6, 3);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    BOOST_TEST(rep.groups_listed == 3u);
+    BOOST_TEST(rep.groups_total == 3u);
+    BOOST_TEST_REQUIRE(rep.leaks.size() == 3u);
+    // Largest first.
+    BOOST_TEST(rep.leaks[0].bytes == 900u);
+    BOOST_TEST(rep.leaks[1].bytes == 400u);
+    BOOST_TEST(rep.leaks[2].bytes == 100u);
+    const Group* a = check_group(rep, "direct", "leak_site_a", 100, 1, "malloc");
+    const Group* b = check_group(rep, "direct", "leak_site_b", 400, 2, "malloc");
+    const Group* c = check_group(rep, "direct", "leak_site_c", 900, 3, "malloc");
+    for (const Group* g : {a, b, c}) {
+      BOOST_TEST(g->frame_of("main") == 1);
+      BOOST_TEST(ends_with(g->stack[0].module, "/leak_sites_" + opt), g->stack[0].module);
+    }
+    if (opt == "O0") {
+      check_line(*a, "sites.c", "@site_a");
+      check_line(*b, "sites.c", "@site_b");
+      check_line(*c, "sites.c", "@site_c");
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(sites_text, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.json = false;
+  Run r = run_prog("sites", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+    TextReport t = parse_text(read_file(r.reports.at(r.pid)), r.pid);
+    BOOST_TEST(t.header);
+    BOOST_TEST_REQUIRE(t.summary);
+    BOOST_TEST(t.total_bytes == 1400u);
+    BOOST_TEST(t.total_blocks == 6u);
+    BOOST_TEST(t.direct_bytes == 1400u);
+    BOOST_TEST(t.direct_blocks == 6u);
+    BOOST_TEST(t.indirect_bytes == 0u);
+    BOOST_TEST(t.indirect_blocks == 0u);
+    BOOST_TEST(t.listed == 3u);
+    BOOST_TEST(t.groups == 3u);
+    BOOST_TEST_REQUIRE(t.leaks.size() == 3u);
+    const char* sites[] = {"leak_site_c", "leak_site_b", "leak_site_a"};
+    const uint64_t bytes[] = {900, 400, 100}, counts[] = {3, 2, 1};
+    for (int i = 0; i < 3; i++) {
+      BOOST_TEST(t.leaks[i].cls == "Direct");
+      BOOST_TEST(t.leaks[i].bytes == bytes[i]);
+      BOOST_TEST(t.leaks[i].count == counts[i]);
+      BOOST_TEST(t.leaks[i].function == "malloc");
+      BOOST_TEST_REQUIRE(t.leaks[i].frames.size() >= 2u);
+      BOOST_TEST(t.leaks[i].frames[0] == sites[i]);
+      BOOST_TEST(t.leaks[i].frames[1] == "main");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(text_to_stderr_by_default) {
+  RunOptions o;
+  o.json = false;
+  o.report_to_file = false;
+  Run r = run_prog("sites", "O2", o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.reports.empty());
+    TextReport t = parse_text(r.err, r.pid);
+    BOOST_TEST(t.header);
+    BOOST_TEST(t.summary);
+    BOOST_TEST(t.total_bytes == 1400u);
+    BOOST_TEST(t.leaks.size() == 3u);
+    BOOST_TEST(r.out.empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(report_max_caps_groups) {
+  RunOptions o;
+  o.env = {{"MPSHIM_REPORT_MAX", "2"}};
+  Run r = run_prog("sites", "O2", o);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 1400, 6, 3);
+    BOOST_TEST(rep.groups_listed == 2u);
+    BOOST_TEST(rep.groups_total == 3u);
+    BOOST_TEST_REQUIRE(rep.leaks.size() == 2u);
+    BOOST_TEST(rep.leaks[0].bytes == 900u);
+    BOOST_TEST(rep.leaks[1].bytes == 400u);
+  }
+  o.json = false;
+  Run t = run_prog("sites", "O2", o);
+  WITH_RUN(t) {
+    BOOST_TEST_REQUIRE(t.reports.count(t.pid) == 1u);
+    TextReport tr = parse_text(read_file(t.reports.at(t.pid)), t.pid);
+    BOOST_TEST(tr.summary);
+    BOOST_TEST(tr.listed == 2u);
+    BOOST_TEST(tr.groups == 3u);
+    BOOST_TEST(tr.total_bytes == 1400u);
+    BOOST_TEST(tr.leaks.size() == 2u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(leak_exitcode) {
+  RunOptions o;
+  o.env = {{"MPSHIM_LEAK_EXITCODE", "23"}};
+  for (const char* name : {"sites", "containers", "cycle"}) {
+    Run r = run_prog(name, "O2", o);
+    WITH_RUN(r) BOOST_TEST(r.status == 23);
+  }
+  for (const char* name : {"clean_basic", "clean_exit", "clean_thread_exit", "reachable", "interior"}) {
+    Run r = run_prog(name, "O2", o);
+    WITH_RUN(r) BOOST_TEST(r.status == 0);
+  }
+  Run plain = run_prog("sites", "O2");
+  WITH_RUN(plain) BOOST_TEST(plain.status == 0);
+  // Suppressed leaks alone do not set the status; a remaining one does.
+  RunOptions s = o;
+  s.env.emplace_back("MPSHIM_SUPPRESSIONS", g_paths.src + "/suppress.supp");
+  Run sup = run_prog("suppress", "O2", s);
+  WITH_RUN(sup) BOOST_TEST(sup.status == 23);
+}
+
+BOOST_AUTO_TEST_CASE(folded_stacks) {
+  Run probe = run_prog("sites", "O2");  // to learn nothing but that the program runs
+  BOOST_TEST_REQUIRE(probe.status == 0);
+  RunOptions o;
+  o.env = {{"MPSHIM_FOLDED", "/dev/null"}};
+  std::string dir = probe.dir;
+  o.env[0].second = dir + "/folded.%p.txt";
+  Run r = run_prog("sites", "O2", o);
+  WITH_RUN(r) {
+    std::string path = dir + "/folded." + std::to_string(r.pid) + ".txt";
+    BOOST_TEST_REQUIRE(file_exists(path));
+    std::istringstream in(read_file(path));
+    std::string line;
+    uint64_t total = 0;
+    std::map<std::string, uint64_t> by_site;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      size_t sp = line.rfind(' ');
+      BOOST_TEST_REQUIRE(sp != std::string::npos, line);
+      uint64_t v = std::stoull(line.substr(sp + 1));
+      total += v;
+      std::string stack = line.substr(0, sp);
+      // Root first: "...;main;leak_site_x".
+      for (const char* s : {"leak_site_a", "leak_site_b", "leak_site_c"})
+        if (ends_with(stack, std::string(";main;") + s)) by_site[s] += v;
+    }
+    BOOST_TEST(total == 1400u);
+    BOOST_TEST(by_site["leak_site_a"] == 100u);
+    BOOST_TEST(by_site["leak_site_b"] == 400u);
+    BOOST_TEST(by_site["leak_site_c"] == 900u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(tracking_off_reports_nothing) {
+  RunOptions o;
+  o.env = {{"MPSHIM_LEAKS", "0"}, {"MPSHIM_LEAK_EXITCODE", "23"}};
+  Run r = run_prog("sites", "O2", o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    for (auto& [pid, path] : r.reports) BOOST_TEST(read_report(path).leaks.empty());
+  }
+}
+
+// ---- C++ containers, threads, realloc, allocation functions --------------------------
+
+BOOST_DATA_TEST_CASE(containers_indirect, bdata::make(kOpts), opt) {
+  Run r = run_prog("containers", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 128, 2, 2);
+    BOOST_TEST(rep.indirect.bytes == 573u);
+    BOOST_TEST(rep.indirect.blocks == 10u);
+    check_group(rep, "direct", "leak_owner", 104, 1, "operator new");
+    check_group(rep, "direct", "leak_string_list", 24, 1, "operator new");
+    // Every buffer is indirect and was allocated (through std::allocator) under its owner.
+    uint64_t owner_bytes = 0, owner_blocks = 0, list_bytes = 0, list_blocks = 0;
+    for (auto& g : rep.leaks) {
+      if (g.cls != "indirect") continue;
+      BOOST_TEST(g.function == "operator new");
+      if (g.frame_of("leak_owner") >= 0) owner_bytes += g.bytes, owner_blocks += g.count;
+      if (g.frame_of("leak_string_list") >= 0) list_bytes += g.bytes, list_blocks += g.count;
+    }
+    BOOST_TEST(owner_bytes == 281u);
+    BOOST_TEST(owner_blocks == 5u);
+    BOOST_TEST(list_bytes == 292u);
+    BOOST_TEST(list_blocks == 5u);
+  }
+}
+
+BOOST_DATA_TEST_CASE(containers_text, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.json = false;
+  Run r = run_prog("containers", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+    TextReport t = parse_text(read_file(r.reports.at(r.pid)), r.pid);
+    BOOST_TEST_REQUIRE(t.summary);
+    BOOST_TEST(t.total_bytes == 701u);
+    BOOST_TEST(t.total_blocks == 12u);
+    BOOST_TEST(t.direct_bytes == 128u);
+    BOOST_TEST(t.direct_blocks == 2u);
+    BOOST_TEST(t.indirect_bytes == 573u);
+    BOOST_TEST(t.indirect_blocks == 10u);
+    uint64_t direct = 0, indirect = 0;
+    for (auto& g : t.leaks) (g.cls == "Direct" ? direct : indirect) += g.bytes;
+    BOOST_TEST(direct == 128u);
+    BOOST_TEST(indirect == 573u);
+    BOOST_TEST(t.listed == t.leaks.size());
+  }
+}
+
+BOOST_DATA_TEST_CASE(threads_one_site, bdata::make(kOpts), opt) {
+  Run r = run_prog("threads", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 38400, 800, 1);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    const Group* g = check_group(rep, "direct", "leak_in_thread", 38400, 800, "malloc");
+    BOOST_TEST(g->frame_of("thread_main") == 1);
+  }
+}
+
+BOOST_DATA_TEST_CASE(realloc_chains, bdata::make(kOpts), opt) {
+  Run r = run_prog("realloc", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 5024, 2, 2);
+    check_group(rep, "direct", "leak_grown_chain", 5000, 1, "realloc");
+    check_group(rep, "direct", "leak_shrunk_chain", 24, 1, "realloc");
+  }
+}
+
+BOOST_DATA_TEST_CASE(allocation_functions, bdata::make(kOpts), opt) {
+  Run r = run_prog("alloc_funcs", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 7857, 6, 6);
+    check_group(rep, "direct", "leak_calloc", 330, 1, "calloc");
+    check_group(rep, "direct", "leak_posix_memalign", 640, 1, "posix_memalign");
+    check_group(rep, "direct", "leak_aligned_alloc", 1280, 1, "aligned_alloc");
+    check_group(rep, "direct", "leak_memalign", 2560, 1, "memalign");
+    check_group(rep, "direct", "leak_valloc", 3000, 1, "valloc");
+    // strdup allocates inside libc: its frame comes first, the caller next.
+    auto s = rep.groups("direct", "leak_strdup");
+    BOOST_TEST_REQUIRE(s.size() == 1u);
+    BOOST_TEST(s[0]->bytes == 47u);
+    BOOST_TEST(s[0]->count == 1u);
+    BOOST_TEST(s[0]->function == "malloc");
+    BOOST_TEST(s[0]->frame_of("leak_strdup") == 1);
+  }
+}
+
+BOOST_DATA_TEST_CASE(cxx_operators, bdata::make(kOpts), opt) {
+  Run r = run_prog("cxx_new", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 732, 5, 5);
+    check_group(rep, "direct", "leak_new", 24, 1, "operator new");
+    check_group(rep, "direct", "leak_new_array", 100, 1, "operator new[]");
+    check_group(rep, "direct", "leak_new_array_cookie", 32, 1, "operator new[]");
+    for (auto [site, bytes, array] : {std::tuple{"leak_aligned_new", 192u, false},
+                                      std::tuple{"leak_aligned_new_array", 384u, true}}) {
+      auto gs = rep.groups("direct", site);
+      BOOST_TEST_REQUIRE(gs.size() == 1u);
+      const std::string& f = gs[0]->function;
+      BOOST_TEST(gs[0]->bytes == bytes);
+      BOOST_TEST(gs[0]->frame_of(site) == 0);
+      BOOST_TEST((f.rfind("operator new", 0) == 0 && f.find("align") != std::string::npos), f);
+      BOOST_TEST((f.find("[]") != std::string::npos) == array, f);
+    }
+  }
+}
+
+// ---- deep stacks, many leaks ------------------------------------------------------------
+
+BOOST_DATA_TEST_CASE(deep_recursion, bdata::make(kOpts), opt) {
+  for (unsigned depth : {16u, 64u}) {
+    RunOptions o;
+    o.env = {{"MPSHIM_STACK_DEPTH", std::to_string(depth)}};
+    Run r = run_prog("recursion", opt, o);
+    WITH_RUN(r) {
+      Report rep = the_report(r);
+      check_class("direct", rep.direct, 2699, 5, 2);
+      const Group* g40 = check_group(rep, "direct", "leak_bottom_40", 231, 3, "malloc");
+      const Group* g1k = check_group(rep, "direct", "leak_bottom_1000", 2468, 2, "malloc");
+      BOOST_TEST(g1k->stack.size() == depth);
+      BOOST_TEST(g40->stack.size() <= depth);
+      size_t descents = std::count_if(g40->stack.begin(), g40->stack.end(),
+                                      [](const Frame& f) { return names(f.function, "descend_40"); });
+      if (depth == 16) {
+        BOOST_TEST(g40->stack.size() == 16u);
+        BOOST_TEST(descents == 15u);
+      } else {
+        BOOST_TEST(descents == 40u);
+        BOOST_TEST(g40->frame_of("repeat") == 41);
+        BOOST_TEST(g40->frame_of("main") == 42);
+      }
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(million_and_ten_thousand_sites, bdata::make(kOpts), opt) {
+  Run r = run_prog("many", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    uint64_t site_bytes = 0;
+    for (int i = 0; i < N_SITES; i++) site_bytes += SITE_BYTES(i);
+    const uint64_t million = uint64_t(MILLION_COUNT) * MILLION_BYTES;
+    check_class("direct", rep.direct, million + site_bytes, MILLION_COUNT + N_SITES, 1 + N_SITES);
+    BOOST_TEST(rep.groups_listed == uint64_t(1 + N_SITES));
+    BOOST_TEST(rep.groups_total == uint64_t(1 + N_SITES));
+    BOOST_TEST_REQUIRE(rep.leaks.size() == size_t(1 + N_SITES));
+    BOOST_TEST(rep.leaks[0].bytes == million);
+    BOOST_TEST(rep.leaks[0].count == uint64_t(MILLION_COUNT));
+    BOOST_TEST(names(rep.leaks[0].stack.at(0).function, "leak_a_million"));
+    // Every generated site exactly once, with its own size.
+    std::vector<int> seen(N_SITES, 0);
+    size_t wrong = 0;
+    for (size_t k = 1; k < rep.leaks.size(); k++) {
+      const Group& g = rep.leaks[k];
+      const std::string& f = g.stack.empty() ? std::string() : g.stack[0].function;
+      int i = f.size() == 10 && f.rfind("site_", 0) == 0 ? std::atoi(f.c_str() + 5) : -1;
+      if (i < 0 || i >= N_SITES || g.count != 1 || g.bytes != uint64_t(SITE_BYTES(i)) ||
+          g.function != "malloc" || g.cls != "direct")
+        wrong++;
+      else
+        seen[i]++;
+    }
+    BOOST_TEST(wrong == 0u);
+    BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == N_SITES);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ten_thousand_sites_fast) {
+  for (bool json : {true, false}) {
+    RunOptions o;
+    o.args = {"sites"};
+    o.json = json;
+    Run r = run_prog("many", "O2", o);
+    WITH_RUN(r) {
+      BOOST_TEST(r.status == 0);
+      BOOST_TEST(r.seconds < 3.0, "took " << r.seconds << " s");
+      BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+      if (json) {
+        Report rep = read_report(r.reports.at(r.pid));
+        BOOST_TEST(rep.leaks.size() == size_t(N_SITES));
+      } else {
+        TextReport t = parse_text(read_file(r.reports.at(r.pid)), r.pid);
+        BOOST_TEST(t.leaks.size() == size_t(N_SITES));
+        BOOST_TEST(t.listed == uint64_t(N_SITES));
+      }
+    }
+  }
+}
+
+// ---- processes and libraries ------------------------------------------------------------
+
+BOOST_DATA_TEST_CASE(fork_one_report_per_process, bdata::make(kOpts), opt) {
+  Run r = run_prog("fork", opt);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST_REQUIRE(r.reports.size() == 2u);
+    BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+    Report parent = read_report(r.reports.at(r.pid));
+    auto other = r.reports.begin()->first == r.pid ? std::next(r.reports.begin()) : r.reports.begin();
+    Report child = read_report(other->second);
+    BOOST_TEST(parent.pid == uint64_t(r.pid));
+    BOOST_TEST(child.pid == uint64_t(other->first));
+    check_class("parent direct", parent.direct, 144, 2, 2);
+    check_group(parent, "direct", "leak_before_fork", 33, 1, "malloc");
+    check_group(parent, "direct", "leak_in_parent", 111, 1, "malloc");
+    check_class("child direct", child.direct, 477, 3, 2);
+    check_group(child, "direct", "leak_before_fork", 33, 1, "malloc");
+    check_group(child, "direct", "leak_in_child", 444, 2, "malloc");
+  }
+}
+
+BOOST_DATA_TEST_CASE(dlclosed_library_frames, bdata::make(kOpts), opt) {
+  RunOptions o;
+  std::string lib = "libleak_plugin_" + opt + ".so";
+  o.args = {g_paths.bin + "/" + lib};
+  Run r = run_prog("dlopen", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 4321, 1, 1);
+    const Group* g = check_group(rep, "direct", "plugin_make_leak", 4321, 1, "malloc");
+    BOOST_TEST(ends_with(g->stack[0].module, "/" + lib), g->stack[0].module);
+    BOOST_TEST(g->frame_of("plugin_entry") == 1);
+    BOOST_TEST(g->frame_of("main") == 2);
+    if (opt == "O0") check_line(*g, "plugin.c", "@plugin");
+  }
+}
+
+// ---- classification ---------------------------------------------------------------------
+
+BOOST_DATA_TEST_CASE(cycle_one_direct_one_indirect, bdata::make(kOpts), opt) {
+  Run r = run_prog("cycle", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 48, 1, 1);
+    check_class("indirect", rep.indirect, 48, 1, 1);
+    for (const char* cls : {"direct", "indirect"}) {
+      const Group* g = check_group(rep, cls, "make_node", 48, 1, "calloc");
+      BOOST_TEST(g->frame_of("leak_cycle") == 1);
+    }
+  }
+}
+
+BOOST_DATA_TEST_CASE(reachable_not_reported_by_default, bdata::make(kOpts), opt) {
+  Run r = run_prog("reachable", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_no_leaks(rep);
+    BOOST_TEST(rep.leaks.empty());
+  }
+  RunOptions o;
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
+  Run all = run_prog("reachable", opt, o);
+  WITH_RUN(all) {
+    Report rep = the_report(all);
+    check_class("direct", rep.direct, 0, 0, 0);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "reachable", "keep_block", 555, 1, "malloc");
+    auto chain = rep.groups("reachable", "keep_chain");
+    BOOST_TEST_REQUIRE(chain.size() == 2u);
+    BOOST_TEST(chain[0]->bytes + chain[1]->bytes == 144u);
+    BOOST_TEST(chain[0]->count + chain[1]->count == 2u);
+    // Only the program's own blocks are reachable: libc keeps nothing for a program that
+    // never used stdio.
+    BOOST_TEST(rep.reachable.bytes == 699u);
+    BOOST_TEST(rep.reachable.blocks == 3u);
+  }
+}
+
+BOOST_DATA_TEST_CASE(interior_pointer_keeps_block, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
+  Run r = run_prog("interior", opt, o);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 0, 0, 0);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "reachable", "keep_interior", 1000, 1, "malloc");
+  }
+}
+
+BOOST_DATA_TEST_CASE(suppressions, bdata::make(kOpts), opt) {
+  Run plain = run_prog("suppress", opt);
+  WITH_RUN(plain) {
+    Report rep = the_report(plain);
+    check_class("direct", rep.direct, 8100, 4, 3);
+    BOOST_TEST(rep.suppressed_bytes == 0u);
+    BOOST_TEST(rep.suppressed_blocks == 0u);
+  }
+  RunOptions o;
+  o.env = {{"MPSHIM_SUPPRESSIONS", g_paths.src + "/suppress.supp"}};
+  Run r = run_prog("suppress", opt, o);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 100, 1, 1);
+    check_group(rep, "direct", "keep_reported", 100, 1, "malloc");
+    BOOST_TEST(rep.suppressed_bytes == 8000u);
+    BOOST_TEST(rep.suppressed_blocks == 3u);
+    BOOST_TEST(rep.leaks.size() == 1u);
+  }
+}
+
+BOOST_DATA_TEST_CASE(clean_programs_report_nothing,
+                     bdata::make(kOpts) * bdata::make({"clean_basic", "clean_exit", "clean_thread_exit"}),
+                     opt, name) {
+  Run r = run_prog(name, opt);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    check_no_leaks(the_report(r));
+  }
+}
+
+// ---- valgrind agrees ---------------------------------------------------------------------
+
+namespace {
+
+struct Memcheck {
+  uint64_t definite_bytes = 0, definite_blocks = 0, indirect_bytes = 0, indirect_blocks = 0,
+           possible_bytes = 0, possible_blocks = 0;
+};
+
+Memcheck memcheck(const std::string& exe, std::string* log) {
+  int rc = run_shell("env -u LD_PRELOAD valgrind --leak-check=full --show-leak-kinds=all " + exe, log);
+  BOOST_TEST_REQUIRE(rc == 0, *log);
+  static const std::regex re(R"((definitely|indirectly|possibly) lost: ([\d,]+) bytes in ([\d,]+) blocks)");
+  auto num = [](std::string s) {
+    s.erase(std::remove(s.begin(), s.end(), ','), s.end());
+    return std::stoull(s);
+  };
+  Memcheck m;
+  for (std::sregex_iterator it(log->begin(), log->end(), re), end; it != end; ++it) {
+    std::string kind = (*it)[1];
+    uint64_t bytes = num((*it)[2]), blocks = num((*it)[3]);
+    (kind == "definitely" ? m.definite_bytes : kind == "indirectly" ? m.indirect_bytes : m.possible_bytes) = bytes;
+    (kind == "definitely" ? m.definite_blocks : kind == "indirectly" ? m.indirect_blocks : m.possible_blocks) = blocks;
+  }
+  return m;
+}
+
+utf::assertion_result valgrind_found(utf::test_unit_id) {
+  std::string out;
+  return utf::assertion_result(run_shell("valgrind --version", &out) == 0);
+}
+
+}  // namespace
+
+BOOST_TEST_DECORATOR(*utf::precondition(valgrind_found))
+BOOST_DATA_TEST_CASE(valgrind_agrees,
+                     bdata::make({"sites", "containers", "cycle", "alloc_funcs", "interior"}), name) {
+  std::string exe = program(name, "O0"), log;
+  Memcheck m = memcheck(exe, &log);
+  RunOptions o;
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
+  Run r = run_prog(name, "O0", o);
+  WITH_RUN(r) BOOST_TEST_CONTEXT("valgrind: " << log) {
+    Report rep = the_report(r);
+    BOOST_TEST(rep.direct.bytes == m.definite_bytes);
+    BOOST_TEST(rep.direct.blocks == m.definite_blocks);
+    BOOST_TEST(rep.indirect.bytes == m.indirect_bytes);
+    BOOST_TEST(rep.indirect.blocks == m.indirect_blocks);
+    // valgrind's "possibly lost" (only interior pointers) is reachable for mpshim, as for
+    // LeakSanitizer.
+    uint64_t interior = 0;
+    for (auto& g : rep.groups("reachable", "keep_interior")) interior += g->bytes;
+    BOOST_TEST(interior == m.possible_bytes);
+  }
+}

@@ -1,0 +1,179 @@
+// Block metadata the tracker relies on: owns(), find_block(), tag_of(), for_each_tagged()
+// and for_each_heap_range().
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <map>
+#include <vector>
+
+#include "cpu/size_class.h"
+#include "cpu_test.h"
+
+namespace cpu = mpshim::cpu;
+using namespace cputest;
+
+namespace {
+
+// Tags exist only in memory mapped after enable_tags(): switch them on before main(), when
+// nothing has called the allocator yet.
+const bool kTagsOn = (cpu::enable_tags(), true);
+
+int g_static_var;
+
+TEST(Owns, ForeignPointersAreNotOurs) {
+  ASSERT_TRUE(kTagsOn);
+  int local = 0;
+  void* glibc_small = std::malloc(100);
+  void* glibc_large = std::malloc(64 * kMiB);  // mmap'd by glibc
+  EXPECT_FALSE(cpu::owns(nullptr));
+  EXPECT_FALSE(cpu::owns(&local));
+  EXPECT_FALSE(cpu::owns(&g_static_var));
+  EXPECT_FALSE(cpu::owns(reinterpret_cast<void*>(&std::malloc)));
+  EXPECT_FALSE(cpu::owns(glibc_small));
+  EXPECT_FALSE(cpu::owns(glibc_large));
+  EXPECT_FALSE(cpu::owns(reinterpret_cast<void*>(uintptr_t(0xffff800000001000))));
+  EXPECT_FALSE(cpu::free(&local));
+  EXPECT_FALSE(cpu::free(glibc_small));
+  EXPECT_EQ(cpu::usable_size(&local), 0u);
+  EXPECT_EQ(cpu::usable_size(glibc_small), 0u);
+  std::free(glibc_small);
+  std::free(glibc_large);
+
+  void* small = cpu::alloc(100);
+  void* large = cpu::alloc(5 * kMiB);
+  EXPECT_TRUE(cpu::owns(small));
+  EXPECT_TRUE(cpu::owns(large));
+  EXPECT_TRUE(cpu::owns(static_cast<char*>(large) + 5 * kMiB - 1));
+  cpu::free(small);
+  cpu::free(large);
+}
+
+// A large mapping ends inside its last 4 MiB chunk; the kernel may place other mappings in
+// the rest of that chunk, and those are not ours.
+TEST(Owns, MappingsBesideALargeBlockAreNotOurs) {
+  std::vector<void*> blocks, maps;
+  for (int i = 0; i < 8; ++i) blocks.push_back(cpu::alloc(cpu::kChunkSize + 1));
+  int wrong = 0;
+  for (int i = 0; i < 256; ++i) {
+    void* m = mmap(nullptr, 256 * kKiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    maps.push_back(m);
+    if (cpu::owns(m)) {
+      ++wrong;
+      void* start;
+      size_t usable;
+      uint64_t* tag;
+      EXPECT_EQ(cpu::usable_size(m), 0u) << m << " is not a block of ours";
+      EXPECT_FALSE(cpu::find_block(m, &start, &usable, &tag)) << m << " is not in a block of ours";
+    }
+  }
+  EXPECT_EQ(wrong, 0) << "foreign mappings reported as ours";
+  for (void* m : maps) munmap(m, 256 * kKiB);
+  for (void* b : blocks) cpu::free(b);
+}
+
+TEST(FindBlock, InteriorAddressesFindTheirBlock) {
+  for (unsigned c = 1; c < cpu::kNumClasses; c += 3) {
+    size_t size = cpu::kClasses.info[c].size;
+    char* p = static_cast<char*>(cpu::alloc(size));
+    ASSERT_NE(p, nullptr);
+    for (size_t off : {size_t(0), size_t(1), size / 2, size - 1}) {
+      void* start = nullptr;
+      size_t usable = 0;
+      uint64_t* tag = nullptr;
+      ASSERT_TRUE(cpu::find_block(p + off, &start, &usable, &tag)) << "class " << c << " offset " << off;
+      EXPECT_EQ(start, p);
+      EXPECT_EQ(usable, size);
+      EXPECT_EQ(tag, cpu::tag_of(p));
+    }
+    EXPECT_NE(cpu::tag_of(p), nullptr);
+    EXPECT_EQ(cpu::tag_of(p + 1), nullptr);
+    EXPECT_EQ(cpu::tag_of(p + size / 2), nullptr);
+    cpu::free(p);
+  }
+  char* big = static_cast<char*>(cpu::alloc(9 * kMiB));
+  ASSERT_NE(big, nullptr);
+  size_t big_usable = cpu::usable_size(big);
+  for (size_t off : {size_t(0), size_t(4096), 5 * kMiB, big_usable - 1}) {
+    void* start = nullptr;
+    size_t usable = 0;
+    uint64_t* tag = nullptr;
+    ASSERT_TRUE(cpu::find_block(big + off, &start, &usable, &tag)) << "offset " << off;
+    EXPECT_EQ(start, big);
+    EXPECT_EQ(usable, big_usable);
+    EXPECT_EQ(tag, cpu::tag_of(big));
+  }
+  void* start;
+  size_t usable;
+  uint64_t* tag;
+  EXPECT_FALSE(cpu::find_block(big - 1, &start, &usable, &tag));  // the block's header
+  EXPECT_EQ(cpu::tag_of(big + 16), nullptr);
+  EXPECT_EQ(cpu::tag_of(nullptr), nullptr);
+  int local;
+  EXPECT_EQ(cpu::tag_of(&local), nullptr);
+  EXPECT_FALSE(cpu::find_block(&local, &start, &usable, &tag));
+  cpu::free(big);
+}
+
+TEST(Tags, ForEachTaggedVisitsExactlyTheTaggedBlocks) {
+  ASSERT_TRUE(cpu::tags_enabled());
+  std::vector<void*> blocks;
+  for (int i = 0; i < 3000; ++i) blocks.push_back(cpu::alloc(size_t(i * 37) % 5000));
+  for (size_t n : {2 * kMiB, 5 * kMiB, 17 * kMiB}) {
+    void* p = cpu::alloc(n);
+    EXPECT_EQ(*cpu::tag_of(p), 0u) << "a new large block starts untagged";
+    blocks.push_back(p);
+  }
+  std::map<void*, uint64_t> tagged;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (i % 7 != 0 && i + 2 < blocks.size()) continue;
+    uint64_t* t = cpu::tag_of(blocks[i]);
+    ASSERT_NE(t, nullptr);
+    *t = 0x7a6000000000 + i;
+    tagged[blocks[i]] = *t;
+  }
+  std::map<void*, std::pair<size_t, uint64_t>> seen;
+  cpu::for_each_tagged(
+      [](void* start, size_t usable, uint64_t* tag, void* ctx) {
+        auto& m = *static_cast<std::map<void*, std::pair<size_t, uint64_t>>*>(ctx);
+        EXPECT_EQ(m.count(start), 0u) << "visited twice";
+        m[start] = {usable, *tag};
+      },
+      &seen);
+  EXPECT_EQ(seen.size(), tagged.size());
+  for (auto& [p, t] : tagged) {
+    auto it = seen.find(p);
+    ASSERT_NE(it, seen.end()) << "tagged block " << p << " not visited";
+    EXPECT_EQ(it->second.first, cpu::usable_size(p));
+    EXPECT_EQ(it->second.second, t);
+  }
+  // Tags belong to the tracker: clear them before the blocks go back.
+  for (auto& [p, t] : tagged) *cpu::tag_of(p) = 0;
+  for (void* p : blocks) cpu::free(p);
+}
+
+TEST(HeapRanges, CoverEveryBlock) {
+  std::vector<std::pair<char*, size_t>> blocks;
+  for (int i = 0; i < 2000; ++i) {
+    size_t n = i % 100 == 99 ? 3 * kMiB + size_t(i) : size_t(i * 53) % 70000;
+    char* p = static_cast<char*>(cpu::alloc(n));
+    blocks.emplace_back(p, cpu::usable_size(p));
+  }
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges;
+  cpu::for_each_heap_range(
+      [](uintptr_t lo, uintptr_t hi, void* ctx) {
+        EXPECT_LT(lo, hi);
+        static_cast<std::vector<std::pair<uintptr_t, uintptr_t>>*>(ctx)->emplace_back(lo, hi);
+      },
+      &ranges);
+  for (auto& [p, n] : blocks) {
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    bool covered = false;
+    for (auto& [lo, hi] : ranges) covered = covered || (lo <= a && a + n <= hi);
+    EXPECT_TRUE(covered) << "block " << static_cast<void*>(p) << " of " << n << " bytes";
+  }
+  for (auto& [p, n] : blocks) cpu::free(p);
+}
+
+}  // namespace

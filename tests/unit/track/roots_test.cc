@@ -1,0 +1,90 @@
+// Root ranges: which /proc/self/maps lines count, range subtraction, lookup.
+#include "track/roots.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+namespace mpshim::track {
+namespace {
+
+TEST(Roots, ParseKeepsReadableWritableMemoryOnly) {
+  const char* text =
+      "55d0a000-55d0b000 r--p 00000000 08:01 123 /usr/bin/app\n"
+      "55d0b000-55d0c000 r-xp 00001000 08:01 123 /usr/bin/app\n"
+      "55d0c000-55d0d000 rw-p 00002000 08:01 123 /usr/bin/app\n"
+      "55d0d000-55d2e000 rw-p 00000000 00:00 0                          [heap]\n"
+      "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \n"
+      "7f0000001000-7f0000801000 rw-p 00000000 00:00 0 \n"
+      "7f0000900000-7f0000a00000 rw-s 00000000 00:05 77                 /dev/nvidia0\n"
+      "7f0000a00000-7f0000b00000 rw-s 00000000 00:01 78                 /dev/zero (deleted)\n"
+      "7f0000b00000-7f0000c00000 rw-s 00000000 00:1a 79                 /dev/shm/seg\n"
+      "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                  [stack]\n"
+      "7ffd00100000-7ffd00104000 r--p 00000000 00:00 0                  [vvar]\n"
+      "7ffd00104000-7ffd00106000 r-xp 00000000 00:00 0                  [vdso]\n"
+      "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0          [vsyscall]";
+  ScanRange out[16];
+  size_t n = parse_maps(text, strlen(text), out, 16);
+  ASSERT_EQ(n, 6u);
+  EXPECT_EQ(out[0].lo, 0x55d0c000u);
+  EXPECT_EQ(out[0].hi, 0x55d0d000u);
+  EXPECT_EQ(out[1].lo, 0x55d0d000u);
+  EXPECT_EQ(out[2].lo, 0x7f0000001000u);
+  EXPECT_EQ(out[3].lo, 0x7f0000a00000u);  // /dev/zero is anonymous shared memory
+  EXPECT_EQ(out[4].lo, 0x7f0000b00000u);
+  EXPECT_EQ(out[5].hi, 0x7ffd00021000u);
+  EXPECT_EQ(parse_maps(text, strlen(text), nullptr, 0), 6u);  // counting only
+}
+
+TEST(Roots, ParseReadsTheRealMapsFile) {
+  Scratch s;
+  size_t len = 0;
+  const char* text = read_maps(s, &len);
+  ASSERT_NE(text, nullptr);
+  ASSERT_GT(len, 100u);
+  std::vector<ScanRange> r(parse_maps(text, len, nullptr, 0));
+  parse_maps(text, len, r.data(), r.size());
+  static int global_var = 1;
+  int local_var = 2;
+  EXPECT_GE(find_range(r.data(), r.size(), reinterpret_cast<uintptr_t>(&global_var)), 0);
+  EXPECT_GE(find_range(r.data(), r.size(), reinterpret_cast<uintptr_t>(&local_var)), 0);
+  EXPECT_LT(find_range(r.data(), r.size(), reinterpret_cast<uintptr_t>(&parse_maps)), 0);
+  for (size_t i = 1; i < r.size(); ++i) EXPECT_LE(r[i - 1].hi, r[i].lo);
+}
+
+TEST(Roots, SubtractHoles) {
+  const ScanRange ranges[] = {{100, 200}, {300, 400}, {500, 600}};
+  // Unsorted, overlapping, spanning several ranges, touching edges.
+  ScanRange holes[] = {{350, 360}, {150, 320}, {355, 370}, {590, 700}, {500, 510}, {0, 50}};
+  ScanRange out[16];
+  size_t n = subtract_ranges(ranges, 3, holes, 6, out);
+  const std::vector<std::pair<uintptr_t, uintptr_t>> want = {
+      {100, 150}, {320, 350}, {370, 400}, {510, 590}};
+  ASSERT_EQ(n, want.size());
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(out[i].lo, want[i].first) << i;
+    EXPECT_EQ(out[i].hi, want[i].second) << i;
+  }
+}
+
+TEST(Roots, SubtractNothingAndEverything) {
+  const ScanRange ranges[] = {{100, 200}, {300, 400}};
+  ScanRange out[8];
+  EXPECT_EQ(subtract_ranges(ranges, 2, nullptr, 0, out), 2u);
+  ScanRange all[] = {{0, 1000}};
+  EXPECT_EQ(subtract_ranges(ranges, 2, all, 1, out), 0u);
+}
+
+TEST(Roots, SortAndFind) {
+  std::vector<ScanRange> r;
+  for (uintptr_t i = 0; i < 1000; ++i) r.push_back({(i * 7919 % 1000) * 10, (i * 7919 % 1000) * 10 + 5});
+  sort_ranges(r.data(), r.size());
+  for (size_t i = 1; i < r.size(); ++i) ASSERT_LT(r[i - 1].lo, r[i].lo);
+  EXPECT_EQ(find_range(r.data(), r.size(), 4242), 424);
+  EXPECT_EQ(find_range(r.data(), r.size(), 4247), -1);
+  EXPECT_EQ(find_range(r.data(), r.size(), 99999), -1);
+}
+
+}  // namespace
+}  // namespace mpshim::track
