@@ -22,7 +22,7 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(STATS, stats, Bool, 0, 0, 1, "", "print allocation statistics at exit")                        \
   X(PURGE_DELAY, purge_delay_ms, Uint, 500, 0, 60000, "",                                          \
     "milliseconds before freed memory is given back to the OS (0: at once)")                     \
-  X(LARGE_CACHE, large_cache, Size, 256u << 20, 0, 1ull << 40, "",                                 \
+  X(LARGE_CACHE, large_cache, Size, 64u << 20, 0, 1ull << 40, "",                                  \
     "bytes of freed large blocks (> 1 MiB) kept mapped for reuse")                                \
   X(THREAD_CACHE, thread_cache, Size, 1u << 20, 16u << 10, 64u << 20, "",                          \
     "upper bound of the bytes one thread keeps cached")                                           \

@@ -132,7 +132,8 @@ LargeHeader* large_header(const void* p) {
 
 void large_free(LargeHeader* h) {
   g_counters.large_frees.fetch_add(1, std::memory_order_relaxed);
-  bool keep = g_settings.purge_delay_ms != 0 && h->map_size <= g_settings.large_cache;
+  size_t budget = g_settings.large_cache;
+  bool keep = g_settings.purge_delay_ms != 0 && h->map_size <= budget;
   LargeHeader* evict = nullptr;
   {
     prim::Guard g(g_large_lock);
@@ -143,7 +144,7 @@ void large_free(LargeHeader* h) {
       list_push(&g_cached, h);
       g_cached_bytes += h->map_size;
       // Over budget: unmap the least recently freed mappings.
-      while (g_cached_bytes > g_settings.large_cache) {
+      while (g_cached_bytes > budget) {
         LargeHeader* last = g_cached;
         while (last->next != nullptr) last = last->next;
         list_remove(&g_cached, last);

@@ -7,6 +7,16 @@ namespace mpshim::cpu {
 
 prim::Lock g_page_heap_lock;
 static Segment* g_segments = nullptr;
+static size_t g_dirty_pages = 0;  // free pages still committed, over all segments
+
+// Free committed pages beyond this wait for no delay: a quarter of the reserved memory,
+// at least 16 MiB, so churn reuses pages without faults while RSS stays near the live size.
+static size_t dirty_budget_pages() {
+  size_t reserved = g_counters.reserved.load(std::memory_order_relaxed);
+  size_t budget = reserved / 4 > (16u << 20) ? reserved / 4 : (16u << 20);
+  return budget >> kPageShift;
+}
+
 
 constexpr uint64_t kAllPages = ~uint64_t(1);  // every page but the header page
 
@@ -21,6 +31,13 @@ static unsigned find_run(uint64_t mask, unsigned n) {
 
 static uint64_t run_mask(unsigned first, unsigned n) {
   return (n == 64 ? ~uint64_t(0) : ((uint64_t(1) << n) - 1)) << first;
+}
+
+static void purge_pages(Segment* seg, unsigned first, unsigned n) {
+  prim::os_purge(reinterpret_cast<char*>(seg) + (size_t(first) << kPageShift), size_t(n) << kPageShift);
+  g_counters.purged.fetch_add(size_t(n) << kPageShift, std::memory_order_relaxed);
+  seg->dirty_mask &= ~run_mask(first, n);
+  g_dirty_pages -= n;
 }
 
 static Segment* segment_new() {
@@ -47,6 +64,7 @@ static void segment_delete(Segment* seg) {
   if (seg->prev != nullptr) seg->prev->next = seg->next; else g_segments = seg->next;
   if (seg->next != nullptr) seg->next->prev = seg->prev;
   mark_chunks(reinterpret_cast<uintptr_t>(seg), kChunkSize, kChunkNone, kChunkNone);
+  g_dirty_pages -= size_t(__builtin_popcountll(seg->dirty_mask));
   if (seg->tags != nullptr) prim::os_unmap(seg->tags, (kChunkSize >> 4) * sizeof(uint64_t));
   prim::os_unmap(seg, kChunkSize);
   add_reserved(-int64_t(kChunkSize));
@@ -72,6 +90,7 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
   }
   uint64_t run = run_mask(first, pages);
   found->free_mask &= ~run;
+  g_dirty_pages -= size_t(__builtin_popcountll(found->dirty_mask & run));
   found->dirty_mask &= ~run;
   for (unsigned i = first; i < first + pages; ++i) {
     found->page_span[i] = uint8_t(first);
@@ -92,7 +111,6 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
 }
 
 void page_heap_free(Span* sp) {
-  bool purge_now = g_settings.purge_delay_ms == 0;
   {
     prim::Guard g(g_page_heap_lock);
     Segment* seg = sp->segment();
@@ -109,14 +127,11 @@ void page_heap_free(Span* sp) {
     sp->cls = 0;
     seg->free_mask |= run;
     seg->dirty_mask |= dirty;
-    if (purge_now) {
-      if (dirty != 0) {
-        prim::os_purge(sp->start(), size_t(touched_pages) << kPageShift);
-        g_counters.purged.fetch_add(size_t(touched_pages) << kPageShift, std::memory_order_relaxed);
-      }
-      seg->dirty_mask &= ~dirty;
+    g_dirty_pages += touched_pages;
+    if (g_settings.purge_delay_ms == 0 || g_dirty_pages > dirty_budget_pages()) {
+      if (touched_pages != 0) purge_pages(seg, sp->first, touched_pages);
       if (seg->free_mask == kAllPages) segment_delete(seg);
-      return;
+      if (g_settings.purge_delay_ms == 0) return;
     }
   }
   request_purge();
@@ -133,9 +148,7 @@ bool page_heap_purge(uint32_t now, uint32_t delay, bool all) {
       unsigned j = i;
       while (j < 64 && (dirty >> j & 1) && (all || now - s->freed_at[j] >= delay)) ++j;
       if (j > i) {
-        prim::os_purge(reinterpret_cast<char*>(s) + (size_t(i) << kPageShift), size_t(j - i) << kPageShift);
-        g_counters.purged.fetch_add(size_t(j - i) << kPageShift, std::memory_order_relaxed);
-        s->dirty_mask &= ~run_mask(i, j - i);
+        purge_pages(s, i, j - i);
         i = j;
       } else {
         pending = true;

@@ -21,7 +21,7 @@ struct ClassInfo {
   uint8_t pages;        ///< pages per span
   uint16_t batch;       ///< blocks moved between a thread cache and the central pool at once
   uint16_t max_cached;  ///< blocks a thread cache holds before it flushes
-  uint16_t transfer;    ///< batches the central pool keeps whole
+  uint16_t transfer;    ///< batches the central pool keeps whole (0: none)
 };
 
 constexpr uint32_t class_size_of(unsigned c) {
@@ -45,8 +45,10 @@ constexpr ClassInfo make_class(unsigned c) {
   size_t batch = (32u << 10) / ci.size;
   ci.batch = uint16_t(batch < 1 ? 1 : batch > kMaxBatch ? kMaxBatch : batch);
   ci.max_cached = uint16_t(ci.batch * 2);
-  size_t transfer = (1u << 20) / (size_t(ci.batch) * ci.size);
-  ci.transfer = uint16_t(transfer < 2 ? 2 : transfer > 64 ? 64 : transfer);
+  // Whole batches kept centrally: up to 256 KiB a class, none for the biggest classes
+  // (their blocks go straight back to their spans, where other sizes can reuse the pages).
+  size_t transfer = (256u << 10) / (size_t(ci.batch) * ci.size);
+  ci.transfer = uint16_t(transfer > 64 ? 64 : transfer);
   return ci;
 }
 

@@ -11,7 +11,7 @@ namespace mpshim::cpu {
 struct Settings {
   bool tags = false;             ///< per-block tags for the tracker
   uint32_t purge_delay_ms = 500; ///< delay before free memory goes back to the OS
-  size_t large_cache = 256u << 20;
+  size_t large_cache = 64u << 20;
   size_t thread_cache = 1u << 20;
 };
 extern Settings g_settings;

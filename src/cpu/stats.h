@@ -7,7 +7,7 @@ namespace mpshim::cpu {
 
 /// Number of size classes (see size_class.h); class 0 is unused, the last entry counts
 /// large blocks.
-constexpr size_t kStatClasses = 64;
+constexpr size_t kStatClasses = 72;
 
 // X(field, description)
 #define MPSHIM_STATS(X)                                            \

@@ -1,6 +1,8 @@
 #include "track/roots.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,9 +57,10 @@ void sift_down(ScanRange* r, size_t root, size_t n) {
 
 }  // namespace
 
-size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap) {
+size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap, bool* guarded) {
   size_t count = 0;
   const char* end = text + len;
+  uintptr_t guard_hi = 0;  // end of the last small inaccessible mapping
   for (const char* line = text; line < end;) {
     const char* eol = static_cast<const char*>(memchr(line, '\n', size_t(end - line)));
     if (eol == nullptr) eol = end;
@@ -65,7 +68,12 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap) {
     line = eol + 1;
     uintptr_t lo, hi;
     if (!hex_field(s, eol, &lo) || s == eol || *s++ != '-' || !hex_field(s, eol, &hi)) continue;
-    if (eol - s < 5 || s[1] != 'r' || s[2] != 'w') continue;
+    if (eol - s < 5) continue;
+    bool none = s[1] == '-' && s[2] == '-' && s[3] == '-';
+    bool rw = s[1] == 'r' && s[2] == 'w';
+    uintptr_t below_guard = guard_hi;
+    guard_hi = none && hi - lo <= (64u << 10) ? hi : 0;
+    if (!rw) continue;
     // Skip perms, offset, device and inode to the path (may be empty).
     const char* path = s + 5;
     for (int field = 0; field < 3; ++field) {
@@ -74,7 +82,10 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap) {
     }
     while (path < eol && *path == ' ') ++path;
     if (special(path, eol) || hi <= lo) continue;
-    if (count < cap) out[count] = {lo, hi};
+    if (count < cap) {
+      out[count] = {lo, hi};
+      if (guarded != nullptr) guarded[count] = below_guard == lo && path == eol;
+    }
     ++count;
   }
   return count;
@@ -143,6 +154,79 @@ const char* read_maps(Scratch& scratch, size_t* len) {
   errno = saved;
   *len = used;
   return buf;
+}
+
+namespace {
+
+// Reads a small /proc file into buf (NUL-terminated); returns its length.
+size_t read_small(const char* path, char* buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t used = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + used, cap - 1 - used);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    used += size_t(r);
+  }
+  close(fd);
+  buf[used] = '\0';
+  return used;
+}
+
+// The stack pointer in /proc/self/task/TID/syscall: "nr args... sp pc" or "-1 sp pc"
+// when blocked, "running" otherwise.
+uintptr_t blocked_sp(int tid) {
+  char path[64] = "/proc/self/task/";
+  size_t n = strlen(path);
+  char digits[16];
+  size_t k = 0;
+  for (int t = tid; t > 0 && k < sizeof digits; t /= 10) digits[k++] = char('0' + t % 10);
+  while (k > 0) path[n++] = digits[--k];
+  memcpy(path + n, "/syscall", 9);
+  char buf[256];
+  size_t len = read_small(path, buf, sizeof buf);
+  if (len == 0 || buf[0] == 'r') return 0;
+  const char* tok[9];
+  size_t ntok = 0;
+  for (char* p = buf; *p != '\0' && ntok < 9;) {
+    while (*p == ' ' || *p == '\n') ++p;
+    if (*p == '\0') break;
+    tok[ntok++] = p;
+    while (*p != '\0' && *p != ' ' && *p != '\n') ++p;
+  }
+  if (ntok < 3) return 0;
+  const char* s = tok[ntok - 2];
+  if (s[0] == '0' && s[1] == 'x') s += 2;
+  uintptr_t sp;
+  return hex_field(s, s + 18, &sp) ? sp : 0;
+}
+
+}  // namespace
+
+size_t list_other_tasks(TaskInfo* out, size_t cap) {
+  int saved = errno;
+  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int self = int(syscall(SYS_gettid));
+  size_t count = 0;
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      int tid = 0;
+      for (const char* c = d->d_name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
+      if (tid <= 0 || tid == self) continue;
+      if (count < cap) out[count] = {tid, blocked_sp(tid)};
+      ++count;
+    }
+  }
+  close(fd);
+  errno = saved;
+  return count;
 }
 
 }  // namespace mpshim::track

@@ -13,8 +13,21 @@ namespace mpshim::track {
 /// Parses /proc/self/maps text and appends to `out` (capacity `cap`) the mappings that are
 /// readable, writable and ordinary memory (no [vvar]/[vsyscall], no device files other than
 /// /dev/zero and /dev/shm). Returns how many there are (may exceed cap; only cap are
-/// written). Lines come in address order, so the result is sorted.
-size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap);
+/// written). Lines come in address order, so the result is sorted. When `guarded` is not
+/// null, guarded[i] tells whether range i is anonymous and sits right above a small
+/// inaccessible mapping (at most 64 KiB), as a thread stack above its guard page does.
+size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap,
+                  bool* guarded = nullptr);
+
+/// Another thread of this process, as /proc/self/task shows it.
+struct TaskInfo {
+  int tid;
+  uintptr_t sp;  ///< its stack pointer when blocked in the kernel, else 0
+};
+
+/// Lists the threads of this process other than the caller (by system calls: no memory
+/// is allocated) into `out`; returns how many there are (only `cap` are written).
+size_t list_other_tasks(TaskInfo* out, size_t cap);
 
 /// Sorts ranges by start (heap sort: no recursion, no memory).
 void sort_ranges(ScanRange* r, size_t n);

@@ -119,6 +119,7 @@ struct Vec {
 struct Thread {
   uintptr_t addr;
   bool alive;
+  int tid;
 };
 
 struct CheckState {
@@ -152,9 +153,9 @@ void collect_hole(uintptr_t lo, uintptr_t hi, void* ctx) {
   if (!st->holes.push(st->scratch, ScanRange{lo, hi})) st->failed = true;
 }
 
-void collect_thread(uintptr_t addr, bool alive, int, void* ctx) {
+void collect_thread(uintptr_t addr, bool alive, int tid, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  if (!st->threads.push(st->scratch, Thread{addr, alive})) st->failed = true;
+  if (!st->threads.push(st->scratch, Thread{addr, alive, tid})) st->failed = true;
 }
 
 uintptr_t find_live(uintptr_t addr, void*) {
@@ -165,7 +166,30 @@ uintptr_t find_live(uintptr_t addr, void*) {
   return reinterpret_cast<uintptr_t>(start);
 }
 
+// Marks the stack mappings of live threads in `live`; returns false when a live thread's
+// stack could not be found (then no mapping may be taken for a dead thread's by its shape).
+bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool* live) {
+  size_t cap = list_other_tasks(nullptr, 0) + 64;
+  TaskInfo* tasks = st.scratch.array<TaskInfo>(cap);
+  if (tasks == nullptr) return false;
+  size_t n = list_other_tasks(tasks, cap);
+  bool all_found = n <= cap;
+  for (size_t i = 0; i < n && i < cap; ++i) {
+    int64_t m = tasks[i].sp != 0 ? find_range(maps, nmaps, tasks[i].sp) : -1;
+    for (size_t k = 0; m < 0 && k < st.threads.len; ++k)
+      if (st.threads.items[k].alive && st.threads.items[k].tid == tasks[i].tid)
+        m = find_range(maps, nmaps, st.threads.items[k].addr);
+    if (m >= 0)
+      live[m] = true;
+    else
+      all_found = false;
+  }
+  return all_found;
+}
+
 // Builds the roots: readable+writable mappings minus the holes, plus the saved registers.
+// Other live threads' stacks are scanned whole: their registers are not in memory while
+// they run or sleep in the kernel, so nothing below their stack pointer is dropped.
 bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   uintptr_t sp = st.stack_lo;
   size_t len = 0;
@@ -173,23 +197,31 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   if (text == nullptr) return false;
   size_t nmaps = parse_maps(text, len, nullptr, 0);
   ScanRange* maps = st.scratch.array<ScanRange>(nmaps + 1);
-  if (maps == nullptr) return false;
-  parse_maps(text, len, maps, nmaps);
+  bool* guarded = st.scratch.array<bool>(nmaps + 1);
+  bool* live = st.scratch.array<bool>(nmaps + 1);
+  if (maps == nullptr || guarded == nullptr || live == nullptr) return false;
+  parse_maps(text, len, maps, nmaps, guarded);
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);
   st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
   cpu::for_each_thread(collect_thread, &st);
+  int64_t own = find_range(maps, nmaps, sp);
+  if (own >= 0) {
+    live[own] = true;
+    collect_hole(maps[own].lo, sp, &st);
+  }
+  bool all_live_found = mark_live_stacks(st, maps, nmaps, live);
+  // Stacks of exited threads (glibc keeps them cached) hold stale pointers: known ones by
+  // the allocator's records, the others by their shape (anonymous, above a guard page)
+  // when every live thread's stack is accounted for.
   for (size_t i = 0; i < st.threads.len; ++i) {
     if (st.threads.items[i].alive) continue;
     int64_t m = find_range(maps, nmaps, st.threads.items[i].addr);
-    bool reused = false;  // a live thread may run on a cached stack of an exited one
-    for (size_t k = 0; m >= 0 && k < st.threads.len; ++k)
-      reused |= st.threads.items[k].alive && find_range(maps, nmaps, st.threads.items[k].addr) == m;
-    if (m >= 0 && !reused) collect_hole(maps[m].lo, maps[m].hi, &st);
+    if (m >= 0 && !live[m]) collect_hole(maps[m].lo, maps[m].hi, &st);
   }
-  int64_t own = find_range(maps, nmaps, sp);
-  if (own >= 0) collect_hole(maps[own].lo, sp, &st);
+  for (size_t m = 0; all_live_found && m < nmaps; ++m)
+    if (guarded[m] && !live[m]) collect_hole(maps[m].lo, maps[m].hi, &st);
   if (st.failed) return false;
 
   roots->items = st.scratch.array<ScanRange>(nmaps + st.holes.len + 2);
