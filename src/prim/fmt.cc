@@ -2,17 +2,28 @@
 
 #include "prim/os.h"
 
+#include <cstring>
+
 namespace mpshim::prim {
 
 Writer& Writer::str(const char* s, size_t n) {
-  for (size_t i = 0; i < n; ++i) chr(s[i]);
+  while (n > 0) {
+    if (len_ == sizeof buf_) flush();
+    size_t k = sizeof buf_ - len_ < n ? sizeof buf_ - len_ : n;
+    memcpy(buf_ + len_, s, k);
+    // Column tracking for pad_to(): position after the last newline copied.
+    const void* nl = memrchr(s, '\n', k);
+    col_ = nl != nullptr ? size_t(s + k - static_cast<const char*>(nl) - 1) : col_ + k;
+    len_ += k;
+    s += k;
+    n -= k;
+  }
   return *this;
 }
 
 Writer& Writer::str(const char* s) {
   if (s == nullptr) s = "(null)";
-  while (*s != '\0') chr(*s++);
-  return *this;
+  return str(s, strlen(s));
 }
 
 Writer& Writer::chr(char c) {

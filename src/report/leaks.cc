@@ -323,7 +323,7 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
   sort(groups, listed, listed_before);
   t.groups_total = listed;
   t.groups_listed = o.max_groups != 0 && o.max_groups < listed ? o.max_groups : listed;
-  {
+  if (!(o.quiet_when_clean && listed == 0 && t.suppressed_blocks == 0)) {
     prim::Writer w(o.fd);
     if (o.format == Format::Json) write_json(w, groups, t, o);
     else write_text(w, groups, t, o);
@@ -347,6 +347,7 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out) {
   o.max_groups = c.report_max;
   o.fd = open_output(c.report, o.pid, "MPSHIM_REPORT", false);
   o.folded_fd = open_output(c.folded, o.pid, "MPSHIM_FOLDED", true);
+  o.quiet_when_clean = o.fd == 2 && o.format == Format::Text && !c.verbose;
   Suppressions supp;
   if (c.suppressions[0] != '\0') {
     if (supp.load(c.suppressions)) {

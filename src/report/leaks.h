@@ -32,6 +32,9 @@ struct ReportOptions {
   Suppressions* suppressions = nullptr;    ///< counts its hits; nullptr: none
   int pid = 0;
   const char* exe = "";
+  /// Write nothing when nothing is listed and nothing was suppressed (LeakSanitizer's
+  /// habit on a terminal: a clean process, or each of a build's many, stays silent).
+  bool quiet_when_clean = false;
 };
 
 /// Groups, filters, sorts and writes as write_leak_report() does, with explicit options.

@@ -98,7 +98,7 @@ TEST(ConfigFormat, ValuesAndRanges) {
   EXPECT_EQ(value_text(c, "HOST"), "on");
   EXPECT_EQ(value_text(c, "STATS"), "off");
   EXPECT_EQ(value_text(c, "PURGE_DELAY"), "500");
-  EXPECT_EQ(value_text(c, "LARGE_CACHE"), "256 MiB");
+  EXPECT_EQ(value_text(c, "LARGE_CACHE"), "64 MiB");
   EXPECT_EQ(value_text(c, "REPORT"), "stderr");
   EXPECT_EQ(value_text(c, "REPORT_FORMAT"), "text");
   EXPECT_EQ(value_text(c, "SUPPRESSIONS"), "(none)");

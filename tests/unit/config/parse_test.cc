@@ -66,7 +66,7 @@ TEST(ConfigParse, DefaultsWhenAbsent) {
   EXPECT_FALSE(c.verbose);
   EXPECT_FALSE(c.stats);
   EXPECT_EQ(c.purge_delay_ms, 500u);
-  EXPECT_EQ(c.large_cache, 256ull << 20);
+  EXPECT_EQ(c.large_cache, 64ull << 20);
   EXPECT_EQ(c.thread_cache, 1ull << 20);
   EXPECT_TRUE(c.leaks);
   EXPECT_EQ(c.stack_depth, 16u);
@@ -204,9 +204,9 @@ TEST(ConfigParse, SizeOption) {
   run_one("MPSHIM_THREAD_CACHE=65M",
           "mpshim: MPSHIM_THREAD_CACHE=65M is out of range 16 KiB..64 MiB; using 1 MiB");
   run_one("MPSHIM_LARGE_CACHE=1025G",
-          "mpshim: MPSHIM_LARGE_CACHE=1025G is out of range 0..1 TiB; using 256 MiB");
+          "mpshim: MPSHIM_LARGE_CACHE=1025G is out of range 0..1 TiB; using 64 MiB");
   run_one("MPSHIM_LARGE_CACHE=99999999999T",
-          "mpshim: MPSHIM_LARGE_CACHE=99999999999T is out of range 0..1 TiB; using 256 MiB");
+          "mpshim: MPSHIM_LARGE_CACHE=99999999999T is out of range 0..1 TiB; using 64 MiB");
   Config c = run_one("MPSHIM_THREAD_CACHE=lots",
                      "mpshim: MPSHIM_THREAD_CACHE=lots is not a size in 16 KiB..64 MiB; "
                      "using 1 MiB");
