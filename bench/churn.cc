@@ -32,7 +32,7 @@ void drop(Slot& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 12, 1);
+  bench::Args args = bench::parse_args(argc, argv, 8, 1);
   bench::Rng rng(1);
   uint64_t key = 0;
   std::vector<Slot> window(8192), burst(256), queue(1024);

@@ -4,7 +4,7 @@
 #include "common.h"
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 6, 1);
+  bench::Args args = bench::parse_args(argc, argv, 4, 1);
   bench::Rng rng(5);
   long count = args.scale * (args.smoke ? 10 : 100);
   for (long i = 0; i < count; ++i) {

@@ -43,7 +43,7 @@ void worker(std::atomic<void*>* slots, unsigned seed, long ops) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 8, 1);
+  bench::Args args = bench::parse_args(argc, argv, 6, 1);
   long per_thread = args.scale * 1000000 / (kThreads * kGenerations);
   if (args.smoke) per_thread /= 4;
   std::vector<std::atomic<void*>> slots(kSlots);

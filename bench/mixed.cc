@@ -23,7 +23,7 @@ void drop(Slot& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 4, 1);
+  bench::Args args = bench::parse_args(argc, argv, 3, 1);
   bench::Rng rng(2);
   std::vector<Slot> slots(512);
   long ops = args.scale * (args.smoke ? 20000 : 100000);

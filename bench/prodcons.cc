@@ -53,7 +53,7 @@ void consumer(Ring& ring, long count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 6, 1);
+  bench::Args args = bench::parse_args(argc, argv, 4, 1);
   long per_pair = args.scale * 1000000 / kPairs;
   if (args.smoke) per_pair /= 4;
   std::vector<Ring> rings(kPairs);

@@ -39,7 +39,7 @@ void finish(Buf& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 16, 1);
+  bench::Args args = bench::parse_args(argc, argv, 12, 1);
   bench::Rng rng(3);
   for (size_t i = 0; i < sizeof kPattern; ++i) kPattern[i] = (unsigned char)((i % 256) * 167 + 13);
   std::vector<Buf> bufs(64);

@@ -60,7 +60,8 @@ WORKLOADS = [
     Workload("g++", "g++ -O1 compiling bench/compile_input.cc (syntax only with --smoke)",
              lambda c: ["g++", "-std=c++20", "-O1", "-c",
                         os.path.join(SRC, "compile_input.cc"), "-o",
-                        os.path.join(c.tmp, "compile_input.o")] + (["-fsyntax-only"] if c.smoke else [])),
+                        os.path.join(c.tmp, "compile_input.o")] +
+             (["-fsyntax-only"] if c.smoke else [])),
     Workload("peak", "RSS after freeing a 1 GiB peak of small blocks (32 MiB stay live)",
              prog("peak"), in_means=False),
 ]
@@ -103,7 +104,8 @@ def run_child(ctx, argv, env, tmp):
 def describe_failure(label, res):
     why = "signal %d" % -res.code if res.code < 0 else "exit status %d" % res.code
     tail = "\n".join(res.err.strip().splitlines()[-5:])
-    return "FAILED %s: %s%s" % (label, why, ("\n    " + tail.replace("\n", "\n    ")) if tail else "")
+    tail = ("\n    " + tail.replace("\n", "\n    ")) if tail else ""
+    return "FAILED %s: %s%s" % (label, why, tail)
 
 
 # ---------------------------------------------------------------- tables
@@ -138,6 +140,10 @@ class Table:
         return "\n".join(lines + ([""] + self.notes if self.notes else []))
 
 
+def diff(a, b):
+    return a - b if a is not None and b is not None else None
+
+
 def geomean(values):
     values = [v for v in values if v and v > 0]
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
@@ -145,6 +151,11 @@ def geomean(values):
 
 def median(values):
     return statistics.median(values) if values else None
+
+
+def medians(results, *fields):
+    """Median of each named Result field (None when there are no results)."""
+    return tuple(median([getattr(r, f) for r in results]) for f in fields)
 
 
 def ratio(a, b):
@@ -176,7 +187,8 @@ def compare_allocators(ctx, allocators, workloads):
                     env["MPSHIM_LEAKS"] = "0"
                 res = run_child(ctx, w.argv(ctx), env, ctx.tmp)
                 if res.code != 0:
-                    failures.append(describe_failure("%s under %s (run %d)" % (w.name, name, run + 1), res))
+                    label = "%s under %s (run %d)" % (w.name, name, run + 1)
+                    failures.append(describe_failure(label, res))
                     print(failures[-1], file=sys.stderr)
                     continue
                 if w.name == "peak" and not peak_fields(res.out):
@@ -191,13 +203,14 @@ def compare_allocators(ctx, allocators, workloads):
     for w in workloads:
         rows, wdata = [], {}
         if w.name == "peak":
-            tables.append(peak_table(w, names, results))
+            table, data["peak"] = peak_table(w, names, results)
+            tables.append(table)
             continue
         base = results.get((w.name, "glibc"), [])
-        base_t, base_c, base_m = (median([getattr(r, k) for r in base]) for k in ("wall", "cpu", "rss"))
+        base_t, base_c, base_m = medians(base, "wall", "cpu", "rss")
         for a in names:
             rs = results[(w.name, a)]
-            t, c, m = median([r.wall for r in rs]), median([r.cpu for r in rs]), median([r.rss for r in rs])
+            t, c, m = medians(rs, "wall", "cpu", "rss")
             tr, cr, mr = ratio(t, base_t), ratio(c, base_c), ratio(m, base_m)
             complete = len(rs) == ctx.runs
             if w.in_means and complete:
@@ -227,16 +240,17 @@ def compare_allocators(ctx, allocators, workloads):
             fmt(ratio(means["mpshim"][k], means["mimalloc"][k]))
             for k in ("time_x_glibc", "cpu_x_glibc", "rss_x_glibc")))
     if "mpshim" in means:
-        slower = [w for w in counted if (data["workloads"][w].get("mpshim") or {}).get("time_x_glibc")
-                  and data["workloads"][w]["mpshim"]["time_x_glibc"] > 1.0]
+        slower = [w for w in counted
+                  if (data["workloads"][w]["mpshim"]["time_x_glibc"] or 0) > 1.0]
         notes.append("mpshim slower than glibc on: " + (", ".join(slower) if slower else "none"))
-    tables.append(Table("geometric means of the ratios to glibc over %d workloads (%s)" % (
-        len(counted), ", ".join(counted)), ["allocator", "time", "cpu", "peak RSS"], mean_rows, notes))
+    title = ("geometric means of the ratios to glibc over %d workloads (%s; workloads with "
+             "failed runs are left out)" % (len(counted), ", ".join(counted)))
+    tables.append(Table(title, ["allocator", "time", "cpu", "peak RSS"], mean_rows, notes))
     return tables, data, failures
 
 
 def peak_table(w, names, results):
-    rows = []
+    rows, data = [], {}
     for a in names:
         fields = [peak_fields(r.out) for r in results[(w.name, a)]]
         if not fields:
@@ -244,13 +258,15 @@ def peak_table(w, names, results):
             continue
         start, top, after = (median([f[i] for f in fields]) for i in range(3))
         back = median([f[3] if f[3] >= 0 else math.inf for f in fields])
+        data[a] = {"start_mib": start, "peak_mib": top, "after_mib": after,
+                   "back_ms": None if back == math.inf else back}
         rows.append([a, fmt(start, 1), fmt(top, 1), fmt(after, 1), fmt(after - start, 1),
                      "never" if back == math.inf else "%d ms" % back])
     return Table("%s: %s" % (w.name, w.about),
                  ["allocator", "start MiB", "peak MiB", "after MiB", "after - start",
                   "back within 20%"], rows,
                  ["medians; after: RSS 2 s after the frees (0.5 s with --smoke); back within "
-                  "20%: first 100 ms sample with RSS <= 1.2 x start"])
+                  "20%: first 100 ms sample with RSS <= 1.2 x start"]), data
 
 
 # ---------------------------------------------------------------- tracking comparison
@@ -275,6 +291,11 @@ def read_file(path):
             return f.read()
     except OSError:
         return ""
+
+
+def first(folder, pattern):
+    found = sorted(glob.glob(os.path.join(folder, pattern)))
+    return found[0] if found else None
 
 
 def num(s):
@@ -355,9 +376,11 @@ def same_leaks(found, ref):
         return "n/a"
     if "total" in found:
         want = (ref["direct"][0] + ref["indirect"][0], ref["direct"][1] + ref["indirect"][1])
-        verdict = "yes" if found["total"][1] == want[1] else "no (%+d blocks)" % (found["total"][1] - want[1])
+        extra = found["total"][1] - want[1]
+        verdict = "yes" if extra == 0 else "no (%+d blocks)" % extra
     else:
-        verdict = "yes" if (found["direct"], found["indirect"]) == (ref["direct"], ref["indirect"]) else "no"
+        same = (found["direct"], found["indirect"]) == (ref["direct"], ref["indirect"])
+        verdict = "yes" if same else "no"
     return verdict + (" - " + found["note"] if found.get("note") else "")
 
 
@@ -375,7 +398,7 @@ def tracking_tools(ctx):
 
     if shutil.which("heaptrack") and shutil.which("heaptrack_print"):
         tools.append(("heaptrack", lambda a, e, t: ["heaptrack", "-o", os.path.join(t, "ht")] + a,
-                      lambda r, t: parse_heaptrack(r.out, (glob.glob(os.path.join(t, "ht.*")) or [None])[0])))
+                      lambda r, t: parse_heaptrack(r.out + r.err, first(t, "ht.*"))))
     else:
         ctx.notes.append("heaptrack not installed: skipped")
     if shutil.which("valgrind"):
@@ -437,11 +460,11 @@ def compare_tracking(ctx, only):
             vg = results.get((case, "valgrind"))
             ref = vg[-1].leaks if vg else None
         base = results[(case, "glibc")]
-        base_c, base_w, base_m = (median([getattr(r, k) for r in base]) for k in ("cpu", "wall", "rss"))
+        base_c, base_w, base_m = medians(base, "cpu", "wall", "rss")
         rows, cdata = [], {}
         for name, _, _ in tools:
             rs = results[(case, name)]
-            c, w, m = (median([getattr(r, k) for r in rs]) for k in ("cpu", "wall", "rss"))
+            c, w, m = medians(rs, "cpu", "wall", "rss")
             leaks = rs[-1].leaks if rs else None
             row = [name, fmt(c, 3), fmt(ratio(c, base_c)), fmt(w, 3), fmt(ratio(w, base_w)),
                    fmt(m, 1), fmt(ratio(m, base_m))]
@@ -450,7 +473,8 @@ def compare_tracking(ctx, only):
             cdata[name] = {"cpu_s": c, "wall_s": w, "rss_mib": m, "leaks": leaks}
         title = "tracking %s: %s" % (case, about)
         if ref:
-            title += "; %s: direct %d B / %d, indirect %d B / %d" % ((ref_name,) + ref["direct"] + ref["indirect"])
+            title += "; %s: direct %d B / %d, indirect %d B / %d" % (
+                (ref_name,) + ref["direct"] + ref["indirect"])
         tables.append(Table(title, ["tool", "cpu s", "x glibc", "wall s", "x glibc", "peak RSS MiB",
                                     "x glibc", "direct B / blocks", "indirect B / blocks",
                                     "same as " + ref_name], rows))
@@ -465,18 +489,21 @@ def compare_tracking(ctx, only):
 def sites_table(results, tools):
     """Time of the 10,000-site report: the run's wall time minus the same run under glibc."""
     base = median([r.wall for r in results[("sites", "glibc")]])
+    base_c = median([r.cpu for r in results[("sites", "glibc")]])
     rows = []
     for name, _, _ in tools[1:]:
         rs = results[("sites", name)]
         w = median([r.wall for r in rs])
         leaks = rs[-1].leaks if rs else None
         groups = None
-        if leaks and "direct" in leaks:
-            groups = leaks["direct"][1]
-        rows.append([name, fmt(w, 3), fmt(w - base if w is not None and base is not None else None, 3),
+        if leaks:
+            groups = leaks["direct"][1] if "direct" in leaks else leaks["total"][1]
+        c = median([r.cpu for r in rs])
+        rows.append([name, fmt(w, 3), fmt(diff(w, base), 3), fmt(c, 3), fmt(diff(c, base_c), 3),
                      str(groups) if groups is not None else "n/a"])
-    return Table("sites: cost of reporting 10,000 leak sites (glibc run: %s s)" % fmt(base, 3),
-                 ["tool", "wall s", "minus glibc s", "blocks reported"], rows)
+    return Table("sites: cost of reporting 10,000 leak sites (glibc run: %s s wall, %s s cpu)" % (
+        fmt(base, 3), fmt(base_c, 3)), ["tool", "wall s", "minus glibc", "cpu s", "minus glibc",
+                                         "blocks reported"], rows)
 
 
 # ---------------------------------------------------------------- main

@@ -46,7 +46,7 @@ void worker(unsigned seed, long objects) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Args args = bench::parse_args(argc, argv, 20, 1);
+  bench::Args args = bench::parse_args(argc, argv, 12, 1);
   long per_thread = args.scale * 1000000 / (kThreads * kWaves);
   if (args.smoke) per_thread /= 4;
   for (int wave = 0; wave < kWaves; ++wave) {

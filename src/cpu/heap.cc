@@ -42,6 +42,8 @@ static MPSHIM_INLINE void ensure_init() {
   if (MPSHIM_UNLIKELY(g_init_state.load(std::memory_order_acquire) != 2)) init();
 }
 
+void start() { ensure_init(); }
+
 void enable_tags() { g_settings.tags = true; }
 bool tags_enabled() { return g_settings.tags; }
 
@@ -178,6 +180,10 @@ size_t usable_size(const void* p) {
 }
 
 void* realloc(void* p, size_t size) {
+  if (size > (size_t(1) << 46)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
   size_t old = usable_size(p);
   ChunkKind kind = chunk_kind(p);
   if (kind != kChunkSegment && size > kMaxSmall) {
@@ -199,7 +205,11 @@ void* realloc(void* p, size_t size) {
   return n;
 }
 
-bool owns(const void* p) { return chunk_kind(p) != kChunkNone; }
+bool owns(const void* p) {
+  ChunkKind kind = chunk_kind(p);
+  if (kind == kChunkSegment) return true;
+  return kind != kChunkNone && large_header(p) != nullptr;
+}
 
 uint64_t* tag_of(const void* p) {
   ChunkKind kind = chunk_kind(p);
@@ -287,6 +297,10 @@ static void range_segment(Segment* seg, void* arg) {
   RangeCtx* r = static_cast<RangeCtx*>(arg);
   uintptr_t lo = reinterpret_cast<uintptr_t>(seg);
   r->fn(lo, lo + kChunkSize, r->ctx);
+  if (seg->tags != nullptr) {
+    uintptr_t t = reinterpret_cast<uintptr_t>(seg->tags);
+    r->fn(t, t + (kChunkSize >> 4) * sizeof(uint64_t), r->ctx);
+  }
 }
 
 static void range_large(LargeHeader* h, void* arg) {
@@ -297,6 +311,9 @@ static void range_large(LargeHeader* h, void* arg) {
 
 void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   RangeCtx r{fn, ctx};
+  // The chunk table holds no pointers; scanning its 32 MiB would only cost time.
+  uintptr_t map = reinterpret_cast<uintptr_t>(&g_chunk_kind[0]);
+  fn(map, map + sizeof g_chunk_kind, ctx);
   page_heap_for_each(range_segment, &r);
   large_for_each_live(range_large, &r);
   large_for_each_cached(range_large, &r);
@@ -309,13 +326,19 @@ struct ThreadCtx {
 
 static void each_thread(ThreadCache* tc, void* arg) {
   ThreadCtx* t = static_cast<ThreadCtx*>(arg);
-  t->fn(tc->stack_addr, tc->alive, tc->tid, t->ctx);
+  if (tc->alive) t->fn(tc->stack_addr, true, tc->tid, t->ctx);
+}
+
+static void each_dead_stack(uintptr_t addr, void* arg) {
+  ThreadCtx* t = static_cast<ThreadCtx*>(arg);
+  t->fn(addr, false, 0, t->ctx);
 }
 
 void for_each_thread(void (*fn)(uintptr_t, bool, int, void*), void* ctx) {
   ThreadCtx t{fn, ctx};
   // The registry lock is held by lock_all() during a scan; walk without it then.
   thread_cache_for_each_unlocked(each_thread, &t);
+  thread_cache_for_each_dead_stack(each_dead_stack, &t);
 }
 
 void lock_all() {

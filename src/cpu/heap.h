@@ -12,6 +12,11 @@ constexpr size_t kMaxSmall = 1u << 20;
 constexpr size_t kChunkShift = 22;
 constexpr size_t kChunkSize = size_t(1) << kChunkShift;
 
+/// Initialises the allocator (idempotent; the first allocation does it too). Registers
+/// its fork handlers: a layer whose fork handlers must run before the allocator's (it
+/// allocates under its own lock) registers them after calling this.
+void start();
+
 /// Allocates `size` bytes aligned to 16; nullptr with errno = ENOMEM on failure.
 void* alloc(size_t size);
 /// Allocates `size` bytes aligned to `align` (a power of two); nullptr + ENOMEM on failure.
@@ -26,7 +31,8 @@ void* realloc(void* p, size_t size);
 /// Usable size of a block of ours (>= the size asked for); 0 when `p` is not ours.
 size_t usable_size(const void* p);
 
-/// True when `p` lies in memory the allocator manages (by address; never dereferences p).
+/// True when `p` lies in memory the allocator manages (by address; never dereferences p,
+/// only the allocator's own headers).
 bool owns(const void* p);
 
 /// A 64-bit tag kept beside every block for the tracker (src/track defines its meaning).
@@ -46,12 +52,14 @@ bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag);
 /// Calls fn for every block slot whose tag is non-zero.
 void for_each_tagged(void (*fn)(void* start, size_t usable, uint64_t* tag, void* ctx), void* ctx);
 
-/// Calls fn for every address range the allocator has mapped for blocks (segments and
-/// large blocks), so a scan of the address space can skip them.
+/// Calls fn for every address range the allocator has mapped for blocks (segments, large
+/// blocks) or that holds no pointers to blocks (the chunk table, tags), so a scan of the
+/// address space can skip them.
 void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
-/// Threads that used the allocator: an address on each thread's stack when it first
-/// allocated, and whether it has exited.
+/// Threads that used the allocator: an address on each live thread's stack (from when it
+/// first allocated) with its tid, then addresses on the stacks of recently exited threads
+/// (alive = false, tid 0).
 void for_each_thread(void (*fn)(uintptr_t stack_addr, bool alive, int tid, void* ctx), void* ctx);
 
 /// Holds every allocator lock (for a consistent scan) / releases them.

@@ -40,9 +40,9 @@ static void unmap(LargeHeader* h) {
 static size_t offset_for(size_t align) { return align < 64 ? 64 : align; }
 
 // Moves the pages of `h` to a new mapping of `size` bytes aligned like a fresh one.
-static LargeHeader* remap(LargeHeader* h, size_t size) {
+static LargeHeader* remap(LargeHeader* h, size_t size, size_t user_align) {
   size_t old = h->map_size;
-  size_t align = h->align > kChunkSize ? h->align : kChunkSize;
+  size_t align = user_align > kChunkSize ? user_align : kChunkSize;
   void* target = prim::os_map_aligned(size, align);
   if (target == nullptr) return nullptr;
   mark_chunks(reinterpret_cast<uintptr_t>(h), old, kChunkNone, kChunkNone);
@@ -62,7 +62,8 @@ static LargeHeader* remap(LargeHeader* h, size_t size) {
 void* large_alloc(size_t size, size_t align, bool* fresh) {
   size_t offset = offset_for(align);
   if (size > (size_t(1) << 46)) return nullptr;
-  size_t need = round_up(size + offset, prim::page_size());
+  // At least one byte past the offset, so the user pointer lies inside the mapping.
+  size_t need = round_up((size == 0 ? 1 : size) + offset, prim::page_size());
   LargeHeader* h = nullptr;
   *fresh = false;
   {
@@ -71,8 +72,9 @@ void* large_alloc(size_t size, size_t align, bool* fresh) {
     LargeHeader* best = nullptr;
     LargeHeader* biggest_smaller = nullptr;
     for (LargeHeader* c = g_cached; c != nullptr; c = c->next) {
-      if (c->align < align && (reinterpret_cast<uintptr_t>(c) + offset) % align != 0) continue;
       if (c->map_size >= need) {
+        // Reused in place: its base must already suit the alignment.
+        if ((reinterpret_cast<uintptr_t>(c) + offset) % align != 0) continue;
         if (c->map_size <= 2 * need + (32u << 20) && (best == nullptr || c->map_size < best->map_size)) best = c;
       } else if (biggest_smaller == nullptr || c->map_size > biggest_smaller->map_size) {
         biggest_smaller = c;
@@ -88,7 +90,7 @@ void* large_alloc(size_t size, size_t align, bool* fresh) {
   if (h != nullptr) {
     if (h->map_size < need) {
       // Grow by moving the committed pages: only the new tail faults.
-      LargeHeader* n = remap(h, need);
+      LargeHeader* n = remap(h, need, align);
       if (n == nullptr) {
         unmap(h);
         h = nullptr;
@@ -127,7 +129,11 @@ LargeHeader* large_header(const void* p) {
     c -= kChunkSize;
     k = chunk_kind(reinterpret_cast<void*>(c));
   }
-  return k == kChunkLarge ? reinterpret_cast<LargeHeader*>(c) : nullptr;
+  if (k != kChunkLarge) return nullptr;
+  // The last chunk of a mapping is ours only up to the mapping's end: other mappings may
+  // follow it inside the same 4 MiB.
+  LargeHeader* h = reinterpret_cast<LargeHeader*>(c);
+  return reinterpret_cast<uintptr_t>(p) - c < h->map_size ? h : nullptr;
 }
 
 void large_free(LargeHeader* h) {
@@ -167,6 +173,7 @@ void large_free(LargeHeader* h) {
 }
 
 void* large_realloc(LargeHeader* h, size_t size) {
+  if (size > (size_t(1) << 46)) return nullptr;
   size_t need = round_up(size + h->offset, prim::page_size());
   if (need <= h->map_size) {
     if (need >= h->map_size / 2) return large_ptr(h);
@@ -184,7 +191,7 @@ void* large_realloc(LargeHeader* h, size_t size) {
   prim::Guard g(g_large_lock);
   LargeHeader* prev = h->prev;
   LargeHeader* next = h->next;
-  LargeHeader* n = remap(h, round_up(grown, prim::page_size()));
+  LargeHeader* n = remap(h, round_up(grown, prim::page_size()), h->align);
   if (n == nullptr) return nullptr;
   // Relink: the header moved with the pages.
   if (prev != nullptr) prev->next = n; else g_live = n;

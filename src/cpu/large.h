@@ -20,7 +20,7 @@ struct LargeHeader {
 /// Maps (or reuses) a block of `size` bytes aligned to `align`; `*fresh` tells whether its
 /// memory is known to be zero. nullptr on failure.
 void* large_alloc(size_t size, size_t align, bool* fresh);
-/// The header of the large block containing `p` (any address inside the mapping), or nullptr.
+/// The header of the large block whose mapping contains `p`, or nullptr.
 LargeHeader* large_header(const void* p);
 /// Frees the block of header `h`.
 void large_free(LargeHeader* h);

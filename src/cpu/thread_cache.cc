@@ -21,6 +21,12 @@ static bool g_key_ok = false;
 // the shared pools, so no cache is created again and leaked.
 static MPSHIM_TLS bool t_exiting = false;
 
+// Stack addresses of the last exited threads: their records are reused by new threads,
+// but a leak scan must still know these stacks hold only stale data.
+constexpr size_t kDeadStacks = 1024;
+static uintptr_t g_dead_stacks[kDeadStacks];
+static size_t g_dead_count = 0;
+
 static void on_thread_exit(void* arg) {
   ThreadCache* tc = static_cast<ThreadCache*>(arg);
   t_exiting = true;
@@ -28,8 +34,8 @@ static void on_thread_exit(void* arg) {
   thread_cache_flush(tc);
   prim::Guard g(g_registry_lock);
   tc->alive = false;
+  g_dead_stacks[g_dead_count++ % kDeadStacks] = tc->stack_addr;
 }
-
 
 void thread_cache_init() {
   if (pthread_key_create(&g_exit_key, on_thread_exit) == 0) g_key_ok = true;
@@ -49,14 +55,20 @@ ThreadCache* thread_cache_get() {
   if (t_exiting) return nullptr;
   ThreadCache* tc = nullptr;
   {
+    // Claimed under the lock: two starting threads must not take the same record.
     prim::Guard g(g_registry_lock);
     for (ThreadCache* c = g_all; c != nullptr; c = c->next_all)
-      if (!c->alive) { tc = c; break; }
+      if (!c->alive) {
+        tc = c;
+        tc->alive = true;
+        break;
+      }
   }
   if (tc == nullptr) {
     tc = static_cast<ThreadCache*>(prim::os_map(sizeof(ThreadCache)));
     if (tc == nullptr) return nullptr;
     prim::Guard g(g_registry_lock);
+    tc->alive = true;
     tc->next_all = g_all;
     __atomic_store_n(&g_all, tc, __ATOMIC_RELEASE);
   }
@@ -154,7 +166,13 @@ void thread_cache_flush(ThreadCache* tc) {
 
 void* direct_alloc(unsigned cls) {
   Batch b = central_take(cls, 1);
-  return b.head;
+  if (b.count <= 1) return b.head;
+  // A whole transfer batch came back: keep one block, return the others.
+  void* p = b.head;
+  b.head = *static_cast<void**>(p);
+  b.count -= 1;
+  central_give(cls, b);
+  return p;
 }
 
 void direct_free(unsigned cls, void* p) {
@@ -169,6 +187,11 @@ void thread_cache_for_each(void (*fn)(ThreadCache* tc, void* ctx), void* ctx) {
 
 void thread_cache_for_each_unlocked(void (*fn)(ThreadCache* tc, void* ctx), void* ctx) {
   for (ThreadCache* c = __atomic_load_n(&g_all, __ATOMIC_ACQUIRE); c != nullptr; c = c->next_all) fn(c, ctx);
+}
+
+void thread_cache_for_each_dead_stack(void (*fn)(uintptr_t addr, void* ctx), void* ctx) {
+  size_t n = g_dead_count < kDeadStacks ? g_dead_count : kDeadStacks;
+  for (size_t i = 0; i < n; ++i) fn(g_dead_stacks[i], ctx);
 }
 
 void thread_cache_lock() { g_registry_lock.lock(); }

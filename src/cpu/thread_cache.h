@@ -49,6 +49,8 @@ void thread_cache_merge(ThreadCache* tc);
 void thread_cache_for_each(void (*fn)(ThreadCache* tc, void* ctx), void* ctx);
 /// The same without taking the lock (the list only grows, so a walk is safe).
 void thread_cache_for_each_unlocked(void (*fn)(ThreadCache* tc, void* ctx), void* ctx);
+/// Calls fn with an address on the stack of each recently exited thread (registry lock held).
+void thread_cache_for_each_dead_stack(void (*fn)(uintptr_t addr, void* ctx), void* ctx);
 void thread_cache_lock();
 void thread_cache_unlock();
 void thread_cache_after_fork_child();

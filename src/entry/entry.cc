@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstring>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,6 +20,11 @@ namespace mpshim::entry {
 Mode g_mode = kUninit;
 static std::atomic<int> g_init{0};  // 0 not started, 1 running, 2 done
 
+static void after_fork_child() {
+  track::after_fork_child();
+  report::after_fork_child();
+}
+
 void init() {
   int expected = 0;
   if (!g_init.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
@@ -30,8 +36,14 @@ void init() {
   const config::Config& c = config::get();
   if (c.host) {
     if (c.leaks) cpu::enable_tags();
+    cpu::start();
     __atomic_store_n(&g_mode, kOn, __ATOMIC_RELEASE);
-    if (c.leaks) track::init();
+    if (c.leaks) {
+      track::init();
+      // Registered after the allocator's: fork runs these prepare handlers first, so the
+      // tracker's lock (held during a leak check, around the allocator's) is taken first.
+      pthread_atfork(track::before_fork, track::after_fork_parent, after_fork_child);
+    }
   } else {
     __atomic_store_n(&g_mode, kResolving, __ATOMIC_RELEASE);
     if (!resolve_real()) {

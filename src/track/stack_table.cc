@@ -52,7 +52,7 @@ uint64_t hash_stack(const uintptr_t* pcs, size_t n) {
   return mix(h);
 }
 
-StackTable::~StackTable() {
+void StackTable::unmap_all() {
   for (auto& d : dir_) {
     auto* p = d.load();
     if (p != nullptr) prim::os_unmap(p, kDirPageBytes);

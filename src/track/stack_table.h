@@ -22,8 +22,10 @@ class StackTable {
   constexpr StackTable() = default;
   StackTable(const StackTable&) = delete;
   StackTable& operator=(const StackTable&) = delete;
-  /// Unmaps everything (tests; the process-wide table lives forever).
-  ~StackTable();
+  /// Unmaps everything (tests only). There is deliberately no destructor: the
+  /// process-wide table must outlive every static destructor, since allocations go on after
+  /// the shim's own destructor has run.
+  void unmap_all();
 
   /// The id of the stack `pcs[0..n)` (innermost first), inserting it if new. Returns 0
   /// (the empty stack) for n == 0 or when the arena is exhausted. n <= kMaxFrames.

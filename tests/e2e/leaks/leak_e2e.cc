@@ -1,17 +1,19 @@
 // End-to-end leak report tests: every program in this folder is run under
 // LD_PRELOAD=libmpshim.so and its report is checked against the figures the program's
 // header comment states (bytes and blocks per class, groups, allocation function, frames).
-// Arguments after "--": <programs build dir> <source dir> [libmpshim.so]; without the third,
-// the environment variable SHIM_TEST_LIB names the library.
+// Arguments after "--": <programs build dir> <source dir> [libmpshim.so]. The environment
+// variable SHIM_TEST_LIB, when set, names the library instead; SHIM_TEST_LIB=none skips
+// every test that needs the shim and only checks the programs' figures with valgrind.
 #define BOOST_TEST_MODULE leak_e2e
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
+#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <regex>
-#include <set>
 #include <sstream>
 
 #include "many.h"
@@ -23,17 +25,40 @@ namespace utf = boost::unit_test;
 
 namespace {
 
-struct Setup {
-  Setup() {
+/// Reads the paths from the command line once (also used by preconditions, which run
+/// before any fixture).
+const Paths& paths() {
+  static bool done = false;
+  if (!done) {
+    done = true;
     auto& m = utf::framework::master_test_suite();
     if (m.argc > 1) g_paths.bin = m.argv[1];
     if (m.argc > 2) g_paths.src = m.argv[2];
     if (m.argc > 3) g_paths.shim = m.argv[3];
-    if (const char* s = std::getenv("SHIM_TEST_LIB"); s && *s && g_paths.shim.empty())
-      g_paths.shim = s;
+    if (const char* s = std::getenv("SHIM_TEST_LIB"); s && *s)
+      g_paths.shim = std::string(s) == "none" ? std::string() : s;
+  }
+  return g_paths;
+}
+
+boost::test_tools::assertion_result shim_given(utf::test_unit_id) {
+  boost::test_tools::assertion_result r(!paths().shim.empty());
+  r.message() << "SHIM_TEST_LIB=none: no library to test";
+  return r;
+}
+
+/// Output directories of each test case; those of passed cases are removed at the end, the
+/// others are kept so the "reproduce:" commands in the log still work.
+std::vector<std::pair<utf::test_unit_id, std::string>> g_run_dirs;
+
+struct RemoveDirsOfPassedCases {
+  ~RemoveDirsOfPassedCases() {
+    for (auto& [id, dir] : g_run_dirs)
+      if (utf::results_collector.results(id).passed())
+        std::system(("rm -rf '" + dir + "'").c_str());
   }
 };
-BOOST_TEST_GLOBAL_FIXTURE(Setup);
+BOOST_TEST_GLOBAL_FIXTURE(RemoveDirsOfPassedCases);
 
 const std::vector<std::string> kOpts{"O0", "O2"};
 
@@ -54,9 +79,11 @@ Report the_report(const Run& r) {
 }
 
 Run run_prog(const std::string& name, const std::string& opt, RunOptions o = {}) {
-  BOOST_TEST_REQUIRE(!g_paths.shim.empty(), "no libmpshim.so given (argument or SHIM_TEST_LIB)");
+  BOOST_TEST_REQUIRE(!paths().shim.empty(), "no libmpshim.so given (argument or SHIM_TEST_LIB)");
   BOOST_TEST_REQUIRE(file_exists(g_paths.shim), g_paths.shim << " does not exist");
-  return run(program(name, opt), o);
+  Run r = run(program(name, opt), o);
+  g_run_dirs.emplace_back(utf::framework::current_test_case().p_id, r.dir);
+  return r;
 }
 
 void check_class(const char* what, const ClassTotals& t, uint64_t bytes, uint64_t blocks,
@@ -106,11 +133,34 @@ struct TextGroup {
   std::vector<std::string> frames;  ///< function names, innermost first
 };
 
+/// A size as the SUMMARY line prints it: "40 B", "1.4 KiB", "23.7 MiB".
+struct ShownSize {
+  std::string text;
+  /// True when `bytes` prints as this text (exactly for B, else to the digits shown).
+  bool shows(uint64_t bytes) const {
+    std::istringstream in(text);
+    double v = 0;
+    std::string unit;
+    in >> v >> unit;
+    const std::vector<std::string> units{"B", "KiB", "MiB", "GiB", "TiB"};
+    auto u = std::find(units.begin(), units.end(), unit);
+    if (u == units.end()) return false;
+    double scale = double(uint64_t(1) << (10 * (u - units.begin())));
+    size_t dot = text.find('.'), sp = text.find(' ');
+    int decimals = dot == std::string::npos || dot > sp ? 0 : int(sp - dot - 1);
+    if (unit == "B") return decimals == 0 && uint64_t(v) == bytes;
+    return std::abs(v * scale - double(bytes)) <= 0.5 * std::pow(10.0, -decimals) * scale + 1e-9;
+  }
+};
+std::ostream& operator<<(std::ostream& o, const ShownSize& s) { return o << '"' << s.text << '"'; }
+
 struct TextReport {
-  bool header = false;
+  bool header = false;    ///< "==PID== mpshim: leak report"
+  bool no_leaks = false;  ///< "==PID== mpshim: no leaks found"
   bool summary = false;
-  uint64_t total_bytes = 0, total_blocks = 0, direct_bytes = 0, direct_blocks = 0,
-           indirect_bytes = 0, indirect_blocks = 0, listed = 0, groups = 0;
+  uint64_t total_bytes = 0, total_blocks = 0, direct_blocks = 0, indirect_blocks = 0,
+           listed = 0, groups = 0;
+  ShownSize direct_size, indirect_size;
   std::vector<TextGroup> leaks;
 };
 
@@ -119,7 +169,7 @@ TextReport parse_text(const std::string& text, pid_t pid) {
       R"(^(Direct|Indirect|Reachable) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated with (.+) from:$)");
   static const std::regex frame_re(R"(^\s+#(\d+) 0x[0-9a-f]+ in (.*)$)");
   static const std::regex summary_re(
-      R"(^SUMMARY: mpshim: (\d+) byte\(s\) leaked in (\d+) allocation\(s\): direct (\d+) B in (\d+), indirect (\d+) B in (\d+) \((\d+) of (\d+) groups listed\))");
+      R"(^SUMMARY: mpshim: (\d+) byte\(s\) leaked in (\d+) allocation\(s\): direct ([\d.]+ \w+) in (\d+), indirect ([\d.]+ \w+) in (\d+)(, [^(]*)? \((\d+) of (\d+) groups listed\)$)");
   TextReport t;
   std::istringstream in(text);
   std::string line;
@@ -127,6 +177,8 @@ TextReport parse_text(const std::string& text, pid_t pid) {
   while (std::getline(in, line)) {
     if (line == "==" + std::to_string(pid) + "== mpshim: leak report") {
       t.header = true;
+    } else if (line == "==" + std::to_string(pid) + "== mpshim: no leaks found") {
+      t.no_leaks = true;
     } else if (std::regex_match(line, m, leak_re)) {
       TextGroup g;
       g.cls = m[1];
@@ -144,18 +196,20 @@ TextReport parse_text(const std::string& text, pid_t pid) {
       t.summary = true;
       t.total_bytes = std::stoull(m[1]);
       t.total_blocks = std::stoull(m[2]);
-      t.direct_bytes = std::stoull(m[3]);
+      t.direct_size.text = m[3];
       t.direct_blocks = std::stoull(m[4]);
-      t.indirect_bytes = std::stoull(m[5]);
+      t.indirect_size.text = m[5];
       t.indirect_blocks = std::stoull(m[6]);
-      t.listed = std::stoull(m[7]);
-      t.groups = std::stoull(m[8]);
+      t.listed = std::stoull(m[8]);
+      t.groups = std::stoull(m[9]);
     }
   }
   return t;
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_SUITE(report, *utf::precondition(shim_given))
 
 // ---- several sites -------------------------------------------------------------------------
 
@@ -200,9 +254,9 @@ BOOST_DATA_TEST_CASE(sites_text, bdata::make(kOpts), opt) {
     BOOST_TEST_REQUIRE(t.summary);
     BOOST_TEST(t.total_bytes == 1400u);
     BOOST_TEST(t.total_blocks == 6u);
-    BOOST_TEST(t.direct_bytes == 1400u);
+    BOOST_TEST(t.direct_size.shows(1400), t.direct_size);
     BOOST_TEST(t.direct_blocks == 6u);
-    BOOST_TEST(t.indirect_bytes == 0u);
+    BOOST_TEST(t.indirect_size.shows(0), t.indirect_size);
     BOOST_TEST(t.indirect_blocks == 0u);
     BOOST_TEST(t.listed == 3u);
     BOOST_TEST(t.groups == 3u);
@@ -234,6 +288,27 @@ BOOST_AUTO_TEST_CASE(text_to_stderr_by_default) {
     BOOST_TEST(t.total_bytes == 1400u);
     BOOST_TEST(t.leaks.size() == 3u);
     BOOST_TEST(r.out.empty());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(no_stacks_one_group_per_function) {
+  RunOptions o;
+  o.env = {{"MPSHIM_STACK_DEPTH", "0"}};
+  Run r = run_prog("sites", "O2", o);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 1400, 6, 1);
+    BOOST_TEST_REQUIRE(rep.leaks.size() == 1u);
+    BOOST_TEST(rep.leaks[0].function == "malloc");
+    BOOST_TEST(rep.leaks[0].stack.empty());
+  }
+  o.json = false;
+  Run t = run_prog("sites", "O2", o);
+  WITH_RUN(t) {
+    BOOST_TEST_REQUIRE(t.reports.count(t.pid) == 1u);
+    std::string text = read_file(t.reports.at(t.pid));
+    BOOST_TEST(text.find("(no stack recorded)") != std::string::npos, text);
+    BOOST_TEST(parse_text(text, t.pid).leaks.size() == 1u);
   }
 }
 
@@ -284,15 +359,11 @@ BOOST_AUTO_TEST_CASE(leak_exitcode) {
 }
 
 BOOST_AUTO_TEST_CASE(folded_stacks) {
-  Run probe = run_prog("sites", "O2");  // to learn nothing but that the program runs
-  BOOST_TEST_REQUIRE(probe.status == 0);
   RunOptions o;
-  o.env = {{"MPSHIM_FOLDED", "/dev/null"}};
-  std::string dir = probe.dir;
-  o.env[0].second = dir + "/folded.%p.txt";
+  o.env = {{"MPSHIM_FOLDED", "@DIR@/folded.%p.txt"}};
   Run r = run_prog("sites", "O2", o);
   WITH_RUN(r) {
-    std::string path = dir + "/folded." + std::to_string(r.pid) + ".txt";
+    std::string path = r.dir + "/folded." + std::to_string(r.pid) + ".txt";
     BOOST_TEST_REQUIRE(file_exists(path));
     std::istringstream in(read_file(path));
     std::string line;
@@ -362,9 +433,9 @@ BOOST_DATA_TEST_CASE(containers_text, bdata::make(kOpts), opt) {
     BOOST_TEST_REQUIRE(t.summary);
     BOOST_TEST(t.total_bytes == 701u);
     BOOST_TEST(t.total_blocks == 12u);
-    BOOST_TEST(t.direct_bytes == 128u);
+    BOOST_TEST(t.direct_size.shows(128), t.direct_size);
     BOOST_TEST(t.direct_blocks == 2u);
-    BOOST_TEST(t.indirect_bytes == 573u);
+    BOOST_TEST(t.indirect_size.shows(573), t.indirect_size);
     BOOST_TEST(t.indirect_blocks == 10u);
     uint64_t direct = 0, indirect = 0;
     for (auto& g : t.leaks) (g.cls == "Direct" ? direct : indirect) += g.bytes;
@@ -628,6 +699,12 @@ BOOST_DATA_TEST_CASE(suppressions, bdata::make(kOpts), opt) {
     BOOST_TEST(rep.suppressed_bytes == 8000u);
     BOOST_TEST(rep.suppressed_blocks == 3u);
     BOOST_TEST(rep.leaks.size() == 1u);
+    // Per pattern, as in suppress.supp.
+    std::map<std::string, std::pair<uint64_t, uint64_t>> used;
+    for (auto& u : rep.suppressions) used[u.pattern] = {u.bytes, u.blocks};
+    BOOST_TEST(used.size() == 2u);
+    BOOST_TEST((used["suppressed_exact_site"] == std::pair<uint64_t, uint64_t>{2000, 1}));
+    BOOST_TEST((used["*_supp_*"] == std::pair<uint64_t, uint64_t>{6000, 2}));
   }
 }
 
@@ -640,6 +717,25 @@ BOOST_DATA_TEST_CASE(clean_programs_report_nothing,
     check_no_leaks(the_report(r));
   }
 }
+
+BOOST_DATA_TEST_CASE(clean_text, bdata::make({"clean_basic", "clean_exit", "clean_thread_exit"}),
+                     name) {
+  RunOptions o;
+  o.json = false;
+  Run r = run_prog(name, "O2", o);
+  WITH_RUN(r) {
+    BOOST_TEST_REQUIRE(r.reports.count(r.pid) == 1u);
+    TextReport t = parse_text(read_file(r.reports.at(r.pid)), r.pid);
+    BOOST_TEST(t.no_leaks);
+    BOOST_TEST(!t.header);
+    BOOST_TEST(t.leaks.empty());
+    BOOST_TEST_REQUIRE(t.summary);
+    BOOST_TEST(t.total_bytes == 0u);
+    BOOST_TEST(t.total_blocks == 0u);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 // ---- valgrind agrees ---------------------------------------------------------------------
 
@@ -668,29 +764,51 @@ Memcheck memcheck(const std::string& exe, std::string* log) {
   return m;
 }
 
-utf::assertion_result valgrind_found(utf::test_unit_id) {
+boost::test_tools::assertion_result valgrind_found(utf::test_unit_id) {
   std::string out;
-  return utf::assertion_result(run_shell("valgrind --version", &out) == 0);
+  return boost::test_tools::assertion_result(run_shell("valgrind --version", &out) == 0);
 }
 
 }  // namespace
 
+/// Figures the programs state (direct, indirect, possibly lost to valgrind), checked
+/// against valgrind without the shim, and against mpshim when a library is given.
+struct Stated {
+  const char* name;
+  Memcheck expect;
+};
+const Stated kStated[] = {
+    {"sites", {1400, 6, 0, 0, 0, 0}},      {"containers", {128, 2, 573, 10, 0, 0}},
+    {"cycle", {48, 1, 48, 1, 0, 0}},       {"alloc_funcs", {7857, 6, 0, 0, 0, 0}},
+    {"cxx_new", {732, 5, 0, 0, 0, 0}},     {"interior", {0, 0, 0, 0, 1000, 1}},
+};
+
 BOOST_TEST_DECORATOR(*utf::precondition(valgrind_found))
-BOOST_DATA_TEST_CASE(valgrind_agrees,
-                     bdata::make({"sites", "containers", "cycle", "alloc_funcs", "interior"}), name) {
-  std::string exe = program(name, "O0"), log;
+BOOST_DATA_TEST_CASE(valgrind_agrees, bdata::xrange(std::size(kStated)), k) {
+  const Stated& st = kStated[k];
+  paths();
+  std::string exe = program(st.name, "O0"), log;
   Memcheck m = memcheck(exe, &log);
+  BOOST_TEST_CONTEXT(st.name << "; valgrind: " << log) {
+    BOOST_TEST(m.definite_bytes == st.expect.definite_bytes);
+    BOOST_TEST(m.definite_blocks == st.expect.definite_blocks);
+    BOOST_TEST(m.indirect_bytes == st.expect.indirect_bytes);
+    BOOST_TEST(m.indirect_blocks == st.expect.indirect_blocks);
+    BOOST_TEST(m.possible_bytes == st.expect.possible_bytes);
+    BOOST_TEST(m.possible_blocks == st.expect.possible_blocks);
+  }
+  if (paths().shim.empty()) return;
   RunOptions o;
   o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
-  Run r = run_prog(name, "O0", o);
+  Run r = run_prog(st.name, "O0", o);
   WITH_RUN(r) BOOST_TEST_CONTEXT("valgrind: " << log) {
     Report rep = the_report(r);
     BOOST_TEST(rep.direct.bytes == m.definite_bytes);
     BOOST_TEST(rep.direct.blocks == m.definite_blocks);
     BOOST_TEST(rep.indirect.bytes == m.indirect_bytes);
     BOOST_TEST(rep.indirect.blocks == m.indirect_blocks);
-    // valgrind's "possibly lost" (only interior pointers) is reachable for mpshim, as for
-    // LeakSanitizer.
+    // valgrind's "possibly lost" (here only interior pointers) is reachable for mpshim, as
+    // for LeakSanitizer.
     uint64_t interior = 0;
     for (auto& g : rep.groups("reachable", "keep_interior")) interior += g->bytes;
     BOOST_TEST(interior == m.possible_bytes);

@@ -66,7 +66,10 @@ Run run(const std::string& exe, const RunOptions& opt) {
   if (opt.json) extra.emplace_back("MPSHIM_REPORT_FORMAT", "json");
   if (opt.report_to_file)
     extra.emplace_back("MPSHIM_REPORT", r.dir + (opt.json ? "/r.%p.json" : "/r.%p.txt"));
-  for (auto& kv : opt.env) extra.push_back(kv);
+  for (auto [k, v] : opt.env) {
+    if (size_t at = v.find("@DIR@"); at != std::string::npos) v.replace(at, 5, r.dir);
+    extra.emplace_back(k, v);
+  }
 
   std::vector<std::string> env;
   for (char** e = environ; *e; e++) {
@@ -168,6 +171,8 @@ Report read_report(const std::string& path) {
   r.suppressed_blocks = s["suppressed"]["blocks"].u64();
   r.groups_listed = s["groups_listed"].u64();
   r.groups_total = s["groups_total"].u64();
+  for (const Json& u : doc["suppressions"].items)
+    r.suppressions.push_back({u["pattern"].str(), u["bytes"].u64(), u["blocks"].u64()});
   for (const Json& l : doc["leaks"].items) {
     Group g;
     g.cls = l["class"].str();

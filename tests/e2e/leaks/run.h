@@ -23,7 +23,8 @@ std::string program(const std::string& name, const std::string& opt);
 
 struct RunOptions {
   std::vector<std::string> args;
-  std::vector<std::pair<std::string, std::string>> env;  ///< added to the environment
+  /// Added to the environment; "@DIR@" in a value becomes the run's output directory.
+  std::vector<std::pair<std::string, std::string>> env;
   bool preload = true;   ///< LD_PRELOAD the shim
   bool json = true;      ///< MPSHIM_REPORT_FORMAT=json, MPSHIM_REPORT=<dir>/r.%p.json
   bool report_to_file = true;  ///< set MPSHIM_REPORT (text reports go to <dir>/r.%p.txt)
@@ -70,12 +71,19 @@ struct ClassTotals {
   uint64_t bytes = 0, blocks = 0, groups = 0;
 };
 
+/// One suppression pattern that matched, with what it removed.
+struct SuppressionUse {
+  std::string pattern;
+  uint64_t bytes = 0, blocks = 0;
+};
+
 struct Report {
   uint64_t pid = 0;
   std::string exe;
   ClassTotals direct, indirect, reachable;
   uint64_t suppressed_bytes = 0, suppressed_blocks = 0;
   uint64_t groups_listed = 0, groups_total = 0;
+  std::vector<SuppressionUse> suppressions;
   std::vector<Group> leaks;
 
   /// Groups of class `cls` with a frame named `name`.

@@ -1,6 +1,7 @@
 // alloc/free/realloc/alloc_zeroed/alloc_aligned on one thread: contents, alignment, usable
 // sizes, zeroing of reused memory and the failure contract (nullptr with ENOMEM).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -206,9 +207,11 @@ TEST(AlignedAlloc, SmallAlignmentsUseTheSizeClasses) {
 // Size 0 at an alignment of 4 MiB or more: the block must still lie inside its mapping.
 // Runs in a child process because the failure mode is a crash.
 TEST(AlignedAlloc, ZeroSizeAtChunkAlignment) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   for (size_t align = cpu::kChunkSize; align <= 16 * kMiB; align *= 2) {
     EXPECT_EXIT(
         {
+          cpu::trim();  // no cached mapping to reuse: a fresh one of exactly the offset
           void* p = cpu::alloc_aligned(align, 0);
           bool ok = p != nullptr && reinterpret_cast<uintptr_t>(p) % align == 0 && cpu::owns(p) &&
                     cpu::free(p);
@@ -224,8 +227,11 @@ TEST(AlignedAlloc, GrownCachedMappingKeepsTheAlignment) {
   const size_t align = 8 * kMiB;
   for (int round = 0; round < 16; ++round) {
     cpu::trim();  // empty the large cache
+    // A foreign mapping of a different size each round shifts where new mappings land.
+    size_t spacer_size = size_t(round % 8 + 1) * kMiB;
+    void* spacer = mmap(nullptr, spacer_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     std::vector<void*> small;
-    for (int i = 0; i < 4; ++i) small.push_back(cpu::alloc(2 * kMiB));
+    for (int i = 0; i < 6; ++i) small.push_back(cpu::alloc(2 * kMiB));
     for (void* p : small) cpu::free(p);  // now cached; some start on an 8 MiB boundary
     void* p = cpu::alloc_aligned(align, 6 * kMiB);
     ASSERT_NE(p, nullptr);
@@ -233,6 +239,7 @@ TEST(AlignedAlloc, GrownCachedMappingKeepsTheAlignment) {
     fill_sparse(p, 6 * kMiB, round);
     EXPECT_TRUE(check_sparse(p, 6 * kMiB, round));
     cpu::free(p);
+    munmap(spacer, spacer_size);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <cstring>
 #include <fstream>
 #include <link.h>
 #include <sstream>
@@ -60,6 +61,15 @@ void code_range(uintptr_t* lo, uintptr_t* hi) {
       range);
   *lo = range[0];
   *hi = range[1];
+}
+
+bool timing_checked() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return false;
+#else
+  const char* preload = getenv("LD_PRELOAD");
+  return preload == nullptr || strstr(preload, "vgpreload") == nullptr;
+#endif
 }
 
 FakeStacks::FakeStacks() {

@@ -22,6 +22,9 @@ extern const char* const kThisFile;
 /// The executable segment of the test program, [lo, hi).
 void code_range(uintptr_t* lo, uintptr_t* hi);
 
+/// False when timings mean nothing: sanitizer builds and runs under valgrind.
+bool timing_checked();
+
 /// A stack table the report reads through set_stack_source(); id = index.
 class FakeStacks {
  public:

@@ -347,7 +347,9 @@ TEST(Scale, MillionBlocks) {
   EXPECT_EQ(t.blocks[0], 1000000u);
   EXPECT_EQ(t.groups[0], 10000u);
   EXPECT_EQ(t.groups_listed, 10000u);
-  EXPECT_LT(sec, 5.0);
+  if (rt::timing_checked()) {
+    EXPECT_LT(sec, 5.0);
+  }
 }
 
 // The report the issue sets a target for: 10,000 sites with 16 distinct frames each, one
@@ -379,7 +381,9 @@ TEST(Scale, TenThousandDistinctSites) {
            format == Format::Text ? "text" : "JSON", sec, r.size());
     EXPECT_EQ(t.groups_listed, sites);
     EXPECT_EQ(symbolize_cached(), n);
-    EXPECT_LT(sec, 5.0);
+    if (rt::timing_checked()) {
+      EXPECT_LT(sec, 5.0);
+    }
   }
 }
 

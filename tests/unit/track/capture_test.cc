@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -95,6 +98,41 @@ TEST_F(Capture, DynamicLinkerRange) {
   EXPECT_TRUE(in_dynamic_linker(reinterpret_cast<uintptr_t>(in_ld)));
   EXPECT_FALSE(in_dynamic_linker(reinterpret_cast<uintptr_t>(&leaf)));
   EXPECT_FALSE(in_dynamic_linker(reinterpret_cast<uintptr_t>(&dl_iterate_phdr)));  // libc
+}
+
+// In a child: exit() from inside a function runs an atexit handler, which must find the
+// frame that called exit() above its own.
+uintptr_t g_exit_caller_sp;
+void at_exit_handler() {
+  uintptr_t sp = 0, regs[8];
+  size_t nregs = 0;
+  int here = 0;
+  bool found = exit_caller_frame(&sp, regs, 8, &nregs);
+  bool ok = found && sp > reinterpret_cast<uintptr_t>(&here) && sp <= g_exit_caller_sp &&
+            nregs == 6;
+  _exit(ok ? 0 : 1);
+}
+
+__attribute__((noinline)) void call_exit() {
+  volatile int frame_marker = 0;
+  g_exit_caller_sp = reinterpret_cast<uintptr_t>(&frame_marker) + 64;
+  std::exit(0);
+}
+
+TEST_F(Capture, FindsTheFrameThatCalledExit) {
+  uintptr_t sp = 0, regs[8];
+  size_t nregs = 0;
+  EXPECT_FALSE(exit_caller_frame(&sp, regs, 8, &nregs));  // not exiting
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    atexit(at_exit_handler);
+    call_exit();
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 void* g_raw[kMaxDepth + 8];

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 namespace mpshim::track {
@@ -35,6 +39,49 @@ TEST(Roots, ParseKeepsReadableWritableMemoryOnly) {
   EXPECT_EQ(out[4].lo, 0x7f0000b00000u);
   EXPECT_EQ(out[5].hi, 0x7ffd00021000u);
   EXPECT_EQ(parse_maps(text, strlen(text), nullptr, 0), 6u);  // counting only
+}
+
+TEST(Roots, GuardedAnonymousMappingsLookLikeThreadStacks) {
+  const char* text =
+      "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \n"
+      "7f0000001000-7f0000801000 rw-p 00000000 00:00 0 \n"         // a thread stack
+      "7f0000900000-7f0000a00000 rw-p 00000000 00:00 0 \n"         // no guard below
+      "7f0000a00000-7f0010a00000 ---p 00000000 00:00 0 \n"         // a big reservation
+      "7f0010a00000-7f0010b00000 rw-p 00000000 00:00 0 \n"         // its committed part
+      "7f0010b00000-7f0010b01000 ---p 00000000 00:00 0 \n"
+      "7f0010b01000-7f0010b02000 rw-p 00000000 08:01 5 /lib/x.so\n";  // file-backed
+  ScanRange out[8];
+  bool guarded[8];
+  ASSERT_EQ(parse_maps(text, strlen(text), out, 8, guarded), 4u);
+  EXPECT_TRUE(guarded[0]);
+  EXPECT_FALSE(guarded[1]);
+  EXPECT_FALSE(guarded[2]);
+  EXPECT_FALSE(guarded[3]);
+}
+
+TEST(Roots, OtherTasksWithTheStackPointerOfABlockedThread) {
+  std::atomic<uintptr_t> local_addr{0};
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    int local = 0;
+    local_addr = reinterpret_cast<uintptr_t>(&local);
+    while (!stop) usleep(1000);  // blocked in the kernel most of the time
+  });
+  while (local_addr == 0) usleep(100);
+  usleep(20000);
+  TaskInfo tasks[64];
+  size_t n = 0;
+  bool found = false;
+  for (int attempt = 0; attempt < 50 && !found; ++attempt) {
+    n = list_other_tasks(tasks, 64);
+    for (size_t i = 0; i < n && i < 64; ++i)
+      found |= tasks[i].sp != 0 && tasks[i].sp < local_addr && local_addr - tasks[i].sp < 65536;
+    if (!found) usleep(1000);
+  }
+  stop = true;
+  t.join();
+  EXPECT_GE(n, 1u);
+  EXPECT_TRUE(found);
 }
 
 TEST(Roots, ParseReadsTheRealMapsFile) {

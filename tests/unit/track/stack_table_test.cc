@@ -15,6 +15,15 @@
 namespace mpshim::track {
 namespace {
 
+struct Unmap {
+  void operator()(StackTable* t) const {
+    t->unmap_all();
+    delete t;
+  }
+};
+using TablePtr = std::unique_ptr<StackTable, Unmap>;
+TablePtr make_table() { return TablePtr(new StackTable); }
+
 // A deterministic stack of `depth` frames for number `i` (frames look like code addresses).
 std::vector<uintptr_t> make_stack(uint64_t i, size_t depth) {
   std::vector<uintptr_t> s(depth);
@@ -24,7 +33,7 @@ std::vector<uintptr_t> make_stack(uint64_t i, size_t depth) {
 }
 
 TEST(StackTable, SameStackSameIdAndFramesRoundTrip) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   auto a = make_stack(1, 16), b = make_stack(2, 16);
   uint32_t ia = t->intern(a.data(), a.size());
   uint32_t ib = t->intern(b.data(), b.size());
@@ -39,14 +48,14 @@ TEST(StackTable, SameStackSameIdAndFramesRoundTrip) {
 }
 
 TEST(StackTable, EmptyStackIsIdZero) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   EXPECT_EQ(t->intern(nullptr, 0), 0u);
   const uintptr_t* pcs;
   EXPECT_EQ(t->frames(0, &pcs), 0u);
 }
 
 TEST(StackTable, PrefixesAndLengthsAreDistinct) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   auto s = make_stack(7, 16);
   std::vector<uint32_t> ids;
   for (size_t n = 1; n <= 16; ++n) ids.push_back(t->intern(s.data(), n));
@@ -56,7 +65,7 @@ TEST(StackTable, PrefixesAndLengthsAreDistinct) {
 }
 
 TEST(StackTable, MillionDistinctStacks) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   constexpr uint64_t kN = 1000000;
   std::vector<uint32_t> ids(kN);
   double t0 = thread_cpu_ns();
@@ -80,7 +89,7 @@ TEST(StackTable, MillionDistinctStacks) {
 }
 
 TEST(StackTable, ConcurrentInsertsOfTheSameStacksAgree) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   constexpr int kThreads = 8;
   constexpr uint64_t kStacks = 200000;  // enough to close several tables while racing
   std::vector<std::vector<uint32_t>> got(kThreads, std::vector<uint32_t>(kStacks));
@@ -102,7 +111,7 @@ TEST(StackTable, ConcurrentInsertsOfTheSameStacksAgree) {
 }
 
 TEST(StackTable, CostPerLookupAndInsert) {
-  auto t = std::make_unique<StackTable>();
+  auto t = make_table();
   constexpr int kDistinct = 1000, kLookups = 2000000;
   std::vector<std::vector<uintptr_t>> stacks;
   for (int i = 0; i < kDistinct; ++i) stacks.push_back(make_stack(uint64_t(i) + 1, 16));
