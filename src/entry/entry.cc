@@ -13,6 +13,7 @@
 #include "cpu/state.h"
 #include "entry/real.h"
 #include "prim/fmt.h"
+#include "prim/os.h"
 #include "report/report.h"
 
 namespace mpshim::entry {
@@ -34,6 +35,7 @@ void init() {
     return;
   }
   const config::Config& c = config::get();
+  if (c.host && (c.leaks || c.stats)) prim::keep_stderr();
   if (c.host) {
     if (c.leaks) cpu::enable_tags();
     cpu::start();

@@ -45,12 +45,26 @@ size_t page_size() {
   return cached;
 }
 
+static int g_stderr_copy = -1;
+
+void keep_stderr() {
+  if (g_stderr_copy >= 0) return;
+  int saved = errno;
+  // Far above the descriptors programs use, close-on-exec so children do not inherit it.
+  g_stderr_copy = fcntl(2, F_DUPFD_CLOEXEC, 200);
+  errno = saved;
+}
+
 void write_fd(int fd, const char* s, size_t n) {
   int saved = errno;
   while (n > 0) {
     ssize_t w = write(fd, s, n);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if (errno == EBADF && fd == 2 && g_stderr_copy >= 0) {
+        fd = g_stderr_copy;
+        continue;
+      }
       break;
     }
     s += w;

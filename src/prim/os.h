@@ -19,6 +19,9 @@ size_t page_size();
 void write_fd(int fd, const char* s, size_t n);
 /// Writes all of `s` to stderr.
 void write_err(const char* s, size_t n);
+/// Keeps a duplicate of stderr so that reports still reach it when the program closes its
+/// fd 2 before exit (coreutils do, in an atexit handler). Writes to fd 2 fall back to it.
+void keep_stderr();
 /// Monotonic clock in nanoseconds.
 uint64_t now_ns();
 /// Process id and kernel thread id, by system call (no cached values across fork).
