@@ -75,8 +75,8 @@ void central_give(unsigned cls, Batch b) {
   if (b.count == 0) return;
   Central& c = g_central[cls];
   prim::Guard g(c.lock);
-  c.last_used_ms = now_ms();
   if (c.nbatches < kClasses.info[cls].transfer && b.count == kClasses.info[cls].batch) {
+    b.given_at = now_ms();
     c.batches[c.nbatches++] = b;
     return;
   }
@@ -90,14 +90,13 @@ bool central_drain(uint32_t now, uint32_t delay, bool all) {
     // Racy peek: a batch missed here waits for the next round.
     if (__atomic_load_n(&c.nbatches, __ATOMIC_RELAXED) == 0) continue;
     prim::Guard g(c.lock);
-    if (!all && now - c.last_used_ms < delay) {
-      pending = pending || c.nbatches > 0;
-      continue;
-    }
-    while (c.nbatches > 0) {
-      Batch b = c.batches[--c.nbatches];
-      return_to_spans(c, b.head, b.count);
-    }
+    // Batches are taken from the top, so the oldest sit at the bottom.
+    uint32_t old = 0;
+    while (old < c.nbatches && (all || now - c.batches[old].given_at >= delay)) ++old;
+    for (uint32_t i = 0; i < old; ++i) return_to_spans(c, c.batches[i].head, c.batches[i].count);
+    for (uint32_t i = old; i < c.nbatches; ++i) c.batches[i - old] = c.batches[i];
+    c.nbatches -= old;
+    pending = pending || c.nbatches > 0;
   }
   return pending;
 }

@@ -14,14 +14,14 @@ struct Batch {
   void* head = nullptr;
   void* tail = nullptr;
   uint32_t count = 0;
+  uint32_t given_at = 0;  ///< ms, while it waits in a transfer cache
 };
 
 struct Central {
   prim::Lock lock;
   Span* partial = nullptr;  ///< spans with blocks to hand out
   uint32_t nbatches = 0;
-  uint32_t last_used_ms = 0;
-  Batch batches[64];
+  Batch batches[64];  ///< oldest first
 };
 
 extern Central g_central[kNumClasses];
@@ -30,7 +30,7 @@ extern Central g_central[kNumClasses];
 Batch central_take(unsigned cls, unsigned want);
 /// Gives a batch of blocks of class `cls` back.
 void central_give(unsigned cls, Batch b);
-/// Returns transfer-cache batches unused for `delay_ms` to their spans (all with `all`);
+/// Returns transfer-cache batches that waited `delay_ms` to their spans (all with `all`);
 /// true while some remain.
 bool central_drain(uint32_t now, uint32_t delay_ms, bool all);
 

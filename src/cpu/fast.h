@@ -5,6 +5,7 @@
 
 #include "cpu/chunk_map.h"
 #include "cpu/heap.h"
+#include "cpu/purge.h"
 #include "cpu/segment.h"
 #include "cpu/state.h"
 #include "cpu/thread_cache.h"
@@ -40,7 +41,10 @@ MPSHIM_INLINE bool free_fast(void* p) {
       *static_cast<void**>(p) = bin.head;
       bin.head = p;
       bin.frees++;
-      if (MPSHIM_UNLIKELY(++bin.count > bin.max)) thread_cache_overflow(tc, cls);
+      // A purge pass since the cache was last emptied also sends it to the slow path.
+      if (MPSHIM_UNLIKELY(++bin.count > bin.max ||
+                          tc->flush_epoch != g_flush_epoch.load(std::memory_order_relaxed)))
+        thread_cache_overflow(tc, cls);
       return true;
     }
   }

@@ -15,6 +15,7 @@
 
 namespace mpshim::cpu {
 
+std::atomic<uint32_t> g_flush_epoch{0};
 static std::atomic<bool> g_wanted{false};    // something waits to be purged
 static std::atomic<int> g_started{0};        // 0 none, 1 running
 static std::atomic<uint32_t> g_idle{0};      // 1 while the thread sleeps without a deadline
@@ -40,6 +41,7 @@ static void* purger(void*) {
     futex_wait(&g_idle, 0, &ts);  // a plain timed sleep (g_idle is 0 here)
     g_wanted.store(false, std::memory_order_relaxed);
     uint32_t now = now_ms();
+    g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
     bool pending = central_drain(now, delay, false);
     pending = page_heap_purge(now, delay, false) || pending;
     pending = large_purge(now, delay, false) || pending;

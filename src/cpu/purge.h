@@ -2,6 +2,8 @@
 // the first time something waits to be purged, so that RSS falls even when the program
 // stops calling the allocator after a peak.
 #pragma once
+#include <atomic>
+#include <cstdint>
 
 namespace mpshim::cpu {
 
@@ -10,5 +12,9 @@ void maybe_start_purger();
 /// Purges now: everything free with `all`, else what is older than the delay.
 void purge_now(bool all);
 void purger_after_fork_child();
+
+/// Bumped by each purge pass: a thread whose cache saw an older value empties it at its
+/// next slow path, so blocks cached by a thread do not keep whole pages resident.
+extern std::atomic<uint32_t> g_flush_epoch;
 
 }  // namespace mpshim::cpu

@@ -78,6 +78,7 @@ ThreadCache* thread_cache_get() {
   tc->tid = prim::os_gettid();
   tc->alive = true;
   tc->merged_live = 0;
+  tc->flush_epoch = g_flush_epoch.load(std::memory_order_relaxed);
   t_cache = tc;
   g_counters.threads.fetch_add(1, std::memory_order_relaxed);
   // pthread_setspecific may allocate for high keys; t_cache is already set, so that
@@ -115,8 +116,17 @@ static Batch detach(Bin& bin, uint32_t n) {
   return b;
 }
 
+// Empties the cache when a purge pass ran since it was last emptied.
+static void flush_if_purged(ThreadCache* tc) {
+  uint32_t epoch = g_flush_epoch.load(std::memory_order_relaxed);
+  if (MPSHIM_LIKELY(tc->flush_epoch == epoch)) return;
+  tc->flush_epoch = epoch;
+  thread_cache_flush(tc);
+}
+
 void* thread_cache_refill(ThreadCache* tc, unsigned cls) {
   const ClassInfo& ci = kClasses.info[cls];
+  flush_if_purged(tc);
   thread_cache_merge(tc);
   Batch b = central_take(cls, ci.batch);
   if (b.count == 0) return nullptr;
@@ -132,7 +142,8 @@ void thread_cache_overflow(ThreadCache* tc, unsigned cls) {
   thread_cache_merge(tc);
   Bin& bin = tc->bins[cls];
   const ClassInfo& ci = kClasses.info[cls];
-  central_give(cls, detach(bin, ci.batch));
+  if (bin.count > bin.max) central_give(cls, detach(bin, ci.batch));
+  flush_if_purged(tc);
   // Over the byte budget: trim the largest bins first.
   size_t bytes = thread_cache_bytes(tc);
   for (unsigned c = kNumClasses - 1; c > 0 && bytes > g_settings.thread_cache; --c) {

@@ -21,6 +21,7 @@ struct Bin {
 struct ThreadCache {
   Bin bins[kNumClasses];
   int64_t merged_live;        ///< live bytes already added to the global counter
+  uint32_t flush_epoch;       ///< g_flush_epoch when the cache was last emptied
   ThreadCache* next_all;      ///< registry of every cache
   uintptr_t stack_addr;       ///< an address on the owner's stack
   int tid;
