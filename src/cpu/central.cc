@@ -1,5 +1,7 @@
 #include "cpu/central.h"
 
+#include "cpu/state.h"
+
 namespace mpshim::cpu {
 
 Central g_central[kNumClasses];
@@ -78,6 +80,7 @@ void central_give(unsigned cls, Batch b) {
   if (c.nbatches < kClasses.info[cls].transfer && b.count == kClasses.info[cls].batch) {
     b.given_at = now_ms();
     c.batches[c.nbatches++] = b;
+    request_purge();  // the batch goes back to its spans if nobody takes it
     return;
   }
   return_to_spans(c, b.head, b.count);
