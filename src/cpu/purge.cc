@@ -20,7 +20,10 @@ static std::atomic<bool> g_wanted{false};    // something waits to be purged
 static std::atomic<int> g_started{0};        // 0 none, 1 running
 static std::atomic<uint32_t> g_idle{0};      // 1 while the thread sleeps without a deadline
 
-void request_purge() { g_wanted.store(true, std::memory_order_relaxed); }
+void request_purge() {
+  // Read first: every thread's frees come here, and a store would bounce the line.
+  if (!g_wanted.load(std::memory_order_relaxed)) g_wanted.store(true, std::memory_order_relaxed);
+}
 
 void purge_now(bool all) {
   uint32_t now = now_ms(), delay = g_settings.purge_delay_ms;
