@@ -24,9 +24,17 @@ echo "=== all suites"
 meson test -C "$build" --no-rebuild --print-errorlogs --num-processes "$jobs"
 
 if [[ -z ${NO_VALGRIND:-} ]] && command -v valgrind >/dev/null; then
-  # ASan builds cannot run under valgrind.
-  mapfile -t unit < <(meson test -C "$build" --no-rebuild --list --suite unit 2>/dev/null |
-                      sed -n 's#^.* / ##p' | grep -v -- '-asan$')
+  # The unit tests once more under memcheck (test setup 'valgrind'), except ASan builds
+  # (NAME-asan) and tests that have their own memcheck variant (NAME-valgrind, which already
+  # ran above with the cases that suit memcheck).
+  mapfile -t all < <(meson test -C "$build" --no-rebuild --list --suite unit 2>/dev/null |
+                     sed -n 's#^.* / ##p')
+  unit=()
+  for t in "${all[@]}"; do
+    [[ $t == *-asan || $t == *-valgrind ]] && continue
+    printf '%s\n' "${all[@]}" | grep -qx -- "$t-valgrind" && continue
+    unit+=("$t")
+  done
   if (( ${#unit[@]} )); then
     echo "=== unit tests under valgrind: ${unit[*]}"
     meson test -C "$build" --no-rebuild --setup valgrind --print-errorlogs \

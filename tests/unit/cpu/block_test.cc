@@ -44,6 +44,24 @@ TEST(Owns, ForeignPointersAreNotOurs) {
   cpu::free(large);
 }
 
+// free() takes only block starts: interior addresses, headers and freed large blocks are
+// refused without being touched.
+TEST(Owns, FreeRefusesWhatIsNotALiveBlock) {
+  char* big = static_cast<char*>(cpu::alloc(6 * kMiB));
+  ASSERT_NE(big, nullptr);
+  fill(big, 4096, 9);
+  EXPECT_FALSE(cpu::free(big + 4096));
+  EXPECT_FALSE(cpu::free(big - 64));  // the header
+  EXPECT_TRUE(check(big, 4096, 9));
+  EXPECT_TRUE(cpu::free(big));
+  EXPECT_FALSE(cpu::free(big)) << "a freed large block was freed again";
+  EXPECT_EQ(cpu::usable_size(big), 0u);
+  char* small = static_cast<char*>(cpu::alloc(100));
+  char* segment = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(small) & ~(cpu::kChunkSize - 1));
+  EXPECT_FALSE(cpu::free(segment)) << "the segment header is not a block";
+  EXPECT_TRUE(cpu::free(small));
+}
+
 // A large mapping ends inside its last 4 MiB chunk; the kernel may place other mappings in
 // the rest of that chunk, and those are not ours.
 TEST(Owns, MappingsBesideALargeBlockAreNotOurs) {
