@@ -45,10 +45,12 @@ void init() {
   if (!c.leaks || !c.host) return;
   cpu::enable_tags();
   if (!cpu::tags_enabled()) return;
+  // On before anything here allocates: such blocks get an internal tag, so freeing them
+  // later is not mistaken for a double free.
   ++t_depth;
+  g_enabled = true;
   capture_init();
   --t_depth;
-  g_enabled = true;
 }
 
 // ---------------------------------------------------------------------------------------
