@@ -11,6 +11,15 @@ namespace mpshim::report {
 
 namespace detail {
 
+/// After ping-pong passes between `a` and `tmp`: copies the result back into `a` when the
+/// last pass wrote `tmp`, then releases `tmp`.
+template <class T>
+void finish_passes(T* a, const T* result, T* tmp, size_t n) {
+  if (result != a)
+    for (size_t i = 0; i < n; ++i) a[i] = result[i];
+  unmap_array(tmp, n);
+}
+
 template <class T, class Less>
 void insertion_sort(T* a, size_t n, Less& less) {
   for (size_t i = 1; i < n; ++i) {
@@ -78,9 +87,7 @@ void sort(T* a, size_t n, Less less) {
     src = dst;
     dst = t;
   }
-  if (src != a)
-    for (size_t i = 0; i < n; ++i) a[i] = src[i];
-  unmap_array(tmp, n);
+  detail::finish_passes(a, src, tmp, n);
 }
 
 }  // namespace mpshim::report
@@ -123,9 +130,7 @@ void radix_sort(T* a, size_t n, Key key) {
     src = dst;
     dst = t;
   }
-  if (src != a)
-    for (size_t i = 0; i < n; ++i) a[i] = src[i];
-  unmap_array(tmp, n);
+  detail::finish_passes(a, src, tmp, n);
   unmap_array(counts, 8 * 256);
 }
 
