@@ -7,7 +7,6 @@
 #include "cpu/heap.h"
 #include "cpu/purge.h"
 #include "cpu/segment.h"
-#include "cpu/state.h"
 #include "cpu/thread_cache.h"
 
 namespace mpshim::cpu {
