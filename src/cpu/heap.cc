@@ -309,12 +309,20 @@ static void range_large(LargeHeader* h, void* arg) {
   r->fn(lo, lo + h->map_size, r->ctx);
 }
 
+static void range_thread_cache(ThreadCache* tc, void* arg) {
+  RangeCtx* r = static_cast<RangeCtx*>(arg);
+  auto lo = reinterpret_cast<uintptr_t>(tc);
+  r->fn(lo, lo + sizeof(ThreadCache), r->ctx);
+}
+
 void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   RangeCtx r{fn, ctx};
   // The chunk table holds no pointers; scanning its 32 MiB would only cost time.
   uintptr_t map = reinterpret_cast<uintptr_t>(&g_chunk_kind[0]);
   fn(map, map + sizeof g_chunk_kind, ctx);
   page_heap_for_each(range_segment, &r);
+  // Thread caches hold free-list heads and the tracker's stack-walk memos: no live pointers.
+  thread_cache_for_each_unlocked(range_thread_cache, &r);
   large_for_each_live(range_large, &r);
   large_for_each_cached(range_large, &r);
 }

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <cstring>
+
 #include "cpu/central.h"
 #include "cpu/state.h"
 #include "prim/lock.h"
@@ -73,6 +75,7 @@ ThreadCache* thread_cache_get() {
     __atomic_store_n(&g_all, tc, __ATOMIC_RELEASE);
   }
   init_bins(tc);
+  memset(tc->tracker, 0, sizeof tc->tracker);
   int local;
   tc->stack_addr = reinterpret_cast<uintptr_t>(&local);
   tc->tid = prim::os_gettid();

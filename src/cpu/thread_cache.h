@@ -19,6 +19,8 @@ struct Bin {
 };
 
 struct ThreadCache {
+  static constexpr size_t kTrackerBytes = 4608;
+
   Bin bins[kNumClasses];
   int64_t merged_live;        ///< live bytes already added to the global counter
   uint32_t flush_epoch;       ///< g_flush_epoch when the cache was last emptied
@@ -26,6 +28,8 @@ struct ThreadCache {
   uintptr_t stack_addr;       ///< an address on the owner's stack
   int tid;
   bool alive;
+  /// The tracker's per-thread room (its stack-walk memo), zeroed for each new owner.
+  alignas(64) unsigned char tracker[kTrackerBytes];
 };
 
 extern MPSHIM_TLS ThreadCache* t_cache;

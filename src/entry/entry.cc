@@ -278,8 +278,11 @@ int dlclose(void* handle) {
   static int (*real)(void*) = nullptr;
   if (real == nullptr) real = reinterpret_cast<int (*)(void*)>(dlsym(RTLD_NEXT, "dlclose"));
   if (real == nullptr) return -1;
-  if (g_mode == kOn && track::enabled()) report::before_module_unload(handle);
-  return real(handle);
+  bool tracking = g_mode == kOn && track::enabled();
+  if (tracking) report::before_module_unload(handle);
+  int rc = real(handle);
+  if (tracking) track::after_module_unload();
+  return rc;
 }
 
 }  // namespace mpshim::entry

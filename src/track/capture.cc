@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "prim/defines.h"
+#include "track/unwind.h"
 
 namespace mpshim::track {
 namespace {
@@ -65,38 +67,49 @@ bool capture_skips_own_object() { return g_own.hi != 0; }
 bool in_dynamic_linker(uintptr_t pc) { return g_ld.contains(pc); }
 bool in_own_object(uintptr_t pc) { return g_own.contains(pc); }
 
-size_t capture_stack(uintptr_t* out, size_t depth, size_t skip) {
+namespace {
+
+// libunwind's walk, for stacks walk_stack cannot follow: the same result, out[0] being the
+// return address into this function's caller.
+MPSHIM_NOINLINE size_t general_stack(uintptr_t* out, size_t max) {
+  void* buf[kMaxDepth + 40];
+  auto ra = reinterpret_cast<void*>(__builtin_return_address(0));
+  int got = unw_backtrace(buf, int(max + 3 < std::size(buf) ? max + 3 : std::size(buf)));
+  size_t n = got > 0 ? size_t(got) : 0, first = 0;
+  while (first < 3 && first < n && buf[first] != ra) ++first;
+  if (first == 3 || first == n) first = 1;  // not found: assume one frame of our own
+  size_t count = 0;
+  for (size_t i = first; i < n && count < max; ++i) out[count++] = reinterpret_cast<uintptr_t>(buf[i]);
+  return count;
+}
+
+}  // namespace
+
+size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo) {
   if (depth > kMaxDepth) depth = kMaxDepth;
   if (depth == 0) return 0;
   constexpr size_t kCap = kMaxDepth + 32;
-  void* buf[kCap];
-  auto ra = reinterpret_cast<void*>(__builtin_return_address(0));
+  uintptr_t buf[kCap];
   for (int attempt = 0;; ++attempt) {
     size_t own = g_own_frames.load(std::memory_order_relaxed);
-    // buf[0] is this function's own frame, buf[1] the caller (located by return address).
-    size_t want = depth + skip + own + 2;
+    // buf[0] is this function's own frame.
+    size_t want = depth + skip + own + 1;
     if (want > kCap) want = kCap;
-    int got = unw_backtrace(buf, int(want));
-    size_t n = got > 0 ? size_t(got) : 0;
-    size_t i = 1;
-    for (size_t k = 0; k < 3 && k < n; ++k)
-      if (buf[k] == ra) {
-        i = k;
-        break;
-      }
-    i += skip;
+    size_t n = walk_stack(buf, want, memo);
+    if (n == kWalkFailed) n = general_stack(buf, want);
+    size_t i = 1 + skip;
     size_t first = i;
-    while (i < n && g_own.contains(reinterpret_cast<uintptr_t>(buf[i]))) ++i;
+    while (i < n && g_own.contains(buf[i])) ++i;
     size_t seen = i - first;
     if (seen > own) {
-      // A deeper path through the shim than before: remember it, and unwind again when
-      // the shim's frames took room from the caller's.
+      // A deeper path through the shim than before: remember it, and walk again when the
+      // shim's frames took room from the caller's.
       while (own < seen && !g_own_frames.compare_exchange_weak(own, seen)) {
       }
       if (n == want && want < kCap && attempt == 0) continue;
     }
     size_t count = 0;
-    for (; i < n && count < depth; ++i) out[count++] = reinterpret_cast<uintptr_t>(buf[i]);
+    for (; i < n && count < depth; ++i) out[count++] = buf[i];
     return count;
   }
 }

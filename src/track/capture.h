@@ -1,9 +1,11 @@
-// Stack capture with libunwind, and the code ranges the tracker needs to know: the shim's
+// Stack capture (walk_stack, or libunwind where it gives up), and the code ranges the tracker needs to know: the shim's
 // own text (its frames are never recorded) and the dynamic linker (blocks it allocates are
 // kept to the end on purpose and are never reported).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+
+#include "track/unwind.h"
 
 namespace mpshim::track {
 
@@ -22,9 +24,10 @@ bool capture_skips_own_object();
 /// Writes up to `depth` (<= kMaxDepth) return addresses of the caller's stack to `out`,
 /// innermost first, and returns their count. The first `skip` frames of the caller
 /// (starting with the caller itself) are dropped, then every further leading frame that
-/// lies in the shim's own object. Must not be inlined: it finds its caller's frame by its
-/// own return address.
-__attribute__((noinline)) size_t capture_stack(uintptr_t* out, size_t depth, size_t skip);
+/// lies in the shim's own object. `memo` is the calling thread's walk memo (or null). Must
+/// not be inlined: it finds its caller's frame by its own return address.
+__attribute__((noinline)) size_t capture_stack(uintptr_t* out, size_t depth, size_t skip,
+                                               WalkMemo* memo = nullptr);
 
 /// The frame that called exit() on this thread, for the leak check at exit: frames below
 /// it belong to exit's machinery (atexit handlers, destructors) and are full of stale

@@ -52,6 +52,31 @@ uint64_t hash_stack(const uintptr_t* pcs, size_t n) {
   return mix(h);
 }
 
+uint32_t RecentStacks::intern(StackTable& table, const uintptr_t* pcs, size_t n) {
+  if (n == 0 || n > kFrames) return table.intern(pcs, n);
+  // Two-way sets chosen by the innermost two frames, which tell most sites apart; the
+  // compare of every frame settles it.
+  uintptr_t key = (pcs[0] ^ (n > 1 ? pcs[1] << 17 : 0)) * 0x9e3779b97f4a7c15ull;
+  size_t set = size_t(key >> 61);  // kSlots / 2 sets
+  for (size_t way = 0; way < 2; ++way) {
+    Slot& s = slots_[2 * set + way];
+    bool same = s.n == n && s.id != 0;
+    for (size_t i = 0; same && i < n; ++i) same = s.pcs[i] == pcs[i];
+    if (same) {
+      newest_[set] = uint8_t(way);
+      return s.id;
+    }
+  }
+  uint32_t id = table.intern(pcs, n);
+  size_t way = newest_[set] ^ 1u;
+  Slot& s = slots_[2 * set + way];
+  newest_[set] = uint8_t(way);
+  s.n = uint32_t(n);
+  s.id = id;
+  for (size_t i = 0; i < n; ++i) s.pcs[i] = pcs[i];
+  return id;
+}
+
 void StackTable::unmap_all() {
   for (auto& d : dir_) {
     auto* p = d.load();

@@ -67,6 +67,26 @@ class StackTable {
   std::atomic<char*> chunks_[kMaxChunks] = {};
 };
 
+/// A thread's front to a StackTable: the stacks it interned last (up to kFrames frames),
+/// so an allocation site in a loop costs a compare of its frames instead of a hash and a
+/// probe of the shared table. Zero-filled is a valid empty cache; it belongs to one thread.
+class RecentStacks {
+ public:
+  static constexpr size_t kSlots = 16;  // 8 sets of 2
+  static constexpr size_t kFrames = 16;
+
+  /// Same result as table.intern(pcs, n).
+  uint32_t intern(StackTable& table, const uintptr_t* pcs, size_t n);
+
+ private:
+  struct Slot {
+    uint32_t n, id;
+    uintptr_t pcs[kFrames];
+  };
+  Slot slots_[kSlots];
+  uint8_t newest_[kSlots / 2];  ///< per set, the way used last
+};
+
 /// 64-bit hash of a stack (also used to spread ids in tests).
 uint64_t hash_stack(const uintptr_t* pcs, size_t n);
 

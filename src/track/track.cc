@@ -18,6 +18,7 @@
 #include "track/scratch.h"
 #include "track/stack_table.h"
 #include "track/tag.h"
+#include "track/thread_state.h"
 
 namespace mpshim::track {
 
@@ -72,8 +73,9 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
   if (g_depth != 0) {
     ++t_depth;  // the unwinder may allocate the first time it sees a module
     uintptr_t pcs[kMaxDepth];
-    size_t n = capture_stack(pcs, g_depth, 1);
-    id = g_stacks.intern(pcs, n);
+    ThreadState* ts = thread_state();
+    size_t n = capture_stack(pcs, g_depth, 1, ts != nullptr ? &ts->walk : nullptr);
+    id = ts != nullptr ? ts->stacks.intern(g_stacks, pcs, n) : g_stacks.intern(pcs, n);
     --t_depth;
   }
   store_tag(t, tag::make(kind, 0, id, size, usable));
@@ -88,6 +90,8 @@ bool on_free(void* p) {
 
 size_t stack_frames(uint32_t id, const uintptr_t** pcs) { return g_stacks.frames(id, pcs); }
 uint32_t stack_count() { return g_stacks.id_limit(); }
+
+void after_module_unload() { walk_forget(); }
 
 void disable_thread() { ++t_depth; }
 void enable_thread() {

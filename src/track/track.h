@@ -59,6 +59,10 @@ void ignore(const void* p);
 /// were found, 0 when none, -1 when tracking is off.
 int leak_check(bool at_exit);
 
+/// After a module was unloaded: its code addresses may be reused by the next one loaded,
+/// so the stack walker's cached rules are dropped.
+void after_module_unload();
+
 /// After fork in the child: reset locks and per-process state.
 void after_fork_child();
 void before_fork();

@@ -1,0 +1,57 @@
+// A fast stack walker for the common case on x86-64: every frame's rule comes from the
+// modules' .eh_frame (found through PT_GNU_EH_FRAME's sorted table), reduced to "CFA = rsp
+// or rbp + offset, return address at CFA - 8, rbp saved at CFA + k or unchanged", and kept
+// in a lock-free cache keyed by return address. A capture then costs a hash probe and two
+// loads a frame instead of libunwind's full cursor set-up. Frames with any other rule
+// (signal frames, CFA expressions, code without unwind tables) make the walk give up, and
+// the caller falls back to libunwind, so stacks are never worse than libunwind's.
+//
+// Consecutive captures on a thread share most of their frames, so each thread also keeps
+// a memo of its last walk: the state at each frame (pc, stack pointer, rbp) and the stack
+// words the step from it read. Where a new walk reaches a state of the memo, it replays
+// the memo for as long as those words still hold what they held then; the checks are
+// independent loads, not a chain of dependent ones, so shared frames cost little. The
+// result is exactly that of a full walk: the walk is a function of the state and of the
+// words it reads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::track {
+
+/// Returned by walk_stack when a frame needs the general unwinder.
+constexpr size_t kWalkFailed = ~size_t(0);
+
+/// A thread's memo of its last walk (see above). Zero-filled is a valid empty memo.
+struct WalkMemo {
+  static constexpr size_t kFrames = 32;
+  /// flags[i]: rbp was known on entry to frame i; the step from it used rbp; it replaced
+  /// rbp (from the stack, or with "unknown").
+  static constexpr uint8_t kBpKnown = 1, kUsesBp = 2, kSetsBp = 4;
+
+  uint32_t generation;  ///< walk_forget's count when recorded
+  uint32_t n;           ///< frames recorded; the step of frame i is known for i + 1 < n
+  /// The state on entry to each frame.
+  uintptr_t pc[kFrames], sp[kFrames], bp[kFrames];
+  /// The words the step from frame i read besides the return address at sp[i + 1] - 8
+  /// (0 when it read none).
+  uintptr_t bp_at[kFrames], cfa_at[kFrames];
+  uint8_t flags[kFrames];
+};
+
+/// Writes up to `max` return addresses to `out`, innermost first: out[0] is the return
+/// address into walk_stack's caller. Returns the count (the walk ends at the outermost
+/// frame, at `max`, or at a frame whose stack pointer makes no sense), or kWalkFailed.
+/// `memo` (may be null) must belong to the calling thread. Never allocates; the first
+/// capture through a new return address takes the dynamic linker's lock once
+/// (dl_iterate_phdr) to find its rule.
+__attribute__((noinline)) size_t walk_stack(uintptr_t* out, size_t max,
+                                            WalkMemo* memo = nullptr);
+
+/// Forgets every cached rule (after a module is unloaded, its addresses may be reused).
+void walk_forget();
+
+/// Number of return addresses whose rule is cached (tests).
+size_t walk_cached();
+
+}  // namespace mpshim::track
