@@ -4,6 +4,8 @@
 // operator new) whose head is a direct leak and the other 9 indirect.
 // `leaky --expect` prints the expected totals instead of running:
 //   expect: direct_bytes=D direct_blocks=N indirect_bytes=I indirect_blocks=M
+// `leaky --work=R` also processes each new block as a program would: R passes reading
+// and mixing all of its words, so allocation is a smaller part of the work.
 #include "common.h"
 
 #include <new>
@@ -59,6 +61,17 @@ void release(Slot& s) {
   s.p = nullptr;
 }
 
+int g_work_passes = 0;
+
+// R passes over the block's words: the program's own use of what it allocated.
+__attribute__((noinline)) void process(void* p, size_t size) {
+  auto* w = static_cast<uint64_t*>(p);
+  uint64_t acc = size;
+  for (int pass = 0; pass < g_work_passes; ++pass)
+    for (size_t i = 0; i < size / 8; ++i) acc = (acc ^ w[i]) * 0x100000001b3ull + pass;
+  bench::escape(reinterpret_cast<void*>(acc));
+}
+
 // The work of one burst at the bottom of a call chain.
 __attribute__((noinline)) void burst(bench::Rng& rng, std::vector<Slot>& window, long ops) {
   for (long i = 0; i < ops; ++i) {
@@ -74,6 +87,7 @@ __attribute__((noinline)) void burst(bench::Rng& rng, std::vector<Slot>& window,
     if (!s.p) bench::fail("allocation returned NULL", s.size);
     s.from_new = (i & 3) == 2;
     bench::tag(s.p, s.size, s.size);
+    if (g_work_passes != 0) process(s.p, s.size);
   }
 }
 
@@ -101,6 +115,11 @@ int main(int argc, char** argv) {
     std::printf("expect: direct_bytes=%ld direct_blocks=%ld indirect_bytes=%ld indirect_blocks=%ld\n",
                 kDirectBytes, kDirectBlocks, kIndirectBytes, kIndirectBlocks);
     return 0;
+  }
+  if (argc > 1 && std::strncmp(argv[1], "--work=", 7) == 0) {
+    g_work_passes = std::atoi(argv[1] + 7);
+    --argc;
+    ++argv;
   }
   bench::Args args = bench::parse_args(argc, argv, 1, 1);
   long per_thread = args.smoke ? 50000 : args.scale * 1000000;

@@ -425,6 +425,9 @@ def compare_tracking(ctx, only):
     smoke = ["--smoke"] if ctx.smoke else []
     cases = [("leaky", "4 threads x 1M allocations from 4 call paths, leaks at 3 sites",
               [leaky] + smoke, leaky),
+             ("leaky-work", "leaky, each new block then read in 12 passes: allocation is a "
+              "smaller share of the work, as in most programs",
+              [leaky, "--work=12"] + smoke, leaky),
              ("python", "python3 running bench/pyalloc.py 1",
               [sys.executable, os.path.join(SRC, "pyalloc.py"), "--smoke" if ctx.smoke else "1"], None),
              ("sites", "10,000 distinct leak sites, one block each (report size and speed)",

@@ -104,7 +104,10 @@ bool free_slow(void* p) {
   ChunkKind kind = chunk_kind(p);
   if (kind == kChunkSegment) {
     Span* sp = span_of(p);
-    if (sp == nullptr || size_t(static_cast<char*>(p) - sp->start()) % kClasses.info[sp->cls].size != 0) return false;
+    if (sp == nullptr) return false;
+    const ClassInfo& ci = kClasses.info[sp->cls];
+    size_t off = size_t(static_cast<char*>(p) - sp->start());
+    if (block_index(off, ci) * ci.size != off) return false;
     ThreadCache* tc = thread_cache_get();
     if (tc != nullptr) return free_fast(p);
     unsigned cls = sp->cls;
@@ -216,10 +219,11 @@ uint64_t* tag_of(const void* p) {
   if (kind == kChunkSegment) {
     Span* sp = span_of(p);
     if (sp == nullptr || sp->segment()->tags == nullptr) return nullptr;
+    const ClassInfo& ci = kClasses.info[sp->cls];
     size_t off = size_t(static_cast<const char*>(p) - sp->start());
-    uint32_t size = kClasses.info[sp->cls].size;
-    if (off % size != 0) return nullptr;
-    return &sp->segment()->tags[tag_index(sp, off / size)];
+    size_t idx = block_index(off, ci);
+    if (idx * ci.size != off) return nullptr;
+    return &sp->segment()->tags[tag_index(sp, idx)];
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
     LargeHeader* h = large_header(p);
@@ -234,7 +238,7 @@ bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag) 
     Span* sp = span_of(addr);
     if (sp == nullptr || sp->segment()->tags == nullptr) return false;
     uint32_t size = kClasses.info[sp->cls].size;
-    size_t idx = size_t(static_cast<const char*>(addr) - sp->start()) / size;
+    size_t idx = block_index(size_t(static_cast<const char*>(addr) - sp->start()), kClasses.info[sp->cls]);
     char* s = sp->start() + idx * size;
     if (s >= sp->bump) return false;  // never handed out
     *start = s;

@@ -22,7 +22,15 @@ struct ClassInfo {
   uint16_t batch;       ///< blocks moved between a thread cache and the central pool at once
   uint16_t max_cached;  ///< blocks a thread cache holds before it flushes
   uint16_t transfer;    ///< batches the central pool keeps whole (0: none)
+  uint64_t inverse;     ///< ceil(2^42 / size), for block_index
 };
+
+/// Index of the block holding byte `off` of a span of class `ci`, without a division:
+/// exact for every offset below 4 MiB, as the rounding error of `inverse` (below one
+/// part in 2^42 / size) times the offset stays under one block.
+constexpr size_t block_index(size_t off, const ClassInfo& ci) {
+  return size_t((uint64_t(off) * ci.inverse) >> 42);
+}
 
 constexpr uint32_t class_size_of(unsigned c) {
   if (c <= 8) return 16 * c;
@@ -34,6 +42,7 @@ constexpr ClassInfo make_class(unsigned c) {
   ClassInfo ci{};
   if (c == 0) return ci;
   ci.size = class_size_of(c);
+  ci.inverse = ((uint64_t(1) << 42) + ci.size - 1) / ci.size;
   for (unsigned n = 1; n <= 32; ++n) {
     size_t span = n * kPageSize, objs = span / ci.size, waste = span - objs * ci.size;
     if (objs >= 1 && waste * 8 <= span && (objs >= 8 || span >= (512u << 10) || n == 32)) {

@@ -77,3 +77,17 @@ TEST(SizeClass, LookupTableMatchesTheArithmeticPath) {
 }
 
 }  // namespace
+
+// block_index replaces a division on every tracked allocation and free: it must agree with
+// it on both sides of every block boundary a 4 MiB chunk can hold, and at its end.
+TEST(SizeClass, BlockIndexIsExactDivision) {
+  constexpr size_t kChunk = size_t(4) << 20;
+  for (unsigned c = 1; c < cpu::kNumClasses; ++c) {
+    const cpu::ClassInfo& ci = cpu::kClasses.info[c];
+    for (size_t b = ci.size; b < kChunk; b += ci.size)
+      for (size_t off : {b - 1, b, b + 1})
+        ASSERT_EQ(cpu::block_index(off, ci), off / ci.size) << "class " << c << " offset " << off;
+    for (size_t off = kChunk - 4096; off < kChunk; ++off)
+      ASSERT_EQ(cpu::block_index(off, ci), off / ci.size) << "class " << c << " offset " << off;
+  }
+}
