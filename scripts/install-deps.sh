@@ -6,11 +6,11 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build g++ pkg-config libunwind-dev libiberty-dev libgcc-12-dev
-  # tests
+  # tests, and the real programs they run under the shim
   libgtest-dev libboost-test-dev valgrind libclang-rt-14-dev python3 sqlite3 git perl
-  coreutils time
+  coreutils time gcc tar gzip xz-utils mawk diffutils redis-server redis-tools
   # benchmarks: the allocators compared, and the tools and programs they run
-  libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine redis-server
+  libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine
 )
 
 if [[ $(id -u) == 0 ]]; then

@@ -305,9 +305,37 @@ std::atomic<int> g_state{0};       // 0 not parsed, 1 parsing, 2 done
 std::atomic<int> g_parser_pid{0};  // pid of the process whose thread parses (0: nobody yet)
 MPSHIM_TLS bool t_parsing = false;
 
+// Copies of the string options. Programs that set their process title (redis, nginx,
+// postgres) overwrite the environment strings, and the report reads these paths at exit.
+char g_string_copies[16384];
+
+// Points the string options of `c` at copies in g_string_copies; a value that does not fit
+// keeps pointing into the environment.
+void keep_strings(Config* c) {
+  size_t used = 0;
+  auto keep = [&used](const char*& s) {
+    size_t n = 0;
+    while (s[n] != '\0') ++n;
+    if (n + 1 > sizeof g_string_copies - used) return;
+    char* copy = g_string_copies + used;
+    for (size_t i = 0; i <= n; ++i) copy[i] = s[i];
+    used += n + 1;
+    s = copy;
+  };
+#define MPSHIM_KEEP_Bool(field)
+#define MPSHIM_KEEP_Uint(field)
+#define MPSHIM_KEEP_Size(field)
+#define MPSHIM_KEEP_Enum(field)
+#define MPSHIM_KEEP_String(field) keep(c->field);
+#define MPSHIM_KEEP(NAME, field, type, def, lo, hi, choices, help) MPSHIM_KEEP_##type(field)
+  MPSHIM_OPTIONS(MPSHIM_KEEP)
+#undef MPSHIM_KEEP
+}
+
 const Config& parse_now() {
   t_parsing = true;
   parse(prim::environment(), &g_config, nullptr);
+  keep_strings(&g_config);
   t_parsing = false;
   g_state.store(2, std::memory_order_release);
   return g_config;

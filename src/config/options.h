@@ -36,8 +36,9 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
   X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)")
 
-/// The effective configuration. Strings point into the environment or at their default text
-/// and are never null ("" when unset and without default).
+/// The effective configuration. Strings point into the parsed environment (get(): into a
+/// copy of it) or at their default text and are never null ("" when unset and without
+/// default).
 struct Config {
 #define MPSHIM_FIELD_Bool bool
 #define MPSHIM_FIELD_Uint uint64_t
@@ -74,7 +75,8 @@ void parse(const char* const* env, Config* out, void (*warn)(const char* line));
 /// as "(none)").
 void dump(const Config& c);
 
-/// The process configuration, parsed from prim::environment() on first use; the warnings
+/// The process configuration, parsed from prim::environment() on first use, with its strings
+/// copied (programs that set their process title overwrite the environment); the warnings
 /// are written once (the dump is the caller's: the shim's start-up prints it when verbose).
 /// Thread-safe without allocating: other threads wait while one parses; a re-entrant call
 /// on the parsing thread gets the defaults; after a fork() during parsing the child parses.

@@ -108,3 +108,20 @@ TEST(ConfigGet, QuietWithDefaultsWhenNothingIsSet) {
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.err, "");
 }
+
+// Programs that set their process title (redis, nginx) overwrite the environment strings;
+// the string options must keep their values, since the report opens its files at exit.
+TEST(ConfigGet, StringsSurviveOverwrittenEnvironment) {
+  ChildResult r = in_child({{"MPSHIM_REPORT", "/tmp/report.%p.json"},
+                            {"MPSHIM_FOLDED", "/tmp/leaks.folded"}},
+                           [] {
+    const mpshim::config::Config& c = mpshim::config::get();
+    for (char** e = environ; *e != nullptr; ++e) std::memset(*e, 0, std::strlen(*e));
+    return std::strcmp(c.report, "/tmp/report.%p.json") == 0 &&
+                   std::strcmp(c.folded, "/tmp/leaks.folded") == 0 &&
+                   std::strcmp(c.suppressions, "") == 0
+               ? 0
+               : 1;
+  });
+  EXPECT_EQ(r.status, 0) << "stderr:\n" << r.err;
+}
