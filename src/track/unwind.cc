@@ -543,19 +543,24 @@ bool needs_bp(const WalkMemo& m, size_t k, size_t n) {
   return true;
 }
 
-void record(WalkMemo* m, size_t i, const State& s, uintptr_t bp_at, uintptr_t cfa_at,
-            uint8_t flags) {
-  m->pc[i] = s.pc;
-  m->sp[i] = s.sp;
-  m->bp[i] = s.bp;
-  m->bp_at[i] = bp_at;
-  m->cfa_at[i] = cfa_at;
-  m->flags[i] = uint8_t(flags | (s.bp_known ? WalkMemo::kBpKnown : 0));
+// A frame of the walk in progress: its state on entry and what its step read.
+struct Entry {
+  State state;
+  uintptr_t bp_at, cfa_at;
+  uint8_t flags;
+};
+
+void put(WalkMemo* m, size_t i, const Entry& e) {
+  m->pc[i] = e.state.pc;
+  m->sp[i] = e.state.sp;
+  m->bp[i] = e.state.bp;
+  m->bp_at[i] = e.bp_at;
+  m->cfa_at[i] = e.cfa_at;
+  m->flags[i] = uint8_t(e.flags | (e.state.bp_known ? WalkMemo::kBpKnown : 0));
 }
 
-// Moves entries [from, n) of the memo down to `to`.
-void shift(WalkMemo* m, size_t from, size_t to, size_t n) {
-  size_t len = n - from;
+// Moves memo entries [from, from + len) to `to` (either way).
+void shift(WalkMemo* m, size_t from, size_t to, size_t len) {
   memmove(&m->pc[to], &m->pc[from], len * sizeof(uintptr_t));
   memmove(&m->sp[to], &m->sp[from], len * sizeof(uintptr_t));
   memmove(&m->bp[to], &m->bp[from], len * sizeof(uintptr_t));
@@ -573,24 +578,32 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
   auto* top = static_cast<uintptr_t*>(__builtin_frame_address(0));
   State s{top[1], reinterpret_cast<uintptr_t>(top + 2), top[0], true};
   uint32_t generation = g_generation.load(std::memory_order_acquire);
-  // The memo is rewritten in place: frame i of this walk goes to entry i once the last
-  // walk's entries below it can no longer be needed (their stack pointers are lower), so
-  // entries from n on are still the last walk's.
+  constexpr size_t kKept = WalkMemo::kFrames;
   WalkMemo* m = memo;
   size_t old_n = m != nullptr && m->generation == generation ? m->n : 0;
-  constexpr size_t kKept = WalkMemo::kFrames;
+  // Until the walk first meets a frame of the last walk, its frames wait in `fresh`; then
+  // the last walk's entries from there on move to the current index, the fresh frames fill
+  // the entries below, and later frames are written to the memo in place (entries from the
+  // current index on are then still the last walk's).
+  Entry fresh[kKept];
+  bool merged = m == nullptr;
   size_t n = 0, k = 0;
   for (;;) {
-    if (k < n) k = n;
+    if (merged && k < n) k = n;
     while (k < old_n && m->sp[k] < s.sp) ++k;
-    if (k + 1 < old_n && m->sp[k] == s.sp && m->pc[k] == s.pc &&
+    if (k + 1 < old_n && n + 1 < kKept && m->sp[k] == s.sp && m->pc[k] == s.pc &&
         ((m->bp[k] == s.bp && (m->flags[k] & WalkMemo::kBpKnown) == s.bp_known) ||
          !needs_bp(*m, k, old_n))) {
-      // Back on a frame of the last walk: bring its entries down to this frame's index and
+      // Back on a frame of the last walk: bring its entries to this frame's index, then
       // replay them while the words their steps read still hold the same values.
       if (k != n) {
-        shift(m, k, n, old_n);
-        old_n -= k - n;
+        size_t len = old_n - k < kKept - n ? old_n - k : kKept - n;
+        shift(m, k, n, len);
+        old_n = n + len;
+      }
+      if (!merged) {
+        for (size_t i = 0; i < n; ++i) put(m, i, fresh[i]);
+        merged = true;
       }
       uint8_t seen = 0;
       for (; n + 1 < max && n + 1 < old_n; ++n) {
@@ -612,20 +625,24 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
       k = n;
     }
     out[n] = s.pc;
-    State here = s;
-    uintptr_t bp_at = 0, cfa_at = 0;
-    uint8_t flags = 0;
-    Step st = n + 1 == max ? kEnd : step(s, &bp_at, &cfa_at, &flags);
+    Entry e{s, 0, 0, 0};
+    Step st = n + 1 == max ? kEnd : step(s, &e.bp_at, &e.cfa_at, &e.flags);
     if (st == kFail) {
       if (m != nullptr) m->n = 0;
       return kWalkFailed;
     }
-    if (m != nullptr && n < kKept) record(m, n, here, bp_at, cfa_at, flags);
+    if (n < kKept) {
+      if (merged && m != nullptr) put(m, n, e);
+      else fresh[n] = e;
+    }
     ++n;
     if (st == kEnd) break;
   }
   if (m != nullptr) {
-    m->n = uint32_t(n < kKept ? n : kKept);
+    size_t kept = n < kKept ? n : kKept;
+    if (!merged)
+      for (size_t i = 0; i < kept; ++i) put(m, i, fresh[i]);
+    m->n = uint32_t(kept);
     m->generation = generation;
   }
   return n;

@@ -202,6 +202,72 @@ TEST(Walk, MemoGivesTheSameFrames) {
   }
 }
 
+// Random call chains through frames of every kind (rsp-based, rbp-based with a
+// variable-length array, realigned), walked with one memo: each walk must give
+// libunwind's frames, whatever the last walk was.
+struct Chain {
+  uint64_t rng;
+  int left;
+  Both* b;
+};
+void chain_step(Chain* c);
+void (*volatile g_chain_step)(Chain*) = chain_step;
+
+__attribute__((noinline)) void chain_plain(Chain* c) {
+  g_chain_step(c);
+  asm volatile("" ::: "memory");
+}
+__attribute__((noinline, optimize("no-omit-frame-pointer"))) void chain_vla(Chain* c) {
+  volatile char vla[16 + (c->rng & 63)];
+  vla[0] = 1;
+  g_chain_step(c);
+  asm volatile("" ::"r"(vla) : "memory");
+}
+__attribute__((noinline)) void chain_aligned(Chain* c) {
+  alignas(64) volatile char buf[64];
+  buf[0] = 1;
+  g_chain_step(c);
+  asm volatile("" ::"r"(buf) : "memory");
+}
+__attribute__((noinline)) void chain_leaf(Both* b) {
+  b->walked = walk_stack(b->walk, kMax, g_use_memo);
+  void* raw[kMax];
+  int n = unw_backtrace(raw, kMax);
+  b->general = n > 0 ? size_t(n) : 0;
+  for (size_t i = 0; i < b->general; ++i) b->unw[i] = reinterpret_cast<uintptr_t>(raw[i]);
+  asm volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void chain_step(Chain* c) {
+  c->rng = c->rng * 6364136223846793005ull + 1442695040888963407ull;
+  if (c->left-- == 0) {
+    chain_leaf(c->b);
+  } else {
+    switch ((c->rng >> 33) % 3) {
+      case 0: chain_plain(c); break;
+      case 1: chain_vla(c); break;
+      default: chain_aligned(c); break;
+    }
+  }
+  asm volatile("" ::: "memory");
+}
+
+TEST(Walk, MemoAgreesWithLibunwindOnRandomChains) {
+  WalkMemo memo{};
+  g_use_memo = &memo;
+  uint64_t seed = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    seed = seed * 2862933555777941757ull + 3037000493ull;
+    Both b;
+    Chain c{seed, int(seed >> 59), &b};  // 0-31 levels
+    chain_step(&c);
+    ASSERT_NE(b.walked, kWalkFailed);
+    ASSERT_EQ(b.walked, b.general) << "walk " << i;
+    for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+  }
+  g_use_memo = nullptr;
+}
+
 TEST(Walk, CostOf16Frames) {
   constexpr int kIters = 200000;
   double ns[2];
