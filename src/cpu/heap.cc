@@ -324,6 +324,10 @@ void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   // The chunk table holds no pointers; scanning its 32 MiB would only cost time.
   uintptr_t map = reinterpret_cast<uintptr_t>(&g_chunk_kind[0]);
   fn(map, map + sizeof g_chunk_kind, ctx);
+  // The central pools' transfer caches point at free blocks, and a slot above the count
+  // still names the head of a batch handed out since, which may be a leaked block now.
+  uintptr_t central = reinterpret_cast<uintptr_t>(&g_central[0]);
+  fn(central, central + sizeof g_central, ctx);
   page_heap_for_each(range_segment, &r);
   // Thread caches hold free-list heads and the tracker's stack-walk memos: no live pointers.
   thread_cache_for_each_unlocked(range_thread_cache, &r);

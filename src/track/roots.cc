@@ -2,11 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
+
+#include "prim/os.h"
 
 namespace mpshim::track {
 namespace {
@@ -174,18 +181,24 @@ size_t read_small(const char* path, char* buf, size_t cap) {
   return used;
 }
 
-// The stack pointer in /proc/self/task/TID/syscall: "nr args... sp pc" or "-1 sp pc"
-// when blocked, "running" otherwise.
-uintptr_t blocked_sp(int tid) {
+// Reads /proc/self/task/TID/<name> into buf (NUL-terminated); returns its length.
+size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
   char path[64] = "/proc/self/task/";
   size_t n = strlen(path);
   char digits[16];
   size_t k = 0;
   for (int t = tid; t > 0 && k < sizeof digits; t /= 10) digits[k++] = char('0' + t % 10);
   while (k > 0) path[n++] = digits[--k];
-  memcpy(path + n, "/syscall", 9);
+  path[n++] = '/';
+  memcpy(path + n, name, strlen(name) + 1);
+  return read_small(path, buf, cap);
+}
+
+// The stack pointer in /proc/self/task/TID/syscall: "nr args... sp pc" or "-1 sp pc"
+// when blocked, "running" otherwise.
+uintptr_t blocked_sp(int tid) {
   char buf[256];
-  size_t len = read_small(path, buf, sizeof buf);
+  size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
   if (len == 0 || buf[0] == 'r') return 0;
   const char* tok[9];
   size_t ntok = 0;
@@ -227,6 +240,137 @@ size_t list_other_tasks(TaskInfo* out, size_t cap) {
   close(fd);
   errno = saved;
   return count;
+}
+
+// ---------------------------------------------------------------------------------------
+// Registers of other threads
+
+namespace {
+
+constexpr int kRegsSignal = SIGURG;  // ignored by default: a late delivery does nothing
+static_assert(REG_RSP - REG_R8 == int(kThreadRegSp) && kThreadRegSp + 1 == kThreadRegs,
+              "gregs order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp");
+
+// Published to the handler for one snapshot.
+std::atomic<ThreadRegs*> g_asked{nullptr};
+std::atomic<size_t> g_nasked{0};
+std::atomic<uint32_t> g_answers{0};
+std::atomic<int> g_in_handler{0};  // handlers that may still use g_asked
+
+void futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* timeout) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val, timeout,
+          nullptr, 0);
+}
+
+// Runs on the asked thread, anywhere in the program: only atomics and system calls
+// (async-signal-safe), never the allocator.
+void on_regs_signal(int, siginfo_t*, void* context) {
+  int saved = errno;
+  g_in_handler.fetch_add(1);
+  ThreadRegs* t = g_asked.load();
+  size_t n = t != nullptr ? g_nasked.load() : 0;
+  int self = int(syscall(SYS_gettid));
+  for (size_t i = 0; i < n; ++i) {
+    if (t[i].tid != self || t[i].answered.load(std::memory_order_relaxed) != 0) continue;
+    const greg_t* gregs = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
+    for (size_t r = 0; r < kThreadRegs; ++r) t[i].regs[r] = uintptr_t(gregs[REG_R8 + int(r)]);
+    t[i].answered.store(1, std::memory_order_release);
+    g_answers.fetch_add(1);
+    futex(&g_answers, FUTEX_WAKE, INT_MAX, nullptr);
+    break;
+  }
+  g_in_handler.fetch_sub(1);
+  errno = saved;
+}
+
+// True when thread `tid` would run a handler for `sig` soon: it is neither exiting nor
+// stopped and does not block the signal (the allocator's purge thread blocks them all).
+bool can_answer(int tid, int sig) {
+  char buf[4096];
+  if (read_task_file(tid, "status", buf, sizeof buf) == 0) return false;
+  const char* state = strstr(buf, "\nState:\t");
+  const char* blocked = strstr(buf, "\nSigBlk:\t");
+  if (state == nullptr || blocked == nullptr) return false;
+  char s = state[8];
+  if (s == 'Z' || s == 'X' || s == 'T' || s == 't') return false;
+  const char* hex = blocked + 9;
+  uintptr_t mask;
+  return hex_field(hex, hex + 16, &mask) && (mask >> (sig - 1) & 1) == 0;
+}
+
+// True when thread `tid` sits in a system call that a signal handler makes fail with
+// EINTR even under SA_RESTART (poll, epoll_wait, select, nanosleep, pause, sigtimedwait,
+// System V IPC, io_getevents): such a thread is not asked, so the check never changes
+// what the program sees.
+bool in_unrestartable_call(int tid) {
+#if defined(__x86_64__)
+  char buf[256];
+  size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
+  if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;  // running, or not in a call
+  long nr = 0;
+  for (const char* p = buf; *p >= '0' && *p <= '9'; ++p) nr = nr * 10 + (*p - '0');
+  static const long kNoRestart[] = {
+      SYS_poll, SYS_select, SYS_pause, SYS_nanosleep, SYS_clock_nanosleep, SYS_epoll_wait,
+      SYS_epoll_pwait, SYS_ppoll, SYS_pselect6, SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
+      SYS_msgsnd, SYS_msgrcv, SYS_semop, SYS_semtimedop, SYS_io_getevents, 441 /* epoll_pwait2 */};
+  for (long n : kNoRestart)
+    if (nr == n) return true;
+  return false;
+#else
+  (void)tid;
+  return true;  // the numbers differ: ask no thread rather than risk EINTR
+#endif
+}
+
+bool is_ours(const struct sigaction& sa) {
+  return (sa.sa_flags & SA_SIGINFO) != 0 && sa.sa_sigaction == on_regs_signal;
+}
+
+}  // namespace
+
+size_t snapshot_registers(ThreadRegs* t, size_t n, uint64_t timeout_ns) {
+  int saved = errno;
+  struct sigaction ours {}, old {};
+  if (n == 0 || sigaction(kRegsSignal, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) {
+    errno = saved;
+    return 0;
+  }
+  g_answers.store(0);
+  g_nasked.store(n);
+  g_asked.store(t);
+  ours.sa_sigaction = on_regs_signal;
+  ours.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigfillset(&ours.sa_mask);  // no other handler runs (or jumps away) in the middle
+  size_t asked = 0;
+  if (sigaction(kRegsSignal, &ours, &old) == 0) {
+    if (old.sa_handler == SIG_DFL) {
+      int pid = prim::os_getpid();
+      for (size_t i = 0; i < n; ++i)
+        if (can_answer(t[i].tid, kRegsSignal) && !in_unrestartable_call(t[i].tid) &&
+            syscall(SYS_tgkill, pid, t[i].tid, kRegsSignal) == 0)
+          ++asked;
+      uint64_t deadline = prim::now_ns() + timeout_ns;
+      for (uint32_t got; (got = g_answers.load()) < asked;) {
+        uint64_t now = prim::now_ns();
+        if (now >= deadline) break;
+        timespec left{time_t((deadline - now) / 1000000000), long((deadline - now) % 1000000000)};
+        futex(&g_answers, FUTEX_WAIT, got, &left);
+      }
+    }
+    // Put the old disposition back: a signal still pending is then dropped. If the program
+    // installed a handler of its own meanwhile, keep that one.
+    struct sigaction now {};
+    sigaction(kRegsSignal, &old, &now);
+    if (!is_ours(now)) sigaction(kRegsSignal, &now, nullptr);
+  }
+  // A handler that already started may still write to `t`: wait for it.
+  g_asked.store(nullptr);
+  while (g_in_handler.load() != 0) sched_yield();
+  g_nasked.store(0);
+  size_t answered = 0;
+  for (size_t i = 0; i < n; ++i) answered += t[i].answered.load(std::memory_order_acquire);
+  errno = saved;
+  return answered;
 }
 
 }  // namespace mpshim::track

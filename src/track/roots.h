@@ -2,6 +2,7 @@
 // /proc/self/maps, minus what must not count (the allocator's own block memory, stacks of
 // exited threads, the dead part of the current stack, the check's own buffers).
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -28,6 +29,25 @@ struct TaskInfo {
 /// Lists the threads of this process other than the caller (by system calls: no memory
 /// is allocated) into `out`; returns how many there are (only `cap` are written).
 size_t list_other_tasks(TaskInfo* out, size_t cap);
+
+/// General-purpose registers of a thread (rax to r15 and rsp: ucontext's REG_R8..REG_RSP).
+constexpr size_t kThreadRegs = 16;
+constexpr size_t kThreadRegSp = 15;  ///< index of rsp
+
+/// Another thread's registers as snapshot_registers() captured them.
+struct ThreadRegs {
+  int tid;                         ///< input: the thread to ask
+  std::atomic<uint32_t> answered;  ///< set by the thread itself, in its signal handler
+  uintptr_t regs[kThreadRegs];     ///< zero until it answers
+};
+
+/// Asks each thread of `t` for its registers and waits up to `timeout_ns` for the answers;
+/// returns how many answered. The question is a SIGURG sent with tgkill (its default action
+/// is to ignore it): the handler, which copies the registers from its context, is installed
+/// only while the program leaves SIGURG at that default, and removed before returning, so a
+/// late signal is ignored. Threads that are exiting, stopped or block SIGURG are not asked;
+/// a thread that never answers costs only the timeout. Never allocates; one call at a time.
+size_t snapshot_registers(ThreadRegs* t, size_t n, uint64_t timeout_ns);
 
 /// Sorts ranges by start (heap sort: no recursion, no memory).
 void sort_ranges(ScanRange* r, size_t n);

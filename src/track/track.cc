@@ -137,8 +137,16 @@ struct CheckState {
   Vec<uint64_t> usable;
   Vec<ScanRange> holes;
   Vec<Thread> threads;
+  TaskInfo* tasks = nullptr;  // the other threads of the process
+  ThreadRegs* task_regs = nullptr;
+  size_t ntasks = 0;
+  bool all_tasks = false;  // false when some could not be listed
   bool failed = false;
 };
+
+// Registers of a live thread may hold the only pointer to a block (a worker blocked in a
+// system call, still running at exit): ask every other thread for them.
+constexpr uint64_t kRegsTimeoutNs = 100'000'000;
 
 void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
@@ -172,18 +180,27 @@ uintptr_t find_live(uintptr_t addr, void*) {
   return reinterpret_cast<uintptr_t>(start);
 }
 
+// Lists the other threads and takes a snapshot of their registers.
+void snapshot_other_threads(CheckState& st) {
+  size_t cap = list_other_tasks(nullptr, 0) + 64;
+  st.tasks = st.scratch.array<TaskInfo>(cap);
+  st.task_regs = st.scratch.array<ThreadRegs>(cap);
+  if (st.tasks == nullptr || st.task_regs == nullptr) return;
+  size_t n = list_other_tasks(st.tasks, cap);
+  st.all_tasks = n <= cap;
+  st.ntasks = n <= cap ? n : cap;
+  for (size_t i = 0; i < st.ntasks; ++i) st.task_regs[i].tid = st.tasks[i].tid;
+  snapshot_registers(st.task_regs, st.ntasks, kRegsTimeoutNs);
+}
+
 // Marks the stack mappings of live threads in `live`; returns false when a live thread's
 // stack could not be found (then no mapping may be taken for a dead thread's by its shape).
 bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool* live) {
-  size_t cap = list_other_tasks(nullptr, 0) + 64;
-  TaskInfo* tasks = st.scratch.array<TaskInfo>(cap);
-  if (tasks == nullptr) return false;
-  size_t n = list_other_tasks(tasks, cap);
-  bool all_found = n <= cap;
-  for (size_t i = 0; i < n && i < cap; ++i) {
-    int64_t m = tasks[i].sp != 0 ? find_range(maps, nmaps, tasks[i].sp) : -1;
+  bool all_found = st.all_tasks;
+  for (size_t i = 0; i < st.ntasks; ++i) {
+    int64_t m = st.tasks[i].sp != 0 ? find_range(maps, nmaps, st.tasks[i].sp) : -1;
     for (size_t k = 0; m < 0 && k < st.threads.len; ++k)
-      if (st.threads.items[k].alive && st.threads.items[k].tid == tasks[i].tid)
+      if (st.threads.items[k].alive && st.threads.items[k].tid == st.tasks[i].tid)
         m = find_range(maps, nmaps, st.threads.items[k].addr);
     if (m >= 0)
       live[m] = true;
@@ -193,9 +210,9 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
   return all_found;
 }
 
-// Builds the roots: readable+writable mappings minus the holes, plus the saved registers.
-// Other live threads' stacks are scanned whole: their registers are not in memory while
-// they run or sleep in the kernel, so nothing below their stack pointer is dropped.
+// Builds the roots: readable+writable mappings minus the holes, plus the saved registers
+// of exit()'s caller and of the other threads. Other live threads' stacks are scanned
+// whole: they keep running after their registers were taken.
 bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   uintptr_t sp = st.stack_lo;
   size_t len = 0;
@@ -230,11 +247,15 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     if (guarded[m] && !live[m]) collect_hole(maps[m].lo, maps[m].hi, &st);
   if (st.failed) return false;
 
-  roots->items = st.scratch.array<ScanRange>(nmaps + st.holes.len + 2);
+  roots->items = st.scratch.array<ScanRange>(nmaps + st.holes.len + 2 + st.ntasks);
   if (roots->items == nullptr) return false;
   roots->len = subtract_ranges(maps, nmaps, st.holes.items, st.holes.len, roots->items);
   if (st.nregs != 0)
     roots->items[roots->len++] = {uintptr_t(st.regs), uintptr_t(st.regs + st.nregs)};
+  for (size_t i = 0; i < st.ntasks; ++i) {
+    const uintptr_t* r = st.task_regs[i].regs;
+    if (st.task_regs[i].answered) roots->items[roots->len++] = {uintptr_t(r), uintptr_t(r + kThreadRegs)};
+  }
   return true;
 }
 
@@ -251,6 +272,9 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
   else
     st.nregs = 0;
   cpu::lock_all();
+  // Under the locks, so threads waiting to allocate or free stay where they are. The
+  // signal handler touches neither the allocator nor any lock.
+  snapshot_other_threads(st);
   cpu::for_each_tagged(collect_block, &st);
   Vec<ScanRange> roots;
   bool ok = !st.failed && build_roots(st, &roots) &&

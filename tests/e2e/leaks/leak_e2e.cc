@@ -681,6 +681,20 @@ BOOST_DATA_TEST_CASE(interior_pointer_keeps_block, bdata::make(kOpts), opt) {
   }
 }
 
+BOOST_DATA_TEST_CASE(register_of_a_blocked_thread_keeps_block, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
+  Run r = run_prog("thread_register", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 1111, 1, 1);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "direct", "leak_hidden", 1111, 1, "malloc");
+    check_group(rep, "reachable", "keep_in_register", 4242, 1, "malloc");
+  }
+}
+
 BOOST_DATA_TEST_CASE(suppressions, bdata::make(kOpts), opt) {
   Run plain = run_prog("suppress", opt);
   WITH_RUN(plain) {

@@ -2,13 +2,19 @@
 #include "track/roots.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
+#include <signal.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <thread>
 #include <vector>
+
+#include "prim/os.h"
+#include "register_holder.h"
 
 namespace mpshim::track {
 namespace {
@@ -82,6 +88,90 @@ TEST(Roots, OtherTasksWithTheStackPointerOfABlockedThread) {
   t.join();
   EXPECT_GE(n, 1u);
   EXPECT_TRUE(found);
+}
+
+constexpr uintptr_t kMask = 0x5c5c5c5c5c5c5c5cull;
+
+bool sigurg_is_default() {
+  struct sigaction sa {};
+  return sigaction(SIGURG, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL;
+}
+
+TEST(Roots, SnapshotTakesTheRegistersOfABlockedThread) {
+  const uintptr_t value = 0x123456789abcull;
+  RegisterHolder holder(value ^ kMask, kMask);
+  ThreadRegs t[1] = {};
+  t[0].tid = holder.tid();
+  EXPECT_EQ(snapshot_registers(t, 1, 2'000'000'000), 1u);
+  EXPECT_EQ(t[0].answered.load(), 1u);
+  EXPECT_EQ(t[0].regs[REG_R12 - REG_R8], value);
+  EXPECT_NE(t[0].regs[kThreadRegSp], 0u);
+  EXPECT_TRUE(sigurg_is_default());
+  EXPECT_EQ(holder.stop(), value);  // the wait went on after the signal
+}
+
+void program_handler(int) {}
+
+TEST(Roots, SnapshotLeavesTheProgramsOwnHandlerAlone) {
+  RegisterHolder holder(kMask, kMask);
+  struct sigaction mine {}, old {};
+  mine.sa_handler = program_handler;
+  ASSERT_EQ(sigaction(SIGURG, &mine, &old), 0);
+  ThreadRegs t[1] = {};
+  t[0].tid = holder.tid();
+  EXPECT_EQ(snapshot_registers(t, 1, 2'000'000'000), 0u);
+  struct sigaction now {};
+  sigaction(SIGURG, &old, &now);
+  EXPECT_EQ(now.sa_handler, program_handler);
+}
+
+TEST(Roots, SnapshotDoesNotWaitForAThreadThatBlocksTheSignal) {
+  std::atomic<int> tid{0};
+  std::atomic<bool> stop{false};
+  std::thread blocking([&] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGURG);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    tid = int(syscall(SYS_gettid));
+    while (!stop) usleep(1000);
+  });
+  while (tid == 0) usleep(100);
+  ThreadRegs t[1] = {};
+  t[0].tid = tid;
+  uint64_t t0 = prim::now_ns();
+  EXPECT_EQ(snapshot_registers(t, 1, 5'000'000'000), 0u);
+  EXPECT_LT(prim::now_ns() - t0, 1'000'000'000u);
+  EXPECT_TRUE(sigurg_is_default());
+  stop = true;
+  blocking.join();
+}
+
+// A thread in poll(2) would see EINTR from a handler even under SA_RESTART: it is not
+// asked, and its poll goes on undisturbed.
+TEST(Roots, SnapshotLeavesAThreadInPollUndisturbed) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::atomic<int> tid{0};
+  int result = -2, error = 0;
+  std::thread waiting([&] {
+    tid = int(syscall(SYS_gettid));
+    pollfd p{fds[0], POLLIN, 0};
+    result = poll(&p, 1, -1);
+    error = errno;
+  });
+  while (tid == 0) usleep(100);
+  usleep(20000);  // into poll
+  ThreadRegs t[1] = {};
+  t[0].tid = tid;
+  EXPECT_EQ(snapshot_registers(t, 1, 500'000'000), 0u);
+  usleep(20000);
+  EXPECT_EQ(result, -2) << "poll returned early, errno " << error;
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  waiting.join();
+  EXPECT_EQ(result, 1);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST(Roots, ParseReadsTheRealMapsFile) {

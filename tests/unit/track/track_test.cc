@@ -12,6 +12,7 @@
 
 #include "cpu/heap.h"
 #include "perf_clock.h"
+#include "register_holder.h"
 #include "track/check.h"
 #include "track/tag.h"
 #include "track/track.h"
@@ -160,6 +161,19 @@ TEST_F(Track, ClassifiesRealBlocks) {
   for (size_t i = 0; i < 8; ++i) release(reinterpret_cast<void*>(~reinterpret_cast<uintptr_t>(g_blocks[i])));
   got = check();
   for (uint64_t size = 1001; size <= 1010; ++size) EXPECT_EQ(got.count(size), 0u) << size;
+}
+
+// The only pointer to a block sits in a register of a thread blocked in the kernel.
+constexpr uintptr_t kMask = 0x6b6b6b6b6b6b6b6bull;
+uintptr_t g_hidden;
+
+TEST_F(Track, RegisterOfAnotherThreadKeepsBlock) {
+  deep(40, [] { g_hidden = reinterpret_cast<uintptr_t>(tracked(2345)) ^ kMask; });
+  RegisterHolder holder(g_hidden, kMask);
+  auto got = check();
+  ASSERT_EQ(got.count(2345), 1u);
+  EXPECT_EQ(got[2345].cls, LeakClass::Reachable);
+  release(reinterpret_cast<void*>(holder.stop()));
 }
 
 // A million tracked blocks, half in a list from a global, half leaked in pairs.
