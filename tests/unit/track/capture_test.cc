@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,6 +134,36 @@ TEST_F(Capture, FindsTheFrameThatCalledExit) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Inside a signal handler the walk meets the kernel's signal frame, which only libunwind
+// can step through: the capture must still reach the interrupted code's callers.
+Probe g_in_handler;
+void* g_handler_raw[kMaxDepth];
+int g_handler_raw_n;
+void on_signal(int) {
+  g_handler_raw_n = unw_backtrace(g_handler_raw, kMaxDepth);
+  recurse(&g_in_handler, 1);
+}
+
+TEST_F(Capture, ThroughASignalFrame) {
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = on_signal;
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  g_in_handler = Probe{};
+  g_in_handler.depth = kMaxDepth;
+  raise(SIGUSR2);
+  sigaction(SIGUSR2, &old, nullptr);
+  // The capture (leaf, recurse x2, on_signal, ...) ends with libunwind's frames from the
+  // signal frame on; compare the outermost frames, which both reach.
+  ASSERT_GT(g_handler_raw_n, 4);
+  ASSERT_GT(g_in_handler.n, 6u);
+  size_t tail = size_t(g_handler_raw_n) - 1;  // frames above on_signal in libunwind's list
+  ASSERT_GE(g_in_handler.n, tail);
+  for (size_t i = 1; i <= tail - 1; ++i)
+    EXPECT_EQ(g_in_handler.pcs[g_in_handler.n - i],
+              reinterpret_cast<uintptr_t>(g_handler_raw[g_handler_raw_n - i]))
+        << "frame " << i << " from the outermost";
 }
 
 void* g_raw[kMaxDepth + 8];
