@@ -312,7 +312,8 @@ bool in_unrestartable_call(int tid) {
   static const long kNoRestart[] = {
       SYS_poll, SYS_select, SYS_pause, SYS_nanosleep, SYS_clock_nanosleep, SYS_epoll_wait,
       SYS_epoll_pwait, SYS_ppoll, SYS_pselect6, SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
-      SYS_msgsnd, SYS_msgrcv, SYS_semop, SYS_semtimedop, SYS_io_getevents, 441 /* epoll_pwait2 */};
+      SYS_msgsnd, SYS_msgrcv, SYS_semop, SYS_semtimedop, SYS_io_getevents,
+      426 /* io_uring_enter */, 441 /* epoll_pwait2 */};
   for (long n : kNoRestart)
     if (nr == n) return true;
   return false;
