@@ -34,7 +34,9 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(REPORT_MAX, report_max, Uint, 0, 0, 1u << 30, "", "report at most this many groups (0: all)")  \
   X(LEAK_EXITCODE, leak_exitcode, Uint, 0, 0, 255, "", "exit status when leaks are found (0: keep)") \
   X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
-  X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)")
+  X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)") \
+  X(SYSTEM_DEBUG, system_debug, Bool, 0, 0, 1, "",                                                \
+    "read separate debug files (/usr/lib/debug) for file:line in system libraries (slower)")
 
 /// The effective configuration. Strings point into the parsed environment (get(): into a
 /// copy of it) or at their default text and are never null ("" when unset and without

@@ -10,6 +10,7 @@
 
 #include "prim/lock.h"
 #include "report/arena.h"
+#include "report/debug_files.h"
 
 namespace mpshim::report {
 
@@ -21,6 +22,8 @@ struct Module {
   uintptr_t lo, hi, bias;
   uintptr_t code_lo, code_hi;  // the executable segments: only code is ever named
   const char* path;
+  const uint8_t* build_id;  // in the loaded image, or nullptr
+  size_t build_id_len;
 };
 
 // Everything below is guarded by g_lock. Plain globals with constant initialisers: they
@@ -64,6 +67,28 @@ void loader_counters(unsigned long long* adds, unsigned long long* subs) {
   *subs = c[1];
 }
 
+// The GNU build id among the module's loaded notes.
+void find_build_id(const dl_phdr_info* info, const uint8_t** id, size_t* len) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    auto* p = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
+    const uint8_t* end = p + ph.p_memsz;
+    while (size_t(end - p) >= sizeof(ElfW(Nhdr))) {
+      const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
+      size_t name = (nh->n_namesz + 3) & ~size_t(3), desc = (nh->n_descsz + 3) & ~size_t(3);
+      const uint8_t* data = p + sizeof(ElfW(Nhdr));
+      if (size_t(end - data) < name + desc) break;
+      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(data, "GNU", 4) == 0) {
+        *id = data + name;
+        *len = nh->n_descsz;
+        return;
+      }
+      p = data + name + desc;
+    }
+  }
+}
+
 int module_cb(dl_phdr_info* info, size_t, void*) {
   uintptr_t lo = UINTPTR_MAX, hi = 0, code_lo = UINTPTR_MAX, code_hi = 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -78,6 +103,9 @@ int module_cb(dl_phdr_info* info, size_t, void*) {
     }
   }
   if (lo >= hi) return 0;
+  const uint8_t* build_id = nullptr;
+  size_t build_id_len = 0;
+  find_build_id(info, &build_id, &build_id_len);
   if (g_nmodules == g_cap_modules) {
     size_t cap = g_cap_modules == 0 ? 64 : 2 * g_cap_modules;
     Module* m = static_cast<Module*>(g_arena.alloc(cap * sizeof(Module)));
@@ -88,8 +116,8 @@ int module_cb(dl_phdr_info* info, size_t, void*) {
   }
   const char* name = info->dlpi_name;
   const char* path = name == nullptr || name[0] == '\0' ? exe_path() : g_arena.dup(name);
-  g_modules[g_nmodules++] =
-      Module{lo, hi, info->dlpi_addr, code_lo, code_hi, path != nullptr ? path : ""};
+  g_modules[g_nmodules++] = Module{lo,   hi, info->dlpi_addr, code_lo, code_hi,
+                                   path != nullptr ? path : "", build_id, build_id_len};
   return 0;
 }
 
@@ -225,8 +253,8 @@ const char* symbol_at(backtrace_state* bt, uintptr_t addr) {
   return sym;
 }
 
-// Fills `pi` for the call at `call` (inside module `m`'s code, or in no known module).
-void lookup_names(uintptr_t call, PcInfo* pi) {
+// Fills `pi` for the call at `call` inside module `m`'s code.
+void lookup_names(const Module* m, uintptr_t call, PcInfo* pi) {
   backtrace_state* bt = bt_state();
   if (bt == nullptr) return;
   backtrace_pcinfo(bt, call, pcinfo_cb, bt_error, pi);
@@ -234,6 +262,10 @@ void lookup_names(uintptr_t call, PcInfo* pi) {
   // the plain name of a function with internal linkage, while the symbol table has the
   // mangled name with parameter types. Prefer that when it names the same function.
   const char* sym = symbol_at(bt, call);
+  // A function with internal linkage in a system library: its name is in the separate
+  // debug file's symbol table, which libbacktrace is not given by default.
+  if (sym == nullptr && (pi->n == 0 || pi->function[pi->n - 1] == nullptr))
+    sym = debug_file_symbol(m->build_id, m->build_id_len, call - m->bias);
   if (pi->n == 0) {
     pi->n = 1;
     pi->file[0] = nullptr;
@@ -260,7 +292,7 @@ SymInfo* lookup(uintptr_t pc) {
     si->offset = pc - m->bias;
     // Addresses outside code are never return addresses: debug info would name them
     // wrongly (ranges of discarded sections start at the module's base).
-    if (call >= m->code_lo && call < m->code_hi) lookup_names(call, &pi);
+    if (call >= m->code_lo && call < m->code_hi) lookup_names(m, call, &pi);
   }
   SymFrame* f = &si->frame;
   for (int i = 0; i < pi.n; ++i) {

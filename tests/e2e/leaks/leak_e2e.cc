@@ -456,6 +456,27 @@ BOOST_DATA_TEST_CASE(threads_one_site, bdata::make(kOpts), opt) {
   }
 }
 
+// Frames in system libraries (start_thread, in libc) are named from the separate debug
+// file's symbol table without its DWARF, so no file:line; MPSHIM_SYSTEM_DEBUG=1 reads the
+// DWARF too. Without a debug file for libc, both runs name the frame alike (or not at all).
+BOOST_AUTO_TEST_CASE(system_library_frames) {
+  Run plain = run_prog("threads", "O2");
+  Run full = run_prog("threads", "O2", RunOptions{.env = {{"MPSHIM_SYSTEM_DEBUG", "1"}}});
+  WITH_RUN(full) {
+    Report a = the_report(plain), b = the_report(full);
+    const Group* ga = check_group(a, "direct", "leak_in_thread", 38400, 800, "malloc");
+    const Group* gb = check_group(b, "direct", "leak_in_thread", 38400, 800, "malloc");
+    int ia = ga->frame_of("start_thread"), ib = gb->frame_of("start_thread");
+    BOOST_TEST(ia == ib);
+    if (ib >= 0 && !gb->stack[ib].file.empty()) {
+      BOOST_TEST(ga->stack[ia].file.empty());
+      BOOST_TEST(ga->stack[ia].module == gb->stack[ib].module);
+    } else {
+      BOOST_TEST_MESSAGE("no separate debug file for libc here: names compared only");
+    }
+  }
+}
+
 BOOST_DATA_TEST_CASE(realloc_chains, bdata::make(kOpts), opt) {
   Run r = run_prog("realloc", opt);
   WITH_RUN(r) {

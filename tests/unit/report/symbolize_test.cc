@@ -2,6 +2,8 @@
 // caching, and modules unloaded with dlclose.
 #include "report/symbolize.h"
 
+#include <link.h>
+
 #include <chrono>
 #include <cstring>
 #include <dlfcn.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "report/debug_files.h"
 #include "report/report.h"
 
 using namespace mpshim::report;
@@ -170,4 +173,56 @@ TEST(Symbolize, ManyDistinctAddressesAreFast) {
   if (rt::timing_checked()) {
     EXPECT_LT(s, 5.0);
   }
+}
+
+namespace {
+
+// The GNU build id of the module holding `addr`, from its loaded notes.
+struct BuildId {
+  uintptr_t addr, bias = 0;
+  const uint8_t* id = nullptr;
+  size_t len = 0;
+};
+
+int find_id(dl_phdr_info* info, size_t, void* data) {
+  auto* b = static_cast<BuildId*>(data);
+  bool inside = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (ph.p_type == PT_LOAD && b->addr - lo < ph.p_memsz) inside = true;
+  }
+  if (!inside) return 0;
+  b->bias = info->dlpi_addr;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    auto* p = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
+    const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
+    if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4) {
+      b->id = p + sizeof(ElfW(Nhdr)) + 4;
+      b->len = nh->n_descsz;
+    }
+  }
+  return 1;
+}
+
+}  // namespace
+
+// libc's functions are named from its separate debug file (when the system has one),
+// whose DWARF libbacktrace is not given by default; unknown ids and addresses give none.
+TEST(DebugFiles, SymbolTableOfTheSeparateDebugFile) {
+  EXPECT_EQ(mpshim::report::debug_file_symbol(nullptr, 0, 0), nullptr);
+  const uint8_t bogus[20] = {1, 2, 3};
+  EXPECT_EQ(mpshim::report::debug_file_symbol(bogus, sizeof bogus, 0x1000), nullptr);
+  void* handle = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(handle, nullptr);
+  BuildId libc{reinterpret_cast<uintptr_t>(dlsym(handle, "qsort"))};  // not a PLT entry
+  dlclose(handle);
+  dl_iterate_phdr(find_id, &libc);
+  ASSERT_NE(libc.id, nullptr);
+  const char* name = mpshim::report::debug_file_symbol(libc.id, libc.len, libc.addr - libc.bias);
+  if (name == nullptr) GTEST_SKIP() << "no separate debug file for libc on this system";
+  EXPECT_NE(strstr(name, "qsort"), nullptr) << name;
+  EXPECT_EQ(mpshim::report::debug_file_symbol(libc.id, libc.len, ~uintptr_t(0) >> 8), nullptr);
 }
