@@ -56,12 +56,14 @@ ThreadCache* thread_cache_get() {
   if (t_cache != nullptr) return t_cache;
   if (t_exiting) return nullptr;
   ThreadCache* tc = nullptr;
+  bool reused = false;
   {
     // Claimed under the lock: two starting threads must not take the same record.
     prim::Guard g(g_registry_lock);
     for (ThreadCache* c = g_all; c != nullptr; c = c->next_all)
       if (!c->alive) {
         tc = c;
+        reused = true;
         tc->alive = true;
         break;
       }
@@ -75,7 +77,7 @@ ThreadCache* thread_cache_get() {
     __atomic_store_n(&g_all, tc, __ATOMIC_RELEASE);
   }
   init_bins(tc);
-  memset(tc->tracker, 0, sizeof tc->tracker);
+  if (reused) memset(tc->tracker, 0, sizeof tc->tracker);  // fresh mappings are zero
   int local;
   tc->stack_addr = reinterpret_cast<uintptr_t>(&local);
   tc->tid = prim::os_gettid();
