@@ -194,11 +194,15 @@ size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
   return read_small(path, buf, cap);
 }
 
+}  // namespace
+
 // The stack pointer in /proc/self/task/TID/syscall: "nr args... sp pc" or "-1 sp pc"
 // when blocked, "running" otherwise.
 uintptr_t blocked_sp(int tid) {
   char buf[256];
+  int saved = errno;
   size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
+  errno = saved;
   if (len == 0 || buf[0] == 'r') return 0;
   const char* tok[9];
   size_t ntok = 0;
@@ -214,8 +218,6 @@ uintptr_t blocked_sp(int tid) {
   uintptr_t sp;
   return hex_field(s, s + 18, &sp) ? sp : 0;
 }
-
-}  // namespace
 
 size_t list_other_tasks(TaskInfo* out, size_t cap) {
   int saved = errno;

@@ -26,6 +26,10 @@ struct TaskInfo {
   uintptr_t sp;  ///< its stack pointer when blocked in the kernel, else 0
 };
 
+/// The stack pointer of thread `tid` of this process while it is blocked in the kernel
+/// (in a system call or otherwise), 0 while it runs or when it cannot be read.
+uintptr_t blocked_sp(int tid);
+
 /// Lists the threads of this process other than the caller (by system calls: no memory
 /// is allocated) into `out`; returns how many there are (only `cap` are written).
 size_t list_other_tasks(TaskInfo* out, size_t cap);

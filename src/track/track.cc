@@ -210,9 +210,36 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
   return all_found;
 }
 
+// Cuts the dead part of the other threads' stacks: below the lowest stack pointer seen
+// (when listed, in the register snapshot, now) and its 128-byte red zone lie only returned
+// frames, whose stale pointers (the allocator's own copies of the blocks it handed out
+// among them) would hide leaks; valgrind and LeakSanitizer scan from the stack pointer
+// too. What a thread still running moves below it was in its registers or in memory that
+// is scanned. A thread whose stack pointer was never seen is scanned whole. Only a thread's
+// own stack (the mapping where it first allocated) is cut, not memory that merely holds the
+// stack it runs on.
+void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
+  constexpr uintptr_t kRedZone = 128;
+  for (size_t i = 0; i < st.ntasks; ++i) {
+    uintptr_t sp = UINTPTR_MAX;
+    for (uintptr_t seen : {st.tasks[i].sp, blocked_sp(st.tasks[i].tid),
+                           st.task_regs[i].answered ? st.task_regs[i].regs[kThreadRegSp] : 0})
+      if (seen != 0 && seen < sp) sp = seen;
+    if (sp == UINTPTR_MAX) continue;
+    int64_t m = find_range(maps, nmaps, sp);
+    if (m < 0 || sp - maps[m].lo <= kRedZone) continue;
+    for (size_t k = 0; k < st.threads.len; ++k) {
+      const Thread& t = st.threads.items[k];
+      if (t.alive && t.tid == st.tasks[i].tid && maps[m].lo <= t.addr && t.addr < maps[m].hi) {
+        collect_hole(maps[m].lo, sp - kRedZone, &st);
+        break;
+      }
+    }
+  }
+}
+
 // Builds the roots: readable+writable mappings minus the holes, plus the saved registers
-// of exit()'s caller and of the other threads. Other live threads' stacks are scanned
-// whole: they keep running after their registers were taken.
+// of exit()'s caller and of the other threads.
 bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   uintptr_t sp = st.stack_lo;
   size_t len = 0;
@@ -235,6 +262,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     collect_hole(maps[own].lo, sp, &st);
   }
   bool all_live_found = mark_live_stacks(st, maps, nmaps, live);
+  cut_dead_stacks(st, maps, nmaps);
   // Stacks of exited threads (glibc keeps them cached) hold stale pointers: known ones by
   // the allocator's records, the others by their shape (anonymous, above a guard page)
   // when every live thread's stack is accounted for.

@@ -176,6 +176,30 @@ TEST_F(Track, RegisterOfAnotherThreadKeepsBlock) {
   release(reinterpret_cast<void*>(holder.stop()));
 }
 
+// A thread left the only copy of a pointer in a returned frame, then blocked in the kernel:
+// that dead stack memory is not a root, so the block is a leak (as for valgrind and LSan).
+TEST_F(Track, DeadStackOfABlockedThreadIsNotARoot) {
+  std::atomic<uint32_t> ready{0}, stop{0};
+  std::thread t([&] {
+    deep(40, [] {
+      volatile uintptr_t stale = reinterpret_cast<uintptr_t>(tracked(3456));
+      g_hidden = stale ^ kMask;
+    });
+    ready.store(1);
+    while (stop.load() == 0)
+      syscall(SYS_futex, &stop, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+  });
+  while (ready.load() == 0) usleep(100);
+  usleep(10000);  // into the futex wait
+  auto got = check();
+  stop.store(1);
+  syscall(SYS_futex, &stop, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  t.join();
+  ASSERT_EQ(got.count(3456), 1u);
+  EXPECT_EQ(got[3456].cls, LeakClass::Direct);
+  release(reinterpret_cast<void*>(g_hidden ^ kMask));
+}
+
 // A million tracked blocks, half in a list from a global, half leaked in pairs.
 void** volatile g_list;
 std::vector<void*>* g_million;
