@@ -241,24 +241,6 @@ TEST(Threads, AllocationsAfterTheCacheIsGoneLoseNoBlocks) {
   }
 }
 
-// Carving a batch writes into every block: a new thread's first refill of a class takes a
-// page's worth, and later refills double up to the class's batch.
-TEST(Threads, FirstRefillsOfAThreadAreSmall) {
-  cpu::trim();  // no whole batches wait in the transfer caches
-  std::thread th([] {
-    unsigned cls = cpu::class_of(1000);
-    const cpu::ClassInfo& ci = cpu::kClasses.info[cls];
-    std::vector<void*> v{cpu::alloc(1000)};
-    cpu::ThreadCache* tc = cpu::t_cache;
-    ASSERT_NE(tc, nullptr);
-    EXPECT_EQ(tc->bins[cls].count + 1, 4096 / ci.size);
-    for (unsigned i = 0; i < 4 * ci.batch; ++i) v.push_back(cpu::alloc(1000));
-    EXPECT_EQ(tc->refill[cls], ci.batch);
-    for (void* p : v) cpu::free(p);
-  });
-  th.join();
-}
-
 TEST(Threads, ForkWhileOtherThreadsAllocate) {
   std::atomic<bool> stop{false};
   std::atomic<int> errors{0};
