@@ -7,7 +7,8 @@ then one last line `N passed, M failed`.
 Reads each BUILDDIR/meson-logs/testlog*.json (one per test setup: plain, valgrind, ...).
 A GoogleTest program counts its cases (Meson merges them into testlog*.junit.xml); a Boost.Test
 program counts the cases of the JUnit file named in its `--logger=...JUNIT,...,FILE` argument;
-any other test counts as one case. A program that failed although all its cases passed
+any other test counts as one case. A unit test case counts once in each variant it runs in
+(plain, AddressSanitizer, valgrind); the counts per variant are printed above the total. A program that failed although all its cases passed
 (crash, timeout, leak report) adds one failed case. Exit status 1 when anything failed or
 nothing ran.
 """
@@ -64,14 +65,22 @@ def gtest_suites(junit_file):
     return suites
 
 
+def variant(setup, name):
+    """Which build or runner a test ran under: plain, asan or valgrind."""
+    if setup == "valgrind" or name.endswith("-valgrind"):
+        return "valgrind"
+    return "asan" if name.endswith("-asan") else "plain"
+
+
 def count_log(json_file, setup):
     junit = gtest_suites(json_file[: -len(".json")] + ".junit.xml")
-    results = []  # (label, status)
+    results = []  # (label, status, variant)
     with open(json_file) as f:
         tests = [json.loads(line) for line in f if line.strip()]
     for t in tests:
         name, result = t["name"], t["result"]
-        label = f"{setup}{name}"
+        label = f"[{setup}] {name}" if setup else name
+        kind = variant(setup, name)
         cases = []
         boost = boost_junit_path(t.get("command", []))
         if boost:
@@ -89,7 +98,7 @@ def count_log(json_file, setup):
         elif result not in PASSING and result != "SKIP" and all(s != "fail" for _, s in cases):
             cases.append((f"{label} (program {result.lower()}, "
                           f"exit status {t.get('returncode')})", "fail"))
-        results += cases
+        results += [(c, s, kind) for c, s in cases]
     return results
 
 
@@ -99,16 +108,23 @@ def main():
     results = []
     for log in logs:
         setup = os.path.basename(log)[len("testlog"):-len(".json")].lstrip("-")
-        results += count_log(log, f"[{setup}] " if setup else "")
-    failed = [c for c, s in results if s == "fail"]
-    skipped = [c for c, s in results if s == "skip"]
-    passed = sum(1 for _, s in results if s == "pass")
+        results += count_log(log, setup)
+    failed = [c for c, s, _ in results if s == "fail"]
+    skipped = [c for c, s, _ in results if s == "skip"]
+    passed = sum(1 for _, s, _ in results if s == "pass")
     for c in skipped:
         print(f"SKIPPED {c}")
     for c in failed:
         print(f"FAILED  {c}")
     if skipped:
         print(f"{len(skipped)} skipped")
+    # A unit test case counts once per variant it ran in: say how many of each.
+    for kind, what in (("plain", "plain builds (unit and end-to-end)"),
+                       ("asan", "AddressSanitizer builds of the unit tests"),
+                       ("valgrind", "unit tests under valgrind memcheck")):
+        mine = [s for _, s, k in results if k == kind]
+        if mine:
+            print(f"  {what}: {mine.count('pass')} passed, {mine.count('fail')} failed")
     print(f"{passed} passed, {len(failed)} failed")
     return 1 if failed or passed == 0 else 0
 

@@ -258,34 +258,5 @@ TEST_F(Track, MillionBlocksCheck) {
   g_list = nullptr;
 }
 
-TEST_F(Track, CostOfTrackingAgainstThePlainAllocator) {
-  constexpr int kIters = 1000000;
-  std::vector<void*> ring(64);
-  auto run = [&](bool track) {
-    double t0 = thread_cpu_ns();
-    for (int i = 0; i < kIters; ++i) {
-      void*& slot = ring[size_t(i) & 63];
-      if (slot != nullptr) {
-        if (track) on_free(slot);
-        cpu::free(slot);
-      }
-      size_t n = 16 + size_t(i % 200);
-      slot = cpu::alloc(n);
-      if (track) on_alloc(slot, n, Kind::Malloc);
-    }
-    double t1 = thread_cpu_ns();
-    for (void*& p : ring) {
-      if (p != nullptr && track) on_free(p);
-      if (p != nullptr) cpu::free(p);
-      p = nullptr;
-    }
-    return (t1 - t0) / kIters;
-  };
-  run(false);
-  double plain = run(false), with = run(true);
-  std::printf("[ perf ] alloc+free pair: %.1f ns plain, %.1f ns with 16-frame tracking (CPU)\n",
-              plain, with);
-}
-
 }  // namespace
 }  // namespace mpshim::track
