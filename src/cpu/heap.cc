@@ -12,6 +12,7 @@
 #include "cpu/large.h"
 #include "cpu/purge.h"
 #include "cpu/state.h"
+#include "cpu/tags.h"
 
 namespace mpshim::cpu {
 
@@ -61,6 +62,10 @@ void add_reserved(int64_t delta) {
   while (now > peak && !g_counters.peak_reserved.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
   }
 }
+
+// Blocks that fill a class from this size on get a mapping of their own when they need
+// slack (with_slack): 4 KiB of slack there is at most 6%, the next class 25%.
+static constexpr size_t kSlackOwnMapping = 64u << 10;
 
 static void* alloc_large_block(size_t size, size_t align, bool* fresh) {
   void* p = large_alloc(size, align, fresh);
@@ -129,6 +134,20 @@ bool free_slow(void* p) {
 }
 
 void* alloc(size_t size) { return alloc_fast(size); }
+
+static bool fills_class(size_t size) {
+  return size != 0 && size <= kMaxSmall && kClasses.info[class_of(size)].size == size;
+}
+
+size_t with_slack(size_t size) { return fills_class(size) ? size + 1 : size; }
+
+void* alloc_with_slack(size_t size) {
+  if (!fills_class(size)) return alloc_fast(size);
+  if (size < kSlackOwnMapping) return alloc_fast(size + 1);
+  ensure_init();
+  bool fresh;
+  return alloc_large_block(size, 16, &fresh);
+}
 
 bool free(void* p) { return free_fast(p); }
 
@@ -218,12 +237,12 @@ uint64_t* tag_of(const void* p) {
   ChunkKind kind = chunk_kind(p);
   if (kind == kChunkSegment) {
     Span* sp = span_of(p);
-    if (sp == nullptr || sp->segment()->tags == nullptr) return nullptr;
+    if (sp == nullptr || sp->tags == nullptr) return nullptr;
     const ClassInfo& ci = kClasses.info[sp->cls];
     size_t off = size_t(static_cast<const char*>(p) - sp->start());
     size_t idx = block_index(off, ci);
     if (idx * ci.size != off) return nullptr;
-    return &sp->segment()->tags[tag_index(sp, idx)];
+    return &sp->tags[idx];
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
     LargeHeader* h = large_header(p);
@@ -236,14 +255,14 @@ bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag) 
   ChunkKind kind = chunk_kind(addr);
   if (kind == kChunkSegment) {
     Span* sp = span_of(addr);
-    if (sp == nullptr || sp->segment()->tags == nullptr) return false;
+    if (sp == nullptr || sp->tags == nullptr) return false;
     uint32_t size = kClasses.info[sp->cls].size;
     size_t idx = block_index(size_t(static_cast<const char*>(addr) - sp->start()), kClasses.info[sp->cls]);
     char* s = sp->start() + idx * size;
     if (s >= sp->bump) return false;  // never handed out
     *start = s;
     *usable = size;
-    *tag = &sp->segment()->tags[tag_index(sp, idx)];
+    *tag = &sp->tags[idx];
     return true;
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
@@ -264,7 +283,6 @@ struct TaggedCtx {
 
 static void tagged_in_segment(Segment* seg, void* arg) {
   TaggedCtx* t = static_cast<TaggedCtx*>(arg);
-  if (seg->tags == nullptr) return;
   for (unsigned first = 1; first < kPagesPerSegment;) {
     Span* sp = &seg->spans[first];
     if (sp->cls == 0 || seg->page_span[first] != first || (seg->free_mask >> first & 1)) {
@@ -272,9 +290,9 @@ static void tagged_in_segment(Segment* seg, void* arg) {
       continue;
     }
     uint32_t size = kClasses.info[sp->cls].size;
-    size_t carved = size_t(sp->bump - sp->start()) / size;
+    size_t carved = sp->tags == nullptr ? 0 : size_t(sp->bump - sp->start()) / size;
     for (size_t i = 0; i < carved; ++i) {
-      uint64_t* tag = &seg->tags[tag_index(sp, i)];
+      uint64_t* tag = &sp->tags[i];
       if (*tag != 0) t->fn(sp->start() + i * size, size, tag, t->ctx);
     }
     first += sp->pages;
@@ -301,10 +319,6 @@ static void range_segment(Segment* seg, void* arg) {
   RangeCtx* r = static_cast<RangeCtx*>(arg);
   uintptr_t lo = reinterpret_cast<uintptr_t>(seg);
   r->fn(lo, lo + kChunkSize, r->ctx);
-  if (seg->tags != nullptr) {
-    uintptr_t t = reinterpret_cast<uintptr_t>(seg->tags);
-    r->fn(t, t + (kChunkSize >> 4) * sizeof(uint64_t), r->ctx);
-  }
 }
 
 static void range_large(LargeHeader* h, void* arg) {
@@ -329,6 +343,12 @@ void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   uintptr_t central = reinterpret_cast<uintptr_t>(&g_central[0]);
   fn(central, central + sizeof g_central, ctx);
   page_heap_for_each(range_segment, &r);
+  tags_for_each_mapping(fn, ctx);
+  // The purge thread's stack holds the allocator's pointers to free blocks, some of them
+  // the program's again by now.
+  uintptr_t stack_lo, stack_hi;
+  purger_stack(&stack_lo, &stack_hi);
+  if (stack_hi != 0) fn(stack_lo, stack_hi, ctx);
   // Thread caches hold free-list heads and the tracker's stack-walk memos: no live pointers.
   thread_cache_for_each_unlocked(range_thread_cache, &r);
   large_for_each_live(range_large, &r);

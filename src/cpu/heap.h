@@ -31,6 +31,18 @@ void* realloc(void* p, size_t size);
 /// Usable size of a block of ours (>= the size asked for); 0 when `p` is not ours.
 size_t usable_size(const void* p);
 
+/// Slack for leak tracking. A block whose size fills its slot exactly ends where the next
+/// block starts, so a pointer one past its end (a full buffer's or vector's end) is also a
+/// pointer to that neighbour, and would hide the neighbour's leak from the scan. Tracked
+/// blocks therefore always end strictly inside their slot.
+/// The size to ask for a tracked block of `size` bytes: `size`, or one more when `size`
+/// fills a class exactly (the next class then serves it).
+size_t with_slack(size_t size);
+/// Allocates a tracked block of `size` bytes with slack: as alloc(with_slack(size)), except
+/// that a size filling a class of 64 KiB or more gets a mapping of its own, which costs
+/// about 4 KiB rather than the next class's 25%.
+void* alloc_with_slack(size_t size);
+
 /// True when `p` lies in memory the allocator manages (by address; never dereferences p,
 /// only the allocator's own headers).
 bool owns(const void* p);
@@ -54,7 +66,8 @@ void for_each_tagged(void (*fn)(void* start, size_t usable, uint64_t* tag, void*
 
 /// Calls fn for every address range the allocator has mapped for blocks (segments, large
 /// blocks) or for its own bookkeeping, which never owns a block (the chunk table, tags,
-/// central pools, thread caches), so a scan of the address space can skip them.
+/// central pools, thread caches, the purge thread's stack), so a scan of the address space
+/// can skip them.
 void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
 /// Threads that used the allocator: an address on each live thread's stack (from when it

@@ -12,6 +12,7 @@
 #include "cpu/large.h"
 #include "cpu/segment.h"
 #include "cpu/state.h"
+#include "prim/os.h"
 
 namespace mpshim::cpu {
 
@@ -19,6 +20,12 @@ std::atomic<uint32_t> g_flush_epoch{0};
 static std::atomic<bool> g_wanted{false};    // something waits to be purged
 static std::atomic<int> g_started{0};        // 0 none, 1 running
 static std::atomic<uint32_t> g_idle{0};      // 1 while the thread sleeps without a deadline
+// The thread's stack is the allocator's own mapping, so a leak check skips it: its frames
+// hold only the allocator's pointers to free blocks, which a program may own again by then.
+// Kept across fork (the child's thread, when it needs one, runs on it again). The frames
+// are few and small; 64 KiB leaves ample room.
+static constexpr size_t kStackSize = 64 << 10;
+static void* g_stack = nullptr;
 
 void request_purge() {
   // Read first: every thread's frees come here, and a store would bounce the line.
@@ -73,19 +80,30 @@ void maybe_start_purger() {
   int expected = 0;
   if (!g_started.compare_exchange_strong(expected, 1)) return;
   int saved = errno;
+  if (g_stack == nullptr) g_stack = prim::os_map(kStackSize);
+  if (g_stack == nullptr) {
+    g_started.store(0);
+    errno = saved;
+    return;
+  }
   // The thread blocks every signal: the program's handlers never run on it.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 << 10);
+  pthread_attr_setstack(&attr, g_stack, kStackSize);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t t;
   if (pthread_create(&t, &attr, purger, nullptr) != 0) g_started.store(0);
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   errno = saved;
+}
+
+void purger_stack(uintptr_t* lo, uintptr_t* hi) {
+  *lo = reinterpret_cast<uintptr_t>(g_stack);
+  *hi = g_stack != nullptr ? *lo + kStackSize : 0;
 }
 
 void purger_after_fork_child() {

@@ -12,6 +12,8 @@ void maybe_start_purger();
 /// Purges now: everything free with `all`, else what is older than the delay.
 void purge_now(bool all);
 void purger_after_fork_child();
+/// The purge thread's stack, [lo, hi); hi is 0 before the thread first started.
+void purger_stack(uintptr_t* lo, uintptr_t* hi);
 
 /// Bumped by each purge pass: a thread whose cache saw an older value empties it at its
 /// next slow path, so blocks cached by a thread do not keep whole pages resident.

@@ -1,6 +1,7 @@
 #include "cpu/segment.h"
 
 #include "cpu/state.h"
+#include "cpu/tags.h"
 #include "prim/os.h"
 
 namespace mpshim::cpu {
@@ -43,13 +44,6 @@ static void purge_pages(Segment* seg, unsigned first, unsigned n) {
 static Segment* segment_new() {
   Segment* seg = static_cast<Segment*>(prim::os_map_aligned(kChunkSize, kChunkSize));
   if (seg == nullptr) return nullptr;
-  if (g_settings.tags) {
-    seg->tags = static_cast<uint64_t*>(prim::os_map((kChunkSize >> 4) * sizeof(uint64_t)));
-    if (seg->tags == nullptr) {
-      prim::os_unmap(seg, kChunkSize);
-      return nullptr;
-    }
-  }
   seg->free_mask = kAllPages;
   seg->dirty_mask = 0;  // fresh pages are not committed yet
   seg->next = g_segments;
@@ -65,13 +59,15 @@ static void segment_delete(Segment* seg) {
   if (seg->next != nullptr) seg->next->prev = seg->prev;
   mark_chunks(reinterpret_cast<uintptr_t>(seg), kChunkSize, kChunkNone, kChunkNone);
   g_dirty_pages -= size_t(__builtin_popcountll(seg->dirty_mask));
-  if (seg->tags != nullptr) prim::os_unmap(seg->tags, (kChunkSize >> 4) * sizeof(uint64_t));
   prim::os_unmap(seg, kChunkSize);
   add_reserved(-int64_t(kChunkSize));
 }
 
 Span* page_heap_alloc(unsigned cls, unsigned pages) {
   prim::Guard g(g_page_heap_lock);
+  const ClassInfo& ci = kClasses.info[cls];
+  uint64_t* tags = nullptr;
+  if (g_settings.tags && (tags = tags_take(cls)) == nullptr) return nullptr;
   Segment* found = nullptr;
   unsigned first = 64;
   // Prefer pages that are still committed: reusing them costs no page faults.
@@ -85,7 +81,10 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
   }
   if (found == nullptr) {
     found = segment_new();
-    if (found == nullptr) return nullptr;
+    if (found == nullptr) {
+      tags_give(tags, cls);
+      return nullptr;
+    }
     first = 1;
   }
   uint64_t run = run_mask(first, pages);
@@ -97,8 +96,8 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
     found->page_class[i] = uint8_t(cls);
   }
   Span* sp = &found->spans[first];
-  const ClassInfo& ci = kClasses.info[cls];
   sp->free = nullptr;
+  sp->tags = tags;
   sp->first = uint8_t(first);
   sp->pages = uint8_t(pages);
   sp->bump = sp->start();
@@ -124,6 +123,8 @@ void page_heap_free(Span* sp) {
       seg->freed_at[i] = now;
       seg->page_class[i] = 0;
     }
+    tags_give(sp->tags, sp->cls);
+    sp->tags = nullptr;
     sp->cls = 0;
     seg->free_mask |= run;
     seg->dirty_mask |= dirty;

@@ -19,6 +19,7 @@ struct Span {
   char* end;           ///< end of the carvable area
   Span* next;          ///< central partial list
   Span* prev;
+  uint64_t* tags;      ///< per-block tags (cpu/tags.h), or nullptr when tags are off
   uint32_t used;       ///< blocks handed out of the span
   uint8_t cls;         ///< 0 when the pages are free
   uint8_t pages;
@@ -31,7 +32,6 @@ struct Span {
 struct Segment {
   uint64_t free_mask;   ///< pages not in any span
   uint64_t dirty_mask;  ///< free pages still committed (not purged yet)
-  uint64_t* tags;       ///< per-block tags, or nullptr when tags are off
   Segment* next;        ///< all segments
   Segment* prev;
   uint32_t freed_at[kPagesPerSegment];  ///< coarse time (ms) a free page was freed
@@ -61,9 +61,6 @@ MPSHIM_INLINE unsigned class_at(const void* p) {
   const Segment* seg = reinterpret_cast<const Segment*>(chunk_base(p));
   return seg->page_class[(reinterpret_cast<uintptr_t>(p) >> kPageShift) & (kPagesPerSegment - 1)];
 }
-
-/// Index of the tag of block number `index` of span `sp`.
-inline size_t tag_index(const Span* sp, size_t index) { return (size_t(sp->first) << (kPageShift - 4)) + index; }
 
 /// Takes a span of `pages` pages for class `cls`; nullptr when the OS refuses memory.
 Span* page_heap_alloc(unsigned cls, unsigned pages);

@@ -115,8 +115,17 @@ void bad_free(void* p) {
 
 void* calloc(size_t n, size_t size) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
-    void* p = cpu::alloc_zeroed(n, size);
-    if (track::enabled() && p != nullptr) track::on_alloc(p, n * size, track::Kind::Calloc);
+    if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_zeroed(n, size);
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    // Large blocks need no slack, and fresh mappings need no memset.
+    void* p = total > cpu::kMaxSmall ? cpu::alloc_zeroed(n, size) : cpu::alloc_with_slack(total);
+    if (p == nullptr) return nullptr;
+    if (total <= cpu::kMaxSmall) memset(p, 0, total);
+    track::on_alloc(p, total, track::Kind::Calloc);
     return p;
   }
   return calloc_cold(n, size);
@@ -166,7 +175,7 @@ void* realloc(void* p, size_t size) {
     bad_free(p);
     return nullptr;
   }
-  void* n = cpu::realloc(p, size);
+  void* n = cpu::realloc(p, cpu::with_slack(size));
   // On failure the old block stays live: record it again.
   track::on_alloc(n != nullptr ? n : p, n != nullptr ? size : cpu::usable_size(p), track::Kind::Realloc);
   return n;

@@ -30,8 +30,9 @@ void bad_free(void* p);
 /// Any allocation in host mode, with the tracker told.
 MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
-    void* p = cpu::alloc_fast(size);
-    if (track::enabled() && p != nullptr) track::on_alloc(p, size, kind);
+    if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_fast(size);
+    void* p = cpu::alloc_with_slack(size);
+    if (p != nullptr) track::on_alloc(p, size, kind);
     return p;
   }
   return alloc_cold(size, 16, kind);
@@ -39,8 +40,11 @@ MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
 
 MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
-    void* p = cpu::alloc_aligned(align, size);
-    if (track::enabled() && p != nullptr) track::on_alloc(p, size, kind);
+    if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_aligned(align, size);
+    // One byte of slack (cpu::with_slack) keeps the block's end inside its slot.
+    void* p = size < (size_t(1) << 46) ? cpu::alloc_aligned(align, size + 1) : nullptr;
+    if (p == nullptr) errno = ENOMEM;
+    if (p != nullptr) track::on_alloc(p, size, kind);
     return p;
   }
   return alloc_cold(size, align, kind);

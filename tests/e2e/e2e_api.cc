@@ -6,6 +6,8 @@
 #define BOOST_TEST_MODULE e2e_api
 #include <boost/test/unit_test.hpp>
 
+#include <string>
+
 #include "harness.h"
 
 namespace {
@@ -57,6 +59,37 @@ API_CASE(new_failure)
 // Every C entry point must resolve to the preloaded library.
 BOOST_AUTO_TEST_CASE(interposed, *boost::unit_test::precondition(ShimPreloaded())) {
   api_case("interposed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Under an address-space limit (RLIMIT_AS, `ulimit -v`) 1 GiB above what the process maps,
+// leak tracking must leave the program at least 90% of the memory the allocator alone
+// gives it, and malloc must still end in NULL with ENOMEM.
+namespace {
+
+uint64_t bytes_under_limit(size_t size, bool tracking) {
+  e2e::Command c;
+  c.argv = {e2e::built("as_limit"), std::to_string(size)};
+  c.env = {{"MPSHIM_LEAKS", tracking ? "1" : "0"}};
+  c.timeout_s = 120;
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST_REQUIRE(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+  return std::stoull(r.out);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(address_space, *boost::unit_test::precondition(ShimPreloaded()))
+
+BOOST_AUTO_TEST_CASE(tracking_costs_little_address_space) {
+  for (size_t size : {size_t(100), size_t(64) << 10, size_t(1) << 20}) {
+    uint64_t alone = bytes_under_limit(size, false), tracked = bytes_under_limit(size, true);
+    BOOST_TEST_MESSAGE("blocks of " << size << " B: " << alone << " B alone, " << tracked
+                                    << " B tracked");
+    BOOST_TEST(alone > (uint64_t(1) << 29), size);
+    BOOST_TEST(double(tracked) >= 0.9 * double(alone), size << " B: " << tracked << " of " << alone);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -129,6 +129,8 @@ const Program kPrograms[] = {
       {"direct", "thread_scratch", "@scratch", 300, 1, "malloc"},
       {"reachable", "thread_scratch", "@scratch", 200, 1, "malloc"},
       {"reachable", "cache", "@cache", 24, 1, kNew}}},
+    {"sizes", "sizes.c", 0, {31981313, 63, 1}, {0, 0, 0},
+     {{"direct", "leak_one", "@leak", 31981313, 63, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.

@@ -23,8 +23,10 @@ namespace {
 using report::Block;
 using report::LeakClass;
 
+// As the entry layer allocates a tracked block: with slack, so that a pointer one past a
+// block's end (a register or stack word left by memset, say) never names its neighbour.
 __attribute__((noinline)) void* tracked(size_t n) {
-  void* p = cpu::alloc(n);
+  void* p = cpu::alloc_with_slack(n);
   on_alloc(p, n, Kind::Malloc);
   asm volatile("" ::: "memory");
   return p;
