@@ -14,11 +14,11 @@ enum class LeakClass : uint8_t { Direct, Indirect, Reachable };
 
 /// One live block of a check.
 struct Block {
-  uint64_t size;               ///< bytes requested
-  uint32_t stack;              ///< stack id (stack_frames)
-  Kind kind;                   ///< allocation function
+  uint64_t size;              ///< bytes requested
+  uint32_t stack;             ///< stack id (stack_frames)
+  Kind kind;                  ///< allocation function
   LeakClass cls;
-  Memory mem = Memory::Host;   ///< where it lives
+  Memory mem = Memory::Host;  ///< where it lives
 };
 
 /// Receives the live blocks of one check (ignored, internal and dynamic-linker blocks
