@@ -6,13 +6,14 @@
 
 #include "cpu/heap.h"
 #include "cpu/stats.h"
+#include "entry/check.h"
 #include "entry/entry.h"
 
 using namespace mpshim;
 
 MPSHIM_EXPORT const char* mpshim_version(void) { return MPSHIM_VERSION_STRING; }
 MPSHIM_EXPORT int mpshim_get_stats(mpshim_stats* out, size_t size) { return entry::public_stats(out, size); }
-MPSHIM_EXPORT int mpshim_leak_check(void) { return entry::tracking() ? track::leak_check(false) : -1; }
+MPSHIM_EXPORT int mpshim_leak_check(void) { return entry::leak_check(false); }
 MPSHIM_EXPORT void mpshim_ignore(const void* p) { if (entry::tracking()) track::ignore(p); }
 MPSHIM_EXPORT void mpshim_disable_tracking(void) { if (entry::tracking()) track::disable_thread(); }
 MPSHIM_EXPORT void mpshim_enable_tracking(void) { if (entry::tracking()) track::enable_thread(); }

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu/track_api.h"
+
 namespace mpshim::cpu {
 
 /// Largest size served from size classes; larger blocks are mapped one by one.
@@ -46,38 +48,6 @@ void* alloc_with_slack(size_t size);
 /// True when `p` lies in memory the allocator manages (by address; never dereferences p,
 /// only the allocator's own headers).
 bool owns(const void* p);
-
-/// A 64-bit tag kept beside every block for the tracker (src/track defines its meaning).
-/// Tags are zero for a fresh block; the allocator never writes them otherwise. Returns
-/// nullptr when `p` is not the start of a block of ours. Only available when tags were
-/// enabled (enable_tags) before the block's memory was first mapped.
-uint64_t* tag_of(const void* p);
-/// Enables per-block tags; call once at start-up, before the first allocation.
-void enable_tags();
-bool tags_enabled();
-
-/// The block containing address `addr` (interior pointers included): its start, usable
-/// size and tag. False when `addr` is not inside a block-sized slot of ours. The slot may
-/// be free: callers decide liveness from the tag.
-bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag);
-
-/// Calls fn for every block slot whose tag is non-zero.
-void for_each_tagged(void (*fn)(void* start, size_t usable, uint64_t* tag, void* ctx), void* ctx);
-
-/// Calls fn for every address range the allocator has mapped for blocks (segments, large
-/// blocks) or for its own bookkeeping, which never owns a block (the chunk table, tags,
-/// central pools, thread caches, the purge thread's stack), so a scan of the address space
-/// can skip them.
-void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
-
-/// Threads that used the allocator: an address on each live thread's stack (from when it
-/// first allocated) with its tid, then addresses on the stacks of recently exited threads
-/// (alive = false, tid 0).
-void for_each_thread(void (*fn)(uintptr_t stack_addr, bool alive, int tid, void* ctx), void* ctx);
-
-/// Holds every allocator lock (for a consistent scan) / releases them.
-void lock_all();
-void unlock_all();
 
 /// Gives back to the OS now all memory freed and cached (thread caches of the caller
 /// included); returns true if something was released (malloc_trim).

@@ -1,7 +1,5 @@
 #include "cpu/large.h"
 
-#include <sys/mman.h>
-
 #include "cpu/chunk_map.h"
 #include "cpu/segment.h"
 #include "cpu/state.h"
@@ -46,8 +44,8 @@ static LargeHeader* remap(LargeHeader* h, size_t size, size_t user_align) {
   void* target = prim::os_map_aligned(size, align);
   if (target == nullptr) return nullptr;
   mark_chunks(reinterpret_cast<uintptr_t>(h), old, kChunkNone, kChunkNone);
-  void* moved = mremap(h, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-  if (moved == MAP_FAILED) {
+  void* moved = prim::os_remap(h, old, size, target);
+  if (moved == nullptr) {
     prim::os_unmap(target, size);
     mark_chunks(reinterpret_cast<uintptr_t>(h), old, kChunkLarge, kChunkLargeTail);
     return nullptr;

@@ -2,17 +2,13 @@
 
 #include <atomic>
 #include <cerrno>
-#include <linux/futex.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "cpu/central.h"
 #include "cpu/large.h"
 #include "cpu/segment.h"
 #include "cpu/state.h"
 #include "prim/os.h"
+#include "prim/thread.h"
 
 namespace mpshim::cpu {
 
@@ -39,16 +35,11 @@ void purge_now(bool all) {
   large_purge(now, delay, all);
 }
 
-static void futex_wait(std::atomic<uint32_t>* a, uint32_t val, const timespec* ts) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT | FUTEX_PRIVATE_FLAG, val, ts, nullptr, 0);
-}
-
 static void* purger(void*) {
   uint32_t delay = g_settings.purge_delay_ms;
   uint32_t step = delay / 2 < 10 ? 10 : delay / 2;
   for (;;) {
-    timespec ts{time_t(step / 1000), long(step % 1000) * 1000000L};
-    futex_wait(&g_idle, 0, &ts);  // a plain timed sleep (g_idle is 0 here)
+    prim::futex_wait(&g_idle, 0, uint64_t(step) * 1000000);  // a timed sleep (g_idle is 0 here)
     g_wanted.store(false, std::memory_order_relaxed);
     uint32_t now = now_ms();
     g_flush_epoch.fetch_add(1, std::memory_order_relaxed);
@@ -58,7 +49,7 @@ static void* purger(void*) {
     if (!pending && !g_wanted.load(std::memory_order_relaxed)) {
       // Nothing left: sleep until a free asks again.
       g_idle.store(1, std::memory_order_relaxed);
-      if (!g_wanted.load(std::memory_order_relaxed)) futex_wait(&g_idle, 1, nullptr);
+      if (!g_wanted.load(std::memory_order_relaxed)) prim::futex_wait(&g_idle, 1);
       g_idle.store(0, std::memory_order_relaxed);
     }
   }
@@ -71,9 +62,7 @@ void maybe_start_purger() {
   if (g_started.load(std::memory_order_relaxed) == 1) {
     if (g_idle.load(std::memory_order_relaxed) == 1) {
       g_idle.store(0, std::memory_order_relaxed);
-      int saved = errno;
-      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_idle), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
-      errno = saved;
+      prim::futex_wake(&g_idle, 1);
     }
     return;
   }
@@ -81,24 +70,9 @@ void maybe_start_purger() {
   if (!g_started.compare_exchange_strong(expected, 1)) return;
   int saved = errno;
   if (g_stack == nullptr) g_stack = prim::os_map(kStackSize);
-  if (g_stack == nullptr) {
-    g_started.store(0);
-    errno = saved;
-    return;
-  }
-  // The thread blocks every signal: the program's handlers never run on it.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstack(&attr, g_stack, kStackSize);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t t;
-  if (pthread_create(&t, &attr, purger, nullptr) != 0) g_started.store(0);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   errno = saved;
+  // The thread blocks every signal: the program's handlers never run on it.
+  if (g_stack == nullptr || !prim::start_thread(purger, g_stack, kStackSize)) g_started.store(0);
 }
 
 void purger_stack(uintptr_t* lo, uintptr_t* hi) {

@@ -5,12 +5,12 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
-#include <unistd.h>
 
 #include "config/options.h"
 #include "cpu/heap.h"
 #include "cpu/stats.h"
 #include "cpu/state.h"
+#include "entry/check.h"
 #include "entry/real.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
@@ -280,7 +280,7 @@ void at_exit() {
     cpu::snapshot(&s);
     report::write_stats(s);
   }
-  if (g_mode == kOn && track::enabled()) track::leak_check(true);
+  if (g_mode == kOn && track::enabled()) leak_check(true);
 }
 
 int dlclose(void* handle) {

@@ -1,17 +1,8 @@
 #include "prim/lock.h"
 
-#include <cerrno>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "prim/thread.h"
 
 namespace mpshim::prim {
-
-static void futex(std::atomic<uint32_t>* addr, int op, uint32_t val) {
-  int saved = errno;
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val, nullptr, nullptr, 0);
-  errno = saved;
-}
 
 void Lock::lock_slow() {
   // Spin briefly: critical sections are short.
@@ -24,9 +15,9 @@ void Lock::lock_slow() {
     __builtin_ia32_pause();
 #endif
   }
-  while (state_.exchange(2, std::memory_order_acquire) != 0) futex(&state_, FUTEX_WAIT, 2);
+  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
 }
 
-void Lock::wake() { futex(&state_, FUTEX_WAKE, 1); }
+void Lock::wake() { futex_wake(&state_, 1); }
 
 }  // namespace mpshim::prim

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prim/fs.h"
+
 extern char** environ;
 
 namespace mpshim::prim {
@@ -37,6 +39,11 @@ void os_purge(void* p, size_t size) {
   int saved = errno;
   madvise(p, size, MADV_DONTNEED);
   errno = saved;
+}
+
+void* os_remap(void* old, size_t old_size, size_t size, void* target) {
+  void* p = mremap(old, old_size, size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+  return p == MAP_FAILED ? nullptr : p;
 }
 
 size_t page_size() {
@@ -84,24 +91,6 @@ uint64_t now_ns() {
 int os_getpid() { return int(syscall(SYS_getpid)); }
 int os_gettid() { return int(syscall(SYS_gettid)); }
 
-// Reads a small /proc file into `buf` by system calls; returns the length read.
-static size_t read_proc(const char* path, char* buf, size_t cap) {
-  int saved = errno;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  size_t len = 0;
-  if (fd >= 0) {
-    while (len < cap) {
-      ssize_t r = read(fd, buf + len, cap - len);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      len += size_t(r);
-    }
-    close(fd);
-  }
-  errno = saved;
-  return len;
-}
-
 const char* const* environment() {
   if (environ != nullptr) return environ;
   // Very early in start-up libc may not have set `environ` yet: read it from /proc once.
@@ -110,7 +99,8 @@ const char* const* environment() {
   const size_t cap = 1 << 20;
   char* buf = static_cast<char*>(os_map(cap));
   if (buf == nullptr) return nullptr;
-  size_t len = read_proc("/proc/self/environ", buf, cap - 1);
+  long n = read_file("/proc/self/environ", buf, cap - 1);
+  size_t len = n > 0 ? size_t(n) : 0;
   size_t count = 0;
   for (size_t i = 0; i < len; ++i) count += buf[i] == '\0';
   const char** vec = static_cast<const char**>(os_map((count + 2) * sizeof(char*)));
@@ -128,8 +118,8 @@ const char* const* environment() {
 
 size_t os_rss() {
   char buf[128];
-  size_t len = read_proc("/proc/self/statm", buf, sizeof buf - 1);
-  buf[len] = '\0';
+  long len = read_file("/proc/self/statm", buf, sizeof buf - 1);
+  buf[len > 0 ? len : 0] = '\0';
   const char* s = buf;
   while (*s != '\0' && *s != ' ') ++s;  // skip total size
   size_t pages = 0;

@@ -13,6 +13,9 @@ void* os_map_aligned(size_t size, size_t align);
 void os_unmap(void* p, size_t size);
 /// Gives the pages of a range back to the OS; they read as zero afterwards.
 void os_purge(void* p, size_t size);
+/// Moves the pages of mapping [old, old + old_size) to `target` (a mapping of `size` bytes
+/// that it replaces), growing or shrinking it; nullptr on failure (nothing moved).
+void* os_remap(void* old, size_t old_size, size_t size, void* target);
 /// The system page size.
 size_t page_size();
 /// Writes all of `s` to file descriptor `fd`, retrying on EINTR and short writes.

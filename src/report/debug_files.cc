@@ -1,26 +1,20 @@
 #include "report/debug_files.h"
 
 #include <elf.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <fcntl.h>  // O_CREAT and O_TMPFILE: when open's third argument is there
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
 
 #include "config/options.h"
+#include "prim/fs.h"
+#include "prim/os.h"
 
 namespace mpshim::report {
 namespace {
 
 constexpr char kDebugDir[] = "/usr/lib/debug/";
-
-int open_path(const char* path, int flags, int mode) {
-  return int(syscall(SYS_openat, AT_FDCWD, path, flags, mode));
-}
 
 // The symbol table of one debug file, mapped for the rest of the process.
 struct DebugFile {
@@ -47,16 +41,14 @@ void load(DebugFile* f, const uint8_t* id, size_t len) {
     if (i == 0) path[n++] = '/';
   }
   memcpy(path + n, ".debug", 7);
-  int fd = open_path(path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return;
-  struct stat st;
-  void* map = MAP_FAILED;
-  if (fstat(fd, &st) == 0 && size_t(st.st_size) >= sizeof(Elf64_Ehdr))
-    map = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (map == MAP_FAILED) return;
+  size_t size = 0;
+  const void* map = prim::map_file(path, &size);
+  if (map == nullptr) return;
+  if (size < sizeof(Elf64_Ehdr)) {
+    prim::os_unmap(const_cast<void*>(map), size);
+    return;
+  }
   const auto* base = static_cast<const uint8_t*>(map);
-  size_t size = size_t(st.st_size);
   const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(base);
   if (memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
       eh->e_shentsize == sizeof(Elf64_Shdr) &&
@@ -76,7 +68,7 @@ void load(DebugFile* f, const uint8_t* id, size_t len) {
       return;  // the mapping stays
     }
   }
-  munmap(map, size);
+  prim::os_unmap(const_cast<void*>(map), size);
 }
 
 }  // namespace
@@ -120,5 +112,5 @@ extern "C" __attribute__((visibility("hidden"))) int __wrap_open(const char* pat
     errno = ENOENT;
     return -1;
   }
-  return mpshim::report::open_path(path, flags, mode);
+  return mpshim::prim::os_open(path, flags, mode);
 }

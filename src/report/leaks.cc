@@ -25,10 +25,11 @@ struct Group {
   uint32_t stack;
   track::Kind kind;
   LeakClass cls;
+  track::Memory mem;
 };
 
 uint64_t block_key(const Block& b) {
-  return uint64_t(b.cls) << 40 | uint64_t(b.stack) << 8 | uint64_t(b.kind);
+  return uint64_t(b.mem) << 42 | uint64_t(b.cls) << 40 | uint64_t(b.stack) << 8 | uint64_t(b.kind);
 }
 
 // Listing order: direct, then indirect, then reachable (as LeakSanitizer lists direct
@@ -38,7 +39,8 @@ bool listed_before(const Group& a, const Group& b) {
   if (a.bytes != b.bytes) return a.bytes > b.bytes;
   if (a.count != b.count) return a.count > b.count;
   if (a.stack != b.stack) return a.stack < b.stack;
-  return a.kind < b.kind;
+  if (a.kind != b.kind) return a.kind < b.kind;
+  return a.mem < b.mem;
 }
 
 const char* class_word(LeakClass c) {
@@ -81,8 +83,9 @@ void text_frames(prim::Writer& w, const uintptr_t* pcs, size_t n) {
 }
 
 void text_group(prim::Writer& w, const Group& g) {
-  w.str(class_title(g.cls)).u64(g.bytes).str(" byte(s) in ").u64(g.count);
-  w.str(" object(s) allocated with ").str(track::kind_name(g.kind)).str(" from:\n");
+  w.str(class_title(g.cls)).u64(g.bytes).str(" byte(s) in ").u64(g.count).str(" object(s)");
+  if (g.mem != track::Memory::Host) w.str(" of ").str(track::memory_name(g.mem)).str(" memory");
+  w.str(" allocated with ").str(track::kind_name(g.kind)).str(" from:\n");
   const uintptr_t* pcs = nullptr;
   size_t n = g_source.frames(g.stack, &pcs);
   text_frames(w, pcs, n);
@@ -137,6 +140,7 @@ void json_or_null(prim::Writer& w, const char* s) {
 void json_group(prim::Writer& w, const Group& g) {
   w.str("{\"class\":\"").str(class_word(g.cls)).str("\",\"bytes\":").u64(g.bytes);
   w.str(",\"count\":").u64(g.count).str(",\"function\":").json_str(track::kind_name(g.kind));
+  w.str(",\"memory\":\"").str(track::memory_name(g.mem)).chr('"');
   w.str(",\"stack\":[");
   const uintptr_t* pcs = nullptr;
   size_t n = g_source.frames(g.stack, &pcs);
@@ -226,6 +230,8 @@ void folded_group(prim::Writer& w, const Group& g) {
     }
   }
   if (first) w.str("(no stack)");
+  // Memory other than the host's gets a leaf of its own, so a flame graph sets it apart.
+  if (g.mem != track::Memory::Host) w.str(";[").str(track::memory_name(g.mem)).str(" memory]");
   w.chr(' ').u64(g.bytes).chr('\n');
 }
 
@@ -294,7 +300,7 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
   Suppressions* supp = o.suppressions != nullptr && o.suppressions->size() > 0 ? o.suppressions : nullptr;
   for (size_t i = 0; i < n;) {
     uint64_t key = block_key(blocks[i]);
-    Group g{0, 0, blocks[i].stack, blocks[i].kind, blocks[i].cls};
+    Group g{0, 0, blocks[i].stack, blocks[i].kind, blocks[i].cls, blocks[i].mem};
     for (; i < n && block_key(blocks[i]) == key; ++i) {
       g.bytes += blocks[i].size;
       ++g.count;

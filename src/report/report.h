@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "track/track.h"
+#include "track/check.h"
 
 namespace mpshim::cpu {
 struct Stats;
@@ -12,16 +12,9 @@ struct Stats;
 
 namespace mpshim::report {
 
-/// How a block not freed at exit is classified (as LeakSanitizer and valgrind do).
-enum class LeakClass : uint8_t { Direct, Indirect, Reachable };
-
-/// One live block handed to the report.
-struct Block {
-  uint64_t size;       ///< bytes requested
-  uint32_t stack;      ///< stack id (track::stack_frames)
-  track::Kind kind;    ///< allocation function
-  LeakClass cls;
-};
+/// The live blocks of a leak check, as the tracker hands them out.
+using track::Block;
+using track::LeakClass;
 
 /// Totals of one report, per class.
 struct Totals {
@@ -32,7 +25,7 @@ struct Totals {
   uint64_t groups_listed, groups_total;
 };
 
-/// Groups `blocks` by (class, stack, kind), drops suppressed groups, sorts largest first,
+/// Groups `blocks` by (class, memory, stack, kind), drops suppressed groups, sorts largest first,
 /// symbolises and writes the report where the configuration says (MPSHIM_REPORT,
 /// MPSHIM_REPORT_FORMAT, MPSHIM_REPORT_REACHABLE, MPSHIM_REPORT_MAX, MPSHIM_FOLDED).
 /// `blocks` may be reordered. Fills `out`; returns true when unsuppressed direct or

@@ -1,8 +1,8 @@
 #include "report/suppress.h"
 
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
+
+#include "prim/fs.h"
 
 namespace mpshim::report {
 
@@ -81,34 +81,16 @@ bool Suppressions::parse(const char* text, size_t len) {
 }
 
 bool Suppressions::load(const char* path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   Arena buf;
-  size_t cap = 0, len = 0;
+  long len = -1;
   char* data = nullptr;
-  bool ok = true;
-  for (;;) {
-    if (len == cap) {
-      size_t ncap = cap == 0 ? 64 << 10 : 2 * cap;
-      char* d = static_cast<char*>(buf.alloc(ncap));
-      if (d == nullptr) {
-        ok = false;
-        break;
-      }
-      if (len > 0) memcpy(d, data, len);
-      data = d;
-      cap = ncap;
-    }
-    ssize_t r = read(fd, data + len, cap - len);
-    if (r < 0) {
-      ok = false;
-      break;
-    }
-    if (r == 0) break;
-    len += size_t(r);
+  // A buffer the file fills may have cut it short: read it again into a bigger one.
+  for (size_t cap = 64 << 10;; cap *= 2) {
+    data = static_cast<char*>(buf.alloc(cap));
+    len = data != nullptr ? prim::read_file(path, data, cap) : -1;
+    if (len < 0 || size_t(len) < cap) break;
   }
-  close(fd);
-  if (ok) ok = parse(data, len);
+  bool ok = len >= 0 && parse(data, size_t(len));
   buf.release();
   return ok;
 }

@@ -6,8 +6,8 @@
 #define HAVE_DECL_BASENAME 1
 #include <libiberty/demangle.h>
 #include <link.h>
-#include <unistd.h>
 
+#include "prim/fs.h"
 #include "prim/lock.h"
 #include "report/arena.h"
 #include "report/debug_files.h"
@@ -46,7 +46,7 @@ size_t g_table_cap = 0, g_table_used = 0;
 const char* exe_path() {
   if (g_exe == nullptr) {
     char buf[4096];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    long n = prim::read_link("/proc/self/exe", buf, sizeof buf - 1);
     g_exe = n > 0 ? g_arena.dup(buf, size_t(n)) : "";
     if (g_exe == nullptr) g_exe = "";
   }

@@ -1,19 +1,35 @@
-// The leak check without the report: the classified live blocks go to a caller's sink
-// (the unit tests check classification on real allocator blocks this way).
+// What a leak check hands out: the classified live blocks, given to a sink that the caller
+// passes in (the entry layer's writes the report; the unit tests check classification on
+// real blocks). src/report reads these types; the tracker includes nothing of the report.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
-#include "report/report.h"
+#include "track/track.h"
 
 namespace mpshim::track {
 
+/// How a block not freed at exit is classified (as LeakSanitizer and valgrind do).
+enum class LeakClass : uint8_t { Direct, Indirect, Reachable };
+
+/// One live block of a check.
+struct Block {
+  uint64_t size;              ///< bytes requested
+  uint32_t stack;             ///< stack id (stack_frames)
+  Kind kind;                  ///< allocation function
+  LeakClass cls;
+  Memory mem = Memory::Host;  ///< where it lives
+};
+
 /// Receives the live blocks of one check (ignored, internal and dynamic-linker blocks
-/// left out) while no allocator lock is held; returns true when it counts leaks.
-using LeakSink = bool (*)(report::Block* blocks, size_t n, void* ctx);
+/// left out) while no allocator lock is held; returns true when it counts leaks. The
+/// blocks may be reordered.
+using LeakSink = bool (*)(Block* blocks, size_t n, void* ctx);
 
 /// Runs one leak check (serialised with every other) and hands the blocks to `sink`.
-/// Returns 1 when the sink returned true, 0 when false, -1 when tracking is off or the
-/// check could not get memory.
-int leak_check_with(LeakSink sink, void* ctx);
+/// `at_exit`: the program is exiting, so the scan of the calling thread's stack starts at
+/// the frame that called exit(). Returns 1 when the sink returned true, 0 when false, -1
+/// when tracking is off or the check could not get memory.
+int leak_check(LeakSink sink, void* ctx, bool at_exit);
 
 }  // namespace mpshim::track

@@ -102,6 +102,7 @@ class Classifier {
       work_.items[work_.len++] = uint32_t(i);
       while (work_.len != 0) {
         const ScanBlock& blk = b_[work_.items[--work_.len]];
+        if (blk.opaque) continue;
         scan(blk.start, blk.start + blk.size, [this, i](size_t c) {
           Reach& r = b_[c].reach;
           if (r == Reach::Unvisited) {
@@ -125,6 +126,7 @@ class Classifier {
   void drain_reachable() {
     while (work_.len != 0) {
       const ScanBlock& blk = b_[work_.items[--work_.len]];
+      if (blk.opaque) continue;
       scan(blk.start, blk.start + blk.size, [this](size_t c) { reach_from_root(c); });
     }
   }

@@ -1,19 +1,13 @@
 #include "track/roots.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <linux/futex.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <ucontext.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <climits>
 #include <cstring>
 
+#include "prim/fs.h"
 #include "prim/os.h"
+#include "prim/thread.h"
 
 namespace mpshim::track {
 namespace {
@@ -139,47 +133,21 @@ int64_t find_range(const ScanRange* r, size_t n, uintptr_t addr) {
 }
 
 const char* read_maps(Scratch& scratch, size_t* len) {
-  int saved = errno;
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  size_t cap = size_t(1) << 20, used = 0;
-  char* buf = scratch.array<char>(cap);
-  while (buf != nullptr) {
-    if (used == cap) {  // a bigger buffer; the old one stays until the check ends
-      char* bigger = scratch.array<char>(cap * 2);
-      if (bigger != nullptr) memcpy(bigger, buf, used);
-      buf = bigger;
-      cap *= 2;
-      continue;
+  // A buffer that the file fills may have cut it short: read it again into one twice as
+  // big (the old one stays until the check ends).
+  for (size_t cap = size_t(1) << 20;; cap *= 2) {
+    char* buf = scratch.array<char>(cap);
+    if (buf == nullptr) return nullptr;
+    long n = prim::read_file("/proc/self/maps", buf, cap);
+    if (n < 0) return nullptr;
+    if (size_t(n) < cap) {
+      *len = size_t(n);
+      return buf;
     }
-    ssize_t r = read(fd, buf + used, cap - used);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    used += size_t(r);
   }
-  close(fd);
-  errno = saved;
-  *len = used;
-  return buf;
 }
 
 namespace {
-
-// Reads a small /proc file into buf (NUL-terminated); returns its length.
-size_t read_small(const char* path, char* buf, size_t cap) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  size_t used = 0;
-  for (;;) {
-    ssize_t r = read(fd, buf + used, cap - 1 - used);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    used += size_t(r);
-  }
-  close(fd);
-  buf[used] = '\0';
-  return used;
-}
 
 // Reads /proc/self/task/TID/<name> into buf (NUL-terminated); returns its length.
 size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
@@ -191,7 +159,10 @@ size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
   while (k > 0) path[n++] = digits[--k];
   path[n++] = '/';
   memcpy(path + n, name, strlen(name) + 1);
-  return read_small(path, buf, cap);
+  long len = prim::read_file(path, buf, cap - 1);
+  if (len < 0) len = 0;
+  buf[len] = '\0';
+  return size_t(len);
 }
 
 }  // namespace
@@ -200,9 +171,7 @@ size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
 // when blocked, "running" otherwise.
 uintptr_t blocked_sp(int tid) {
   char buf[256];
-  int saved = errno;
   size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
-  errno = saved;
   if (len == 0 || buf[0] == 'r') return 0;
   const char* tok[9];
   size_t ntok = 0;
@@ -219,29 +188,29 @@ uintptr_t blocked_sp(int tid) {
   return hex_field(s, s + 18, &sp) ? sp : 0;
 }
 
+namespace {
+
+struct TaskList {
+  TaskInfo* out;
+  size_t cap, count;
+  int self;
+};
+
+void add_task(const char* name, void* ctx) {
+  auto* l = static_cast<TaskList*>(ctx);
+  int tid = 0;
+  for (const char* c = name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
+  if (tid <= 0 || tid == l->self) return;
+  if (l->count < l->cap) l->out[l->count] = {tid, blocked_sp(tid)};
+  ++l->count;
+}
+
+}  // namespace
+
 size_t list_other_tasks(TaskInfo* out, size_t cap) {
-  int saved = errno;
-  int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  int self = int(syscall(SYS_gettid));
-  size_t count = 0;
-  alignas(8) char buf[4096];
-  for (;;) {
-    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-    if (n <= 0) break;
-    for (long off = 0; off < n;) {
-      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
-      off += d->d_reclen;
-      int tid = 0;
-      for (const char* c = d->d_name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
-      if (tid <= 0 || tid == self) continue;
-      if (count < cap) out[count] = {tid, blocked_sp(tid)};
-      ++count;
-    }
-  }
-  close(fd);
-  errno = saved;
-  return count;
+  TaskList l{out, cap, 0, prim::os_gettid()};
+  prim::list_dir("/proc/self/task", add_task, &l);
+  return l.count;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -249,9 +218,8 @@ size_t list_other_tasks(TaskInfo* out, size_t cap) {
 
 namespace {
 
-constexpr int kRegsSignal = SIGURG;  // ignored by default: a late delivery does nothing
-static_assert(REG_RSP - REG_R8 == int(kThreadRegSp) && kThreadRegSp + 1 == kThreadRegs,
-              "gregs order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp");
+constexpr int kRegsSignal = prim::kQuietSignal;  // ignored by default: a late delivery does nothing
+static_assert(kThreadRegs == prim::kContextRegs && kThreadRegSp == prim::kContextRegSp);
 
 // Published to the handler for one snapshot.
 std::atomic<ThreadRegs*> g_asked{nullptr};
@@ -259,30 +227,22 @@ std::atomic<size_t> g_nasked{0};
 std::atomic<uint32_t> g_answers{0};
 std::atomic<int> g_in_handler{0};  // handlers that may still use g_asked
 
-void futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* timeout) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val, timeout,
-          nullptr, 0);
-}
-
 // Runs on the asked thread, anywhere in the program: only atomics and system calls
 // (async-signal-safe), never the allocator.
-void on_regs_signal(int, siginfo_t*, void* context) {
-  int saved = errno;
+void on_regs_signal(int, void*, void* context) {
   g_in_handler.fetch_add(1);
   ThreadRegs* t = g_asked.load();
   size_t n = t != nullptr ? g_nasked.load() : 0;
-  int self = int(syscall(SYS_gettid));
+  int self = prim::os_gettid();
   for (size_t i = 0; i < n; ++i) {
     if (t[i].tid != self || t[i].answered.load(std::memory_order_relaxed) != 0) continue;
-    const greg_t* gregs = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
-    for (size_t r = 0; r < kThreadRegs; ++r) t[i].regs[r] = uintptr_t(gregs[REG_R8 + int(r)]);
+    prim::context_registers(context, t[i].regs);
     t[i].answered.store(1, std::memory_order_release);
     g_answers.fetch_add(1);
-    futex(&g_answers, FUTEX_WAKE, INT_MAX, nullptr);
+    prim::futex_wake(&g_answers, INT_MAX);
     break;
   }
   g_in_handler.fetch_sub(1);
-  errno = saved;
 }
 
 // True when thread `tid` would run a handler for `sig` soon: it is neither exiting nor
@@ -305,66 +265,36 @@ bool can_answer(int tid, int sig) {
 // System V IPC, io_getevents): such a thread is not asked, so the check never changes
 // what the program sees.
 bool in_unrestartable_call(int tid) {
-#if defined(__x86_64__)
   char buf[256];
   size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
   if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;  // running, or not in a call
   long nr = 0;
   for (const char* p = buf; *p >= '0' && *p <= '9'; ++p) nr = nr * 10 + (*p - '0');
-  static const long kNoRestart[] = {
-      SYS_poll, SYS_select, SYS_pause, SYS_nanosleep, SYS_clock_nanosleep, SYS_epoll_wait,
-      SYS_epoll_pwait, SYS_ppoll, SYS_pselect6, SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
-      SYS_msgsnd, SYS_msgrcv, SYS_semop, SYS_semtimedop, SYS_io_getevents,
-      426 /* io_uring_enter */, 441 /* epoll_pwait2 */};
-  for (long n : kNoRestart)
-    if (nr == n) return true;
-  return false;
-#else
-  (void)tid;
-  return true;  // the numbers differ: ask no thread rather than risk EINTR
-#endif
-}
-
-bool is_ours(const struct sigaction& sa) {
-  return (sa.sa_flags & SA_SIGINFO) != 0 && sa.sa_sigaction == on_regs_signal;
+  return prim::interrupted_by_handler(nr);
 }
 
 }  // namespace
 
 size_t snapshot_registers(ThreadRegs* t, size_t n, uint64_t timeout_ns) {
-  int saved = errno;
-  struct sigaction ours {}, old {};
-  if (n == 0 || sigaction(kRegsSignal, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) {
-    errno = saved;
-    return 0;
-  }
+  if (n == 0) return 0;
   g_answers.store(0);
   g_nasked.store(n);
   g_asked.store(t);
-  ours.sa_sigaction = on_regs_signal;
-  ours.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-  sigfillset(&ours.sa_mask);  // no other handler runs (or jumps away) in the middle
-  size_t asked = 0;
-  if (sigaction(kRegsSignal, &ours, &old) == 0) {
-    if (old.sa_handler == SIG_DFL) {
-      int pid = prim::os_getpid();
-      for (size_t i = 0; i < n; ++i)
-        if (can_answer(t[i].tid, kRegsSignal) && !in_unrestartable_call(t[i].tid) &&
-            syscall(SYS_tgkill, pid, t[i].tid, kRegsSignal) == 0)
-          ++asked;
-      uint64_t deadline = prim::now_ns() + timeout_ns;
-      for (uint32_t got; (got = g_answers.load()) < asked;) {
-        uint64_t now = prim::now_ns();
-        if (now >= deadline) break;
-        timespec left{time_t((deadline - now) / 1000000000), long((deadline - now) % 1000000000)};
-        futex(&g_answers, FUTEX_WAIT, got, &left);
-      }
+  if (prim::take_signal(kRegsSignal, on_regs_signal)) {
+    size_t asked = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (can_answer(t[i].tid, kRegsSignal) && !in_unrestartable_call(t[i].tid) &&
+          prim::signal_thread(t[i].tid, kRegsSignal))
+        ++asked;
+    uint64_t deadline = prim::now_ns() + timeout_ns;
+    for (uint32_t got; (got = g_answers.load()) < asked;) {
+      uint64_t now = prim::now_ns();
+      if (now >= deadline) break;
+      prim::futex_wait(&g_answers, got, deadline - now);
     }
-    // Put the old disposition back: a signal still pending is then dropped. If the program
-    // installed a handler of its own meanwhile, keep that one.
-    struct sigaction now {};
-    sigaction(kRegsSignal, &old, &now);
-    if (!is_ours(now)) sigaction(kRegsSignal, &now, nullptr);
+    // A signal still pending is then dropped; a handler the program installed meanwhile
+    // stays.
+    prim::release_signal(kRegsSignal, on_regs_signal);
   }
   // A handler that already started may still write to `t`: wait for it.
   g_asked.store(nullptr);
@@ -372,7 +302,6 @@ size_t snapshot_registers(ThreadRegs* t, size_t n, uint64_t timeout_ns) {
   g_nasked.store(0);
   size_t answered = 0;
   for (size_t i = 0; i < n; ++i) answered += t[i].answered.load(std::memory_order_acquire);
-  errno = saved;
   return answered;
 }
 

@@ -1,7 +1,8 @@
 // What the tracker keeps per thread, in the room each thread's allocator cache reserves
 // for it (so it is recycled with the cache when the thread exits).
 #pragma once
-#include "cpu/thread_cache.h"
+#include "cpu/track_api.h"
+#include "prim/defines.h"
 #include "track/stack_table.h"
 #include "track/unwind.h"
 
@@ -12,13 +13,12 @@ struct ThreadState {
   RecentStacks stacks;
 };
 
-static_assert(sizeof(ThreadState) <= sizeof(cpu::ThreadCache::tracker));
+static_assert(sizeof(ThreadState) <= cpu::kTrackerRoomBytes);
 static_assert(alignof(ThreadState) <= 64);
 
 /// The calling thread's state; nullptr when it has no allocator cache (it is exiting).
 MPSHIM_INLINE ThreadState* thread_state() {
-  cpu::ThreadCache* tc = cpu::t_cache;
-  return tc != nullptr ? reinterpret_cast<ThreadState*>(tc->tracker) : nullptr;
+  return reinterpret_cast<ThreadState*>(cpu::tracker_room());
 }
 
 }  // namespace mpshim::track

@@ -1,19 +1,14 @@
 #include "track/track.h"
 
-#include <cstdio>
-#include <unistd.h>
-
-#include <atomic>
-
 #include "config/options.h"
-#include "cpu/heap.h"
+#include "cpu/track_api.h"
 #include "prim/defines.h"
 #include "prim/lock.h"
 #include "prim/os.h"
-#include "report/report.h"
 #include "track/capture.h"
 #include "track/check.h"
 #include "track/classify.h"
+#include "track/foreign.h"
 #include "track/roots.h"
 #include "track/scratch.h"
 #include "track/stack_table.h"
@@ -27,12 +22,11 @@ bool g_enabled = false;
 namespace {
 
 StackTable g_stacks;
+ForeignStore g_foreign;
 size_t g_depth = 16;
-uint64_t g_exitcode = 0;
 // Nesting of "inside the tracker or tracking disabled" on this thread.
 MPSHIM_TLS int t_depth;
 prim::Lock g_check_lock;
-std::atomic<int> g_reported_pid{0};
 
 MPSHIM_INLINE uint64_t load_tag(const uint64_t* t) { return __atomic_load_n(t, __ATOMIC_RELAXED); }
 MPSHIM_INLINE void store_tag(uint64_t* t, uint64_t v) { __atomic_store_n(t, v, __ATOMIC_RELAXED); }
@@ -42,7 +36,6 @@ MPSHIM_INLINE void store_tag(uint64_t* t, uint64_t v) { __atomic_store_n(t, v, _
 void init() {
   const config::Config& c = config::get();
   g_depth = c.stack_depth <= kMaxDepth ? size_t(c.stack_depth) : kMaxDepth;
-  g_exitcode = c.leak_exitcode;
   if (!c.leaks || !c.host) return;
   cpu::enable_tags();
   if (!cpu::tags_enabled()) return;
@@ -57,6 +50,22 @@ void init() {
 // ---------------------------------------------------------------------------------------
 // Per allocation
 
+namespace {
+
+// The stack of the caller of the function this is inlined into.
+MPSHIM_INLINE uint32_t caller_stack() {
+  if (g_depth == 0) return 0;
+  ++t_depth;  // the unwinder may allocate the first time it sees a module
+  uintptr_t pcs[kMaxDepth];
+  ThreadState* ts = thread_state();
+  size_t n = capture_stack(pcs, g_depth, 1, ts != nullptr ? &ts->walk : nullptr);
+  uint32_t id = ts != nullptr ? ts->stacks.intern(g_stacks, pcs, n) : g_stacks.intern(pcs, n);
+  --t_depth;
+  return id;
+}
+
+}  // namespace
+
 MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
   uint64_t* t = cpu::tag_of(p);
   if (MPSHIM_UNLIKELY(t == nullptr)) return;
@@ -64,22 +73,29 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
   // make the next block handed out look referenced. Its contents are indeterminate, so
   // clear it (realloc keeps the old contents; calloc's are zero).
   if (kind != Kind::Realloc && kind != Kind::Calloc) *static_cast<void* volatile*>(p) = nullptr;
-  uint64_t usable = MPSHIM_UNLIKELY(tag::needs_usable(size)) ? cpu::usable_size(p) : 0;
+  size_t usable = 0;
+  if (MPSHIM_UNLIKELY(tag::needs_usable(size))) {
+    void* start;
+    uint64_t* tag;
+    cpu::find_block(p, &start, &usable, &tag);
+  }
   if (t_depth != 0) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
-  uint32_t id = 0;
-  if (g_depth != 0) {
-    ++t_depth;  // the unwinder may allocate the first time it sees a module
-    uintptr_t pcs[kMaxDepth];
-    ThreadState* ts = thread_state();
-    size_t n = capture_stack(pcs, g_depth, 1, ts != nullptr ? &ts->walk : nullptr);
-    id = ts != nullptr ? ts->stacks.intern(g_stacks, pcs, n) : g_stacks.intern(pcs, n);
-    --t_depth;
-  }
-  store_tag(t, tag::make(kind, 0, id, size, usable));
+  store_tag(t, tag::make(kind, 0, caller_stack(), size, usable));
 }
+
+MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem) {
+  if (!g_enabled || p == nullptr) return;
+  // Inside the shim or with tracking disabled: kept (its memory may hold pointers) but
+  // never reported.
+  bool quiet = t_depth != 0;
+  uint32_t id = quiet ? 0 : caller_stack();
+  g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
+}
+
+bool on_foreign_free(const void* p) { return g_enabled && g_foreign.erase(uintptr_t(p)); }
 
 bool on_free(void* p) {
   uint64_t* t = cpu::tag_of(p);
@@ -102,8 +118,12 @@ void ignore(const void* p) {
   void* start;
   size_t usable;
   uint64_t* t;
-  if (!g_enabled || !cpu::find_block(p, &start, &usable, &t) || t == nullptr) return;
-  if (load_tag(t) != 0) __atomic_fetch_or(t, tag::kIgnored, __ATOMIC_RELAXED);
+  if (!g_enabled) return;
+  if (!cpu::find_block(p, &start, &usable, &t)) {
+    g_foreign.ignore(uintptr_t(p));
+    return;
+  }
+  if (t != nullptr && load_tag(t) != 0) __atomic_fetch_or(t, tag::kIgnored, __ATOMIC_RELAXED);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -133,8 +153,10 @@ struct CheckState {
   uintptr_t stack_lo = 0;  // the current thread's stack is scanned from here up
   uintptr_t regs[8] = {};  // callee-saved registers of exit()'s caller, scanned as a root
   size_t nregs = 0;
-  Vec<ScanBlock> blocks;
-  Vec<uint64_t> usable;
+  Vec<ScanBlock> blocks;  // the host blocks, then the foreign ones
+  Vec<uint64_t> usable;   // of each host block
+  Vec<ForeignBlock> foreign;
+  size_t nhost = 0;
   Vec<ScanRange> holes;
   Vec<Thread> threads;
   TaskInfo* tasks = nullptr;  // the other threads of the process
@@ -162,6 +184,14 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
 
+// A foreign block is scanned only when reachable, as a host block is, so its memory is
+// no root; device memory is never read at all.
+void collect_foreign(const ForeignBlock& f, void* ctx) {
+  auto* st = static_cast<CheckState*>(ctx);
+  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device};
+  if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
+}
+
 void collect_hole(uintptr_t lo, uintptr_t hi, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   if (!st->holes.push(st->scratch, ScanRange{lo, hi})) st->failed = true;
@@ -172,12 +202,25 @@ void collect_thread(uintptr_t addr, bool alive, int tid, void* ctx) {
   if (!st->threads.push(st->scratch, Thread{addr, alive, tid})) st->failed = true;
 }
 
-uintptr_t find_live(uintptr_t addr, void*) {
+// The host block slot holding `addr`, else the foreign block holding it, else 0.
+uintptr_t find_live(uintptr_t addr, void* ctx) {
   void* start;
   size_t usable;
   uint64_t* t;
-  if (!cpu::find_block(reinterpret_cast<void*>(addr), &start, &usable, &t)) return 0;
-  return reinterpret_cast<uintptr_t>(start);
+  if (cpu::find_block(reinterpret_cast<void*>(addr), &start, &usable, &t))
+    return reinterpret_cast<uintptr_t>(start);
+  const Vec<ForeignBlock>& f = static_cast<CheckState*>(ctx)->foreign;
+  size_t lo = 0, hi = f.len;  // the first record starting above addr
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (f.items[mid].start <= addr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0) return 0;
+  const ForeignBlock& b = f.items[lo - 1];
+  return addr - b.start < (b.size != 0 ? b.size : 1) ? b.start : 0;
 }
 
 // Lists the other threads and takes a snapshot of their registers.
@@ -254,6 +297,13 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);
+  uintptr_t store_lo, store_hi;
+  g_foreign.mapping_locked(&store_lo, &store_hi);
+  if (store_lo != store_hi) collect_hole(store_lo, store_hi, &st);
+  for (size_t i = 0; i < st.foreign.len; ++i) {
+    const ForeignBlock& f = st.foreign.items[i];
+    if (f.size != 0) collect_hole(f.start, f.start + f.size, &st);
+  }
   st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
   cpu::for_each_thread(collect_thread, &st);
   int64_t own = find_range(maps, nmaps, sp);
@@ -299,15 +349,19 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
     st.stack_lo = exit_sp;
   else
     st.nregs = 0;
+  g_foreign.lock();
   cpu::lock_all();
   // Under the locks, so threads waiting to allocate or free stay where they are. The
   // signal handler touches neither the allocator nor any lock.
   snapshot_other_threads(st);
   cpu::for_each_tagged(collect_block, &st);
+  st.nhost = st.blocks.len;
+  g_foreign.for_each_locked(collect_foreign, &st);
   Vec<ScanRange> roots;
   bool ok = !st.failed && build_roots(st, &roots) &&
-            classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, nullptr);
+            classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, &st);
   cpu::unlock_all();
+  g_foreign.unlock();
   return ok;
 }
 
@@ -318,24 +372,24 @@ int check_locked(LeakSink sink, void* ctx, bool at_exit) {
     prim::write_err(kMsg, sizeof kMsg - 1);
     return -1;
   }
-  report::Block* out = st.scratch.array<report::Block>(st.blocks.len + 1);
+  Block* out = st.scratch.array<Block>(st.blocks.len + 1);
   if (out == nullptr) return -1;
   size_t n = 0;
   for (size_t i = 0; i < st.blocks.len; ++i) {
     const ScanBlock& b = st.blocks.items[i];
     if (b.root) continue;
-    report::LeakClass cls = b.reach == Reach::Direct     ? report::LeakClass::Direct
-                            : b.reach == Reach::Indirect ? report::LeakClass::Indirect
-                                                         : report::LeakClass::Reachable;
-    out[n++] = report::Block{tag::size(b.user, st.usable.items[i]), tag::stack(b.user),
-                             tag::kind(b.user), cls};
+    LeakClass cls = b.reach == Reach::Direct     ? LeakClass::Direct
+                    : b.reach == Reach::Indirect ? LeakClass::Indirect
+                                                 : LeakClass::Reachable;
+    if (i < st.nhost) {
+      out[n++] = Block{tag::size(b.user, st.usable.items[i]), tag::stack(b.user), tag::kind(b.user),
+                       cls, Memory::Host};
+    } else {
+      const ForeignBlock& f = st.foreign.items[i - st.nhost];
+      out[n++] = Block{f.size, f.stack, f.kind, cls, f.mem};
+    }
   }
   return sink(out, n, ctx) ? 1 : 0;
-}
-
-bool write_report(report::Block* blocks, size_t n, void*) {
-  report::Totals totals{};
-  return report::write_leak_report(blocks, n, &totals);
 }
 
 int run_check(LeakSink sink, void* ctx, bool at_exit) {
@@ -350,29 +404,22 @@ int run_check(LeakSink sink, void* ctx, bool at_exit) {
 
 }  // namespace
 
-int leak_check_with(LeakSink sink, void* ctx) { return run_check(sink, ctx, false); }
-
-int leak_check(bool at_exit) {
-  if (!g_enabled) return -1;
-  if (at_exit) {
-    int pid = prim::os_getpid();
-    if (g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
-  }
-  int result = run_check(write_report, nullptr, at_exit);
-  if (at_exit && result == 1 && g_exitcode != 0) {
-    fflush(nullptr);
-    _exit(int(g_exitcode));
-  }
-  return result;
-}
+int leak_check(LeakSink sink, void* ctx, bool at_exit) { return run_check(sink, ctx, at_exit); }
 
 // ---------------------------------------------------------------------------------------
 // fork
 
-void before_fork() { g_check_lock.lock(); }
-void after_fork_parent() { g_check_lock.unlock(); }
+void before_fork() {
+  g_check_lock.lock();
+  g_foreign.lock();
+}
+void after_fork_parent() {
+  g_foreign.unlock();
+  g_check_lock.unlock();
+}
 void after_fork_child() {
   g_check_lock.reset();
+  g_foreign.after_fork_child();
   g_stacks.after_fork_child();
 }
 

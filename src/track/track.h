@@ -6,7 +6,8 @@
 
 namespace mpshim::track {
 
-/// The allocation function a block came from (kept in 4 bits of the block's tag).
+/// The allocation function a block came from. Host blocks keep it in 4 bits of their tag;
+/// the CUDA kinds (16 and up) belong to foreign blocks, whose records hold a whole byte.
 enum class Kind : uint8_t {
   None = 0,
   Malloc,
@@ -21,10 +22,24 @@ enum class Kind : uint8_t {
   NewArray,
   NewAligned,
   NewArrayAligned,
+  CuMemAlloc = 16,
+  CuMemAllocPitch,
+  CuMemAllocManaged,
+  CuMemAllocHost,
+  CuMemHostAlloc,
+  CuMemAllocAsync,
+  CuMemAllocFromPoolAsync,
 };
 
-/// Name of a kind as users write it ("malloc", "operator new[]", ...).
+/// Name of a kind as users write it ("malloc", "operator new[]", "cuMemAlloc", ...).
 const char* kind_name(Kind k);
+
+/// Where a block's memory lives: the host allocator's blocks are Host; foreign blocks may
+/// be any (Pinned and Managed are host-accessible, Device is never read by the shim).
+enum class Memory : uint8_t { Host = 0, Device, Managed, Pinned };
+
+/// Name of a memory kind ("host", "device", "managed", "pinned").
+const char* memory_name(Memory m);
 
 /// True when leak tracking is on (MPSHIM_LEAKS and the host allocator both on).
 extern bool g_enabled;
@@ -51,13 +66,16 @@ uint32_t stack_count();
 void disable_thread();
 void enable_thread();
 
-/// Marks the live block at `p` as never leaked.
-void ignore(const void* p);
+/// Records a block that is not the host allocator's (device, managed or pinned memory a
+/// CUDA hook got from the driver): `size` bytes at `p`, allocated with `kind`. Its stack
+/// is captured here. A record already at `p` (a free that was never seen) is replaced.
+void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem);
+/// Forgets the foreign block at `p`; false when there is none.
+bool on_foreign_free(const void* p);
 
-/// Runs the leak check and writes the report as configured. `at_exit` selects the final
-/// report (exit code handling, once per process). Returns 1 when direct or indirect leaks
-/// were found, 0 when none, -1 when tracking is off.
-int leak_check(bool at_exit);
+/// Marks the live block at `p` (host or foreign, interior pointers included) as never
+/// leaked.
+void ignore(const void* p);
 
 /// After a module was unloaded: its code addresses may be reused by the next one loaded,
 /// so the stack walker's cached rules are dropped.

@@ -313,6 +313,51 @@ TEST_F(Fixture, Folded) {
             "0x10 32\n");
 }
 
+// Device, managed and pinned blocks: grouped apart from host blocks of the same stack and
+// function, named in every output.
+TEST_F(Fixture, MemoryKinds) {
+  using mpshim::track::Memory;
+  blocks.push_back(Block{64, sb, Kind::CuMemAlloc, LeakClass::Direct, Memory::Device});
+  blocks.push_back(Block{64, sb, Kind::CuMemAlloc, LeakClass::Direct, Memory::Device});
+  blocks.push_back(Block{40, sb, Kind::CuMemAllocManaged, LeakClass::Indirect, Memory::Managed});
+  blocks.push_back(Block{30, sb, Kind::CuMemAllocHost, LeakClass::Direct, Memory::Pinned});
+  blocks.push_back(Block{30, sb, Kind::CuMemAllocHost, LeakClass::Direct, Memory::Host});
+  rt::TempFile folded;
+  o.folded_fd = folded.fd();
+  Totals t;
+  EXPECT_TRUE(run(&t));
+  EXPECT_EQ(t.groups_total, 4u);  // pinned and host apart though stack and kind are equal
+  std::string titles;
+  for (auto& l : lines(file.read()))
+    if (l.find(" leak of ") != std::string::npos) titles += l + "\n";
+  EXPECT_EQ(titles,
+            "Direct leak of 128 byte(s) in 2 object(s) of device memory allocated with cuMemAlloc from:\n"
+            "Direct leak of 30 byte(s) in 1 object(s) allocated with cuMemAllocHost from:\n"
+            "Direct leak of 30 byte(s) in 1 object(s) of pinned memory allocated with cuMemAllocHost from:\n"
+            "Indirect leak of 40 byte(s) in 1 object(s) of managed memory allocated with cuMemAllocManaged from:\n");
+  EXPECT_EQ(folded.read(),
+            "rt::site_b();[device memory] 128\n"
+            "rt::site_b() 30\n"
+            "rt::site_b();[pinned memory] 30\n"
+            "rt::site_b();[managed memory] 40\n");
+
+  rt::TempFile json_file;
+  o.fd = json_file.fd();
+  o.format = Format::Json;
+  o.folded_fd = -1;
+  run(nullptr);
+  std::string r = json_file.read();
+  json::Value v;
+  ASSERT_TRUE(json::Parser(r).parse(&v)) << r;
+  const json::Value& leaks = v["leaks"];
+  ASSERT_EQ(leaks.arr.size(), 4u);
+  EXPECT_EQ(leaks[0]["memory"].str, "device");
+  EXPECT_EQ(leaks[0]["function"].str, "cuMemAlloc");
+  EXPECT_EQ(leaks[1]["memory"].str, "host");
+  EXPECT_EQ(leaks[2]["memory"].str, "pinned");
+  EXPECT_EQ(leaks[3]["memory"].str, "managed");
+}
+
 TEST(ExpandPath, Pid) {
   char buf[64];
   ASSERT_TRUE(expand_path("/tmp/leaks.%p.txt", 1234, buf, sizeof buf));

@@ -71,6 +71,21 @@ TEST(Suppressions, LoadFile) {
   EXPECT_FALSE(s.load("/nonexistent/suppressions.txt"));
 }
 
+// A file larger than the first read buffer (64 KiB) is read whole.
+TEST(Suppressions, LoadLargeFile) {
+  rt::TempFile f;
+  std::string text;
+  for (int i = 0; i < 10000; ++i) text += "# a comment line of padding\n";
+  ASSERT_GT(text.size(), size_t(200) << 10);
+  text += "leak:last_one\n";
+  ASSERT_EQ(write(f.fd(), text.data(), text.size()), ssize_t(text.size()));
+  Suppressions s;
+  ASSERT_TRUE(s.load(f.path().c_str()));
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_STREQ(s.pattern(0), "last_one");
+  s.release();
+}
+
 TEST(Suppressions, MatchFunctionModuleAndFile) {
   mpshim::report::SymFrame inl{"inlined_helper()", "/src/helper.h", 3, nullptr};
   SymInfo a{0x1000, "/usr/lib/libthing.so", 0x100, {"outer_fn(int)", "/src/outer.cc", 12, &inl}};

@@ -20,8 +20,8 @@
 namespace mpshim::track {
 namespace {
 
-using report::Block;
-using report::LeakClass;
+using track::Block;
+using track::LeakClass;
 
 // As the entry layer allocates a tracked block: with slack, so that a pointer one past a
 // block's end (a register or stack word left by memset, say) never names its neighbour.
@@ -39,12 +39,12 @@ void release(void* p) {
 // Blocks of one check by requested size (the tests give each block a distinct size).
 std::map<uint64_t, Block> check() {
   std::vector<Block> got;
-  int r = leak_check_with(
+  int r = leak_check(
       [](Block* b, size_t n, void* ctx) {
         static_cast<std::vector<Block>*>(ctx)->assign(b, b + n);
         return false;
       },
-      &got);
+      &got, false);
   EXPECT_EQ(r, 0);
   std::map<uint64_t, Block> by_size;
   for (auto& b : got) by_size[b.size] = b;
@@ -239,7 +239,7 @@ TEST_F(Track, MillionBlocksCheck) {
   std::map<LeakClass, uint64_t> bytes;
   std::pair<std::map<LeakClass, size_t>*, std::map<LeakClass, uint64_t>*> sink_ctx(&count, &bytes);
   double t0 = thread_cpu_ns();
-  leak_check_with(
+  leak_check(
       [](Block* b, size_t n, void* ctx) {
         auto* c = static_cast<std::pair<std::map<LeakClass, size_t>*, std::map<LeakClass, uint64_t>*>*>(ctx);
         for (size_t i = 0; i < n; ++i)
@@ -249,7 +249,7 @@ TEST_F(Track, MillionBlocksCheck) {
           }
         return false;
       },
-      &sink_ctx);
+      &sink_ctx, false);
   double t1 = thread_cpu_ns();
   std::printf("[ perf ] leak check over 1M live blocks: %.1f ms CPU\n", (t1 - t0) / 1e6);
   EXPECT_EQ(count[LeakClass::Reachable], 500000u);

@@ -1,0 +1,15 @@
+#include "cpu/track_api.h"
+
+#include "cpu/thread_cache.h"
+
+namespace mpshim::cpu {
+
+static_assert(sizeof(ThreadCache::tracker) == kTrackerRoomBytes);
+static_assert(offsetof(ThreadCache, tracker) % 64 == 0);
+
+unsigned char* tracker_room() {
+  ThreadCache* tc = t_cache;
+  return tc != nullptr ? tc->tracker : nullptr;
+}
+
+}  // namespace mpshim::cpu

@@ -1,0 +1,33 @@
+#include "entry/check.h"
+
+#include <atomic>
+
+#include "config/options.h"
+#include "entry/entry.h"
+#include "prim/os.h"
+#include "prim/thread.h"
+#include "report/report.h"
+#include "track/check.h"
+
+namespace mpshim::entry {
+
+static std::atomic<int> g_reported_pid{0};
+
+static bool write_report(track::Block* blocks, size_t n, void*) {
+  report::Totals totals{};
+  return report::write_leak_report(blocks, n, &totals);
+}
+
+int leak_check(bool at_exit) {
+  if (!tracking()) return -1;
+  if (at_exit) {
+    int pid = prim::os_getpid();
+    if (g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
+  }
+  int result = track::leak_check(write_report, nullptr, at_exit);
+  uint64_t code = config::get().leak_exitcode;
+  if (at_exit && result == 1 && code != 0) prim::exit_now(int(code));
+  return result;
+}
+
+}  // namespace mpshim::entry

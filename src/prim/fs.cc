@@ -1,0 +1,80 @@
+#include "prim/fs.h"
+
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace mpshim::prim {
+
+// By system call: `open` itself is wrapped at link time (report/debug_files.cc).
+int os_open(const char* path, int flags, int mode) {
+  return int(syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+
+long read_file(const char* path, char* buf, size_t cap) {
+  int saved = errno;
+  int fd = os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  long len = -1;
+  if (fd >= 0) {
+    len = 0;
+    while (size_t(len) < cap) {
+      ssize_t r = read(fd, buf + len, cap - size_t(len));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) len = -1;
+      if (r <= 0) break;
+      len += long(r);
+    }
+    close(fd);
+  }
+  errno = saved;
+  return len;
+}
+
+bool list_dir(const char* path, void (*fn)(const char* name, void* ctx), void* ctx) {
+  int saved = errno;
+  int fd = os_open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    errno = saved;
+    return false;
+  }
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      fn(d->d_name, ctx);
+    }
+  }
+  close(fd);
+  errno = saved;
+  return true;
+}
+
+const void* map_file(const char* path, size_t* size) {
+  int saved = errno;
+  int fd = os_open(path, O_RDONLY | O_CLOEXEC, 0);
+  void* map = MAP_FAILED;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+    *size = size_t(st.st_size);
+    map = mmap(nullptr, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  if (fd >= 0) close(fd);
+  errno = saved;
+  return map == MAP_FAILED ? nullptr : map;
+}
+
+long read_link(const char* path, char* buf, size_t cap) {
+  int saved = errno;
+  long n = long(readlink(path, buf, cap));
+  errno = saved;
+  return n;
+}
+
+}  // namespace mpshim::prim

@@ -1,0 +1,28 @@
+// Files and directories by system calls: nothing here allocates, and errno is left as it
+// was. The leak check reads /proc with these, the report its suppressions and debug files.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::prim {
+
+/// Reads up to `cap` bytes of file `path` into `buf`, retrying on EINTR and short reads.
+/// Returns the count read (== cap when the file may be longer), or -1 when it cannot be
+/// opened or read.
+long read_file(const char* path, char* buf, size_t cap);
+
+/// Calls fn with the name of every entry of directory `path` ("." and ".." included).
+/// False when it cannot be opened.
+bool list_dir(const char* path, void (*fn)(const char* name, void* ctx), void* ctx);
+
+/// Maps file `path` read-only (private); its size in `*size`. nullptr when it cannot be
+/// opened or mapped, or is empty. Unmap with os_unmap.
+const void* map_file(const char* path, size_t* size);
+
+/// The target of symbolic link `path` (not terminated); its length, or -1.
+long read_link(const char* path, char* buf, size_t cap);
+
+/// open(2) itself (the openat system call), for the link-time wrapper of `open`.
+int os_open(const char* path, int flags, int mode);
+
+}  // namespace mpshim::prim

@@ -1,0 +1,119 @@
+#include "prim/thread.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+namespace mpshim::prim {
+
+static_assert(kQuietSignal == SIGURG);
+static_assert(REG_RSP - REG_R8 == int(kContextRegSp) && kContextRegSp + 1 == kContextRegs,
+              "gregs order: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp");
+
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeout_ns) {
+  int saved = errno;
+  timespec ts{time_t(timeout_ns / 1000000000), long(timeout_ns % 1000000000)};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT | FUTEX_PRIVATE_FLAG, expected,
+          timeout_ns != 0 ? &ts : nullptr, nullptr, 0);
+  errno = saved;
+}
+
+void futex_wake(std::atomic<uint32_t>* word, int count) {
+  int saved = errno;
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count,
+          nullptr, nullptr, 0);
+  errno = saved;
+}
+
+bool start_thread(void* (*fn)(void*), void* stack, size_t stack_bytes) {
+  int saved = errno;
+  // The new thread inherits the mask in force while it is created.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstack(&attr, stack, stack_bytes);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return ok;
+}
+
+static bool is_handler(const struct sigaction& sa, SignalHandler h) {
+  return (sa.sa_flags & SA_SIGINFO) != 0 &&
+         sa.sa_sigaction == reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);
+}
+
+bool take_signal(int sig, SignalHandler h) {
+  int saved = errno;
+  struct sigaction ours {}, old {};
+  bool taken = false;
+  if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    ours.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);
+    ours.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigfillset(&ours.sa_mask);  // no other handler runs (or jumps away) in the middle
+    if (sigaction(sig, &ours, &old) == 0) {
+      taken = old.sa_handler == SIG_DFL;
+      // The program installed its own in between: put it back.
+      if (!taken) sigaction(sig, &old, nullptr);
+    }
+  }
+  errno = saved;
+  return taken;
+}
+
+void release_signal(int sig, SignalHandler h) {
+  int saved = errno;
+  struct sigaction dfl {}, now {};
+  dfl.sa_handler = SIG_DFL;
+  // A signal still pending is dropped by the default action.
+  if (sigaction(sig, &dfl, &now) == 0 && !is_handler(now, h)) sigaction(sig, &now, nullptr);
+  errno = saved;
+}
+
+bool signal_thread(int tid, int sig) {
+  int saved = errno;
+  bool ok = syscall(SYS_tgkill, int(syscall(SYS_getpid)), tid, sig) == 0;
+  errno = saved;
+  return ok;
+}
+
+void context_registers(const void* context, uintptr_t* out) {
+  const greg_t* gregs = static_cast<const ucontext_t*>(context)->uc_mcontext.gregs;
+  for (size_t r = 0; r < kContextRegs; ++r) out[r] = uintptr_t(gregs[REG_R8 + int(r)]);
+}
+
+#if defined(__x86_64__)
+constexpr long kNoRestart[] = {
+    SYS_poll, SYS_select, SYS_pause, SYS_nanosleep, SYS_clock_nanosleep, SYS_epoll_wait,
+    SYS_epoll_pwait, SYS_ppoll, SYS_pselect6, SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
+    SYS_msgsnd, SYS_msgrcv, SYS_semop, SYS_semtimedop, SYS_io_getevents,
+    426 /* io_uring_enter */, 441 /* epoll_pwait2 */};
+#endif
+
+bool interrupted_by_handler(long nr) {
+#if defined(__x86_64__)
+  for (long n : kNoRestart)
+    if (nr == n) return true;
+  return false;
+#else
+  (void)nr;
+  return true;  // the numbers differ: treat every call as one a handler would interrupt
+#endif
+}
+
+void exit_now(int code) {
+  fflush(nullptr);
+  _exit(code);
+}
+
+}  // namespace mpshim::prim

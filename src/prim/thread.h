@@ -1,0 +1,53 @@
+// Threads, signals and futexes: the OS calls of the allocator's purge thread, the lock and
+// the leak check's register snapshot of other threads. Nothing here allocates.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace mpshim::prim {
+
+/// Sleeps while `*word == expected`, at most `timeout_ns` (0: no limit). Returns on a wake,
+/// the timeout, a signal or when the word differs. errno is left as it was.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeout_ns = 0);
+/// Wakes up to `count` threads waiting on `word`.
+void futex_wake(std::atomic<uint32_t>* word, int count);
+
+/// Starts a detached thread running fn(nullptr) on the caller's stack mapping [stack,
+/// stack + stack_bytes), with every signal blocked (the program's handlers never run on it).
+/// False when it cannot start.
+bool start_thread(void* (*fn)(void*), void* stack, size_t stack_bytes);
+
+/// A signal whose default action is to ignore it (SIGURG): a late delivery does nothing.
+constexpr int kQuietSignal = 23;
+
+/// A handler as sigaction's SA_SIGINFO form; `context` is a ucontext_t.
+using SignalHandler = void (*)(int sig, void* info, void* context);
+
+/// Installs `h` for `sig` (SA_RESTART, on the alternate stack when there is one, every
+/// signal blocked while it runs) only while the program leaves `sig` at its default
+/// disposition; true when installed.
+bool take_signal(int sig, SignalHandler h);
+/// Puts the default disposition of `sig` back, unless the program installed a handler of
+/// its own since take_signal (that one stays).
+void release_signal(int sig, SignalHandler h);
+
+/// Sends `sig` to thread `tid` of this process; false when it could not be sent.
+bool signal_thread(int tid, int sig);
+
+/// General-purpose registers in a signal context: rax to r15 and rsp (ucontext's
+/// REG_R8..REG_RSP order), rsp last.
+constexpr size_t kContextRegs = 16;
+constexpr size_t kContextRegSp = 15;
+/// Copies the kContextRegs registers of signal context `context` to `out`.
+void context_registers(const void* context, uintptr_t* out);
+
+/// True when system call number `nr` fails with EINTR after a signal handler ran, even one
+/// installed with SA_RESTART (poll, select, epoll_wait, nanosleep, pause, sigtimedwait,
+/// System V IPC, io_getevents, io_uring_enter). Always true off x86-64 (other numbers).
+bool interrupted_by_handler(long nr);
+
+/// Flushes stdio and ends the process with `code` at once (no atexit handlers).
+[[noreturn]] void exit_now(int code);
+
+}  // namespace mpshim::prim
