@@ -8,6 +8,7 @@
 #include "config/options.h"
 #include "cpu/heap.h"
 #include "prim/defines.h"
+#include "prim/file.h"
 #include "prim/lock.h"
 #include "prim/os.h"
 #include "report/report.h"
@@ -374,6 +375,7 @@ void after_fork_parent() { g_check_lock.unlock(); }
 void after_fork_child() {
   g_check_lock.reset();
   g_stacks.after_fork_child();
+  prim::unwinder_pipe_after_fork_child();
 }
 
 }  // namespace mpshim::track

@@ -51,6 +51,11 @@ uint32_t stack_count();
 void disable_thread();
 void enable_thread();
 
+/// True on a thread while the tracker runs libunwind: libunwind's pipe for its checks of
+/// readable memory is then the one prim/file.h keeps out of the program's sight (the entry
+/// layer's pipe2 hands it out).
+bool in_unwinder();
+
 /// Marks the live block at `p` as never leaked.
 void ignore(const void* p);
 
