@@ -49,9 +49,10 @@ int os_pipe2(int fds[2], int flags) { return int(syscall(SYS_pipe2, fds, flags))
 namespace {
 
 Lock g_pipe_lock;
-int g_pipe_users = 0;  // threads running libunwind
-int g_pipe_base = -1;  // read end; the write end is the next number
-ino_t g_pipe_ino = 0;  // the pipe's inode while it is open
+int g_pipe_users = 0;     // threads running libunwind
+int g_pipe_base = -1;     // read end; the write end is the next number
+ino_t g_pipe_ino = 0;     // the pipe's inode
+bool g_pipe_open = false;  // made since the last thread left
 
 bool is_free(int fd) { return fcntl(fd, F_GETFD) < 0 && errno == EBADF; }
 
@@ -60,21 +61,32 @@ bool is_ours(int fd) {
   return g_pipe_ino != 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_ino == g_pipe_ino;
 }
 
+// Free, or our pipe: libunwind may read and write it.
+bool usable(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno == EBADF;
+  return g_pipe_ino != 0 && S_ISFIFO(st.st_mode) && st.st_ino == g_pipe_ino;
+}
+
 void close_if_ours(int fd) {
   if (is_ours(fd)) syscall(SYS_close, fd);
 }
 
-// The pipe at g_pipe_base and the next number: there already, or made now when both numbers
-// are free. Lock held.
-bool ensure_pipe() {
+// The numbers, chosen once: the top two below the descriptor limit, at most 1023 (a higher
+// number grows the kernel's descriptor table). -1 when the limit is too small.
+int pipe_base() {
   if (g_pipe_base < 0) {
     struct rlimit r;
-    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return false;
-    rlim_t top = r.rlim_cur < 1024 ? r.rlim_cur : 1024;  // a higher number grows the fd table
-    if (top < 64) return false;
-    g_pipe_base = int(top) - 2;
+    if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur >= 64)
+      g_pipe_base = int(r.rlim_cur < 1024 ? r.rlim_cur : 1024) - 2;
   }
-  const int base = g_pipe_base;
+  return g_pipe_base;
+}
+
+// The pipe at the two numbers: there already, or made now when both are free. Lock held.
+bool ensure_pipe() {
+  const int base = pipe_base();
+  if (base < 0) return false;
   if (is_ours(base) && is_ours(base + 1)) return true;
   close_if_ours(base);  // half of it left: start again
   close_if_ours(base + 1);
@@ -92,15 +104,22 @@ bool ensure_pipe() {
   for (int i = 0; !ok && i < made; ++i) syscall(SYS_close, base + i);
   syscall(SYS_close, p[0]);
   syscall(SYS_close, p[1]);
+  g_pipe_open |= ok;
   return ok;
 }
 
 }  // namespace
 
+// libunwind opens its pipe once and reopens it when a read from it fails: closed between
+// calls, the pipe is made again (through unwinder_pipe) only by a call that checks memory
+// its cache of checked pages does not hold. So a call costs two fstat here, and the pipe's
+// system calls only now and then.
 bool unwinder_pipe_acquire() {
   int saved = errno;
   Guard g(g_pipe_lock);
-  bool ok = g_pipe_users > 0 || ensure_pipe();
+  int base = pipe_base();
+  // libunwind writes to the second number even when it could not reopen the pipe.
+  bool ok = g_pipe_users > 0 || (base >= 0 && usable(base) && usable(base + 1));
   if (ok) ++g_pipe_users;
   errno = saved;
   return ok;
@@ -109,9 +128,10 @@ bool unwinder_pipe_acquire() {
 void unwinder_pipe_release() {
   int saved = errno;
   Guard g(g_pipe_lock);
-  if (--g_pipe_users == 0 && g_pipe_base >= 0) {
+  if (--g_pipe_users == 0 && g_pipe_open) {
     close_if_ours(g_pipe_base);
     close_if_ours(g_pipe_base + 1);
+    g_pipe_open = false;
   }
   errno = saved;
 }
@@ -130,9 +150,10 @@ int unwinder_pipe(int fds[2]) {
 void unwinder_pipe_after_fork_child() {
   g_pipe_lock.reset();
   g_pipe_users = 0;
-  if (g_pipe_base >= 0) {
+  if (g_pipe_open) {
     close_if_ours(g_pipe_base);
     close_if_ours(g_pipe_base + 1);
+    g_pipe_open = false;
   }
 }
 
