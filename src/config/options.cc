@@ -6,6 +6,7 @@
 
 #include "config/format.h"
 #include "prim/defines.h"
+#include "prim/file.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
 
@@ -43,6 +44,9 @@ size_t find(const char* s, size_t n) {
   }
   return kCount;
 }
+
+// Options that name a file or change the exit status (see ignored_when_secure).
+constexpr const char* kUnsafe[] = {"REPORT", "FOLDED", "SUPPRESSIONS", "LEAK_EXITCODE"};
 
 constexpr const char* kOn[] = {"1", "on", "yes", "true", "enable"};
 constexpr const char* kOff[] = {"0", "off", "no", "false", "disable"};
@@ -264,10 +268,16 @@ bool parse_size(const char* s, uint64_t* out) {
   return parse_size_status(s, out) == Status::Ok;
 }
 
-void parse(const char* const* env, Config* out, void (*warn)(const char* line)) {
+bool ignored_when_secure(const OptionInfo& o) {
+  for (const char* name : kUnsafe)
+    if (__builtin_strcmp(name, o.name) == 0) return true;
+  return false;
+}
+
+void parse(const char* const* env, Config* out, void (*warn)(const char* line), bool secure) {
   *out = defaults();
   if (warn == nullptr) warn = warn_stderr;
-  uint64_t seen = 0;
+  uint64_t seen = 0, ignored = 0;
   for (; env != nullptr && *env != nullptr; ++env) {
     const char* entry = *env;
     size_t k = 0;
@@ -292,7 +302,18 @@ void parse(const char* const* env, Config* out, void (*warn)(const char* line)) 
     if (seen & (uint64_t(1) << i)) continue;  // the first occurrence counts, as for getenv
     seen |= uint64_t(1) << i;
     if (*value == '\0') continue;  // empty: the default
+    if (secure && ignored_when_secure(kTable[i])) {
+      ignored |= uint64_t(1) << i;
+      continue;
+    }
     parse_value(i, entry, kPrefixLen + n, value, out, warn);
+  }
+  if (ignored != 0 && out->verbose) {
+    Line line;
+    line.str("mpshim: secure-execution mode (setuid/setgid program): ignoring");
+    for (size_t i = 0; i < kCount; ++i)
+      if (ignored & (uint64_t(1) << i)) line.str(" MPSHIM_").str(kTable[i].name);
+    warn(line.c_str());
   }
 }
 
@@ -334,7 +355,7 @@ void keep_strings(Config* c) {
 
 const Config& parse_now() {
   t_parsing = true;
-  parse(prim::environment(), &g_config, nullptr);
+  parse(prim::environment(), &g_config, nullptr, prim::secure_execution());
   keep_strings(&g_config);
   t_parsing = false;
   g_state.store(2, std::memory_order_release);

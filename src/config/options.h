@@ -65,19 +65,28 @@ struct OptionInfo {
 /// The table, in declaration order, and its length.
 const OptionInfo* options(size_t* count);
 
+/// True for the options ignored in secure-execution mode (setuid/setgid programs, where the
+/// shim may be preloaded system-wide): those that name a file or change the exit status, as
+/// glibc ignores MALLOC_CHECK_ there.
+bool ignored_when_secure(const OptionInfo& o);
+
 /// Parses `env` (a NULL-terminated environ-style array, may be null) into `out`. Bad values
 /// and unknown MPSHIM_ names each produce one warning line through `warn` (which gets a
 /// NUL-terminated line starting with "mpshim: ", without the trailing newline; a null `warn`
 /// writes the lines to stderr); the default is used for a bad value. When a name occurs
-/// twice the first one counts, as for getenv. Never allocates.
-void parse(const char* const* env, Config* out, void (*warn)(const char* line));
+/// twice the first one counts, as for getenv. With `secure` (the process runs in
+/// secure-execution mode) the options of ignored_when_secure keep their defaults; when
+/// MPSHIM_VERBOSE is on and some were set, one line through `warn` names them. Never
+/// allocates.
+void parse(const char* const* env, Config* out, void (*warn)(const char* line), bool secure = false);
 
 /// Writes "mpshim: configuration:" and then one aligned "  MPSHIM_NAME = value" line per
 /// option to stderr (sizes in binary units, bools as on/off, enums as words, an empty string
 /// as "(none)").
 void dump(const Config& c);
 
-/// The process configuration, parsed from prim::environment() on first use, with its strings
+/// The process configuration, parsed from prim::environment() on first use (secure when
+/// prim::secure_execution()), with its strings
 /// copied (programs that set their process title overwrite the environment); the warnings
 /// are written once (the dump is the caller's: the shim's start-up prints it when verbose).
 /// Thread-safe without allocating: other threads wait while one parses; a re-entrant call

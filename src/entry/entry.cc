@@ -35,7 +35,6 @@ void init() {
     return;
   }
   const config::Config& c = config::get();
-  if (c.host && (c.leaks || c.stats)) prim::keep_stderr();
   if (c.host) {
     if (c.leaks) cpu::enable_tags();
     cpu::start();

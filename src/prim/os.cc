@@ -1,5 +1,7 @@
 #include "prim/os.h"
 
+#include "prim/file.h"
+
 #include <cerrno>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -52,25 +54,16 @@ size_t page_size() {
   return cached;
 }
 
-static int g_stderr_copy = -1;
-
-void keep_stderr() {
-  if (g_stderr_copy >= 0) return;
-  int saved = errno;
-  // Far above the descriptors programs use, close-on-exec so children do not inherit it.
-  g_stderr_copy = fcntl(2, F_DUPFD_CLOEXEC, 200);
-  errno = saved;
-}
-
 void write_fd(int fd, const char* s, size_t n) {
   int saved = errno;
   while (n > 0) {
     ssize_t w = write(fd, s, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (errno == EBADF && fd == 2 && g_stderr_copy >= 0) {
-        fd = g_stderr_copy;
-        continue;
+      if (errno == EBADF && fd == 2) {
+        // The program closed its stderr (save_stderr kept a copy when it did).
+        fd = stderr_copy();
+        if (fd >= 0) continue;
       }
       break;
     }
@@ -126,10 +119,6 @@ size_t os_rss() {
   while (*s == ' ') ++s;
   while (*s >= '0' && *s <= '9') pages = pages * 10 + size_t(*s++ - '0');
   return pages * page_size();
-}
-
-int os_open_write(const char* path) {
-  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
 void os_close(int fd) { close(fd); }

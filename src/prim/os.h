@@ -20,11 +20,9 @@ void* os_remap(void* old, size_t old_size, size_t size, void* target);
 size_t page_size();
 /// Writes all of `s` to file descriptor `fd`, retrying on EINTR and short writes.
 void write_fd(int fd, const char* s, size_t n);
-/// Writes all of `s` to stderr.
+/// Writes all of `s` to stderr: fd 2, or the copy save_stderr (file.h) kept when the
+/// program closed fd 2.
 void write_err(const char* s, size_t n);
-/// Keeps a duplicate of stderr so that reports still reach it when the program closes its
-/// fd 2 before exit (coreutils do, in an atexit handler). Writes to fd 2 fall back to it.
-void keep_stderr();
 /// Monotonic clock in nanoseconds.
 uint64_t now_ns();
 /// Process id and kernel thread id, by system call (no cached values across fork).
@@ -34,8 +32,6 @@ int os_gettid();
 const char* const* environment();
 /// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
 size_t os_rss();
-/// Opens `path` for writing (create, truncate); -1 on failure.
-int os_open_write(const char* path);
 void os_close(int fd);
 
 }  // namespace mpshim::prim

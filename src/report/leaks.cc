@@ -4,6 +4,7 @@
 #include <link.h>
 
 #include "config/options.h"
+#include "prim/file.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
 #include "report/sort.h"
@@ -237,20 +238,29 @@ void folded_group(prim::Writer& w, const Group& g) {
 
 // ---- output files ----------------------------------------------------------------------
 
-void warn_open(const char* var, const char* path) {
+// One line saying why a report file was not written and that stderr gets it instead.
+void warn_open(const char* var, const char* path, prim::OpenStatus why) {
   prim::Writer w(2);
-  w.str("mpshim: cannot open ").str(var).chr('=').str(path).str(", writing to stderr\n");
+  w.str("mpshim: ").str(var).chr('=').str(path);
+  switch (why) {
+    case prim::OpenStatus::Symlink: w.str(" is a symbolic link; not following it"); break;
+    case prim::OpenStatus::NotOwned: w.str(" belongs to another user; not overwriting it"); break;
+    default: w.str(": cannot open it"); break;
+  }
+  w.str(", writing to stderr\n");
 }
 
-// Opens a report destination: "stderr" is fd 2; an empty path is fd 2 for the report
-// (`optional` false) and no output (-1) for an optional one; fd 2 or -1 when it fails.
+// Opens a report destination: "stderr" (or /dev/stderr) is fd 2; an empty path is fd 2 for
+// the report (`optional` false) and no output (-1) for an optional one; fd 2 when it fails.
 int open_output(const char* path, int pid, const char* var, bool optional) {
   if (path[0] == '\0') return optional ? -1 : 2;
-  if (__builtin_strcmp(path, "stderr") == 0) return 2;
+  if (__builtin_strcmp(path, "stderr") == 0 || __builtin_strcmp(path, "/dev/stderr") == 0) return 2;
   char buf[4096];
-  int fd = expand_path(path, pid, buf, sizeof buf) ? prim::os_open_write(buf) : -1;
+  prim::OpenStatus why = prim::OpenStatus::Failed;
+  bool expanded = expand_path(path, pid, buf, sizeof buf);
+  int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why) : -1;
   if (fd < 0) {
-    warn_open(var, path);
+    warn_open(var, expanded ? buf : path, why);
     return 2;
   }
   return fd;

@@ -10,6 +10,8 @@
 #include <iterator>
 
 #include "prim/defines.h"
+#include "prim/file.h"
+#include "track/track.h"
 #include "track/unwind.h"
 
 namespace mpshim::track {
@@ -25,6 +27,26 @@ CodeRange g_ld;   // the dynamic linker's mapped image
 // Frames inside the shim seen below the caller's skipped ones (grows to the deepest path
 // seen, so the unwinder is asked for just enough frames).
 std::atomic<size_t> g_own_frames{0};
+
+// Raised while this thread runs libunwind (see in_unwinder).
+MPSHIM_TLS bool t_unwinding = false;
+
+// Scope in which this thread may run libunwind: `ok` is false when the pipe libunwind
+// checks memory with cannot be made (prim/file.h), and libunwind must not run then.
+struct Unwinding {
+  bool outer = !t_unwinding;
+  bool ok = true;
+  Unwinding() {
+    if (!outer) return;
+    ok = prim::unwinder_pipe_acquire();
+    t_unwinding = ok;
+  }
+  ~Unwinding() {
+    if (!outer || !ok) return;
+    t_unwinding = false;
+    prim::unwinder_pipe_release();
+  }
+};
 
 const char* base_name(const char* path) {
   const char* slash = strrchr(path, '/');
@@ -60,8 +82,11 @@ int on_object(dl_phdr_info* info, size_t, void*) {
 void capture_init() {
   dl_iterate_phdr(on_object, nullptr);
   // Per-thread caches keep the unwinder free of locks when several threads allocate.
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  Unwinding u;  // libunwind initialises itself here, opening its pipe
+  if (u.ok) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
+
+bool in_unwinder() { return t_unwinding; }
 
 bool capture_skips_own_object() { return g_own.hi != 0; }
 bool in_dynamic_linker(uintptr_t pc) { return g_ld.contains(pc); }
@@ -74,6 +99,8 @@ namespace {
 MPSHIM_NOINLINE size_t general_stack(uintptr_t* out, size_t max) {
   void* buf[kMaxDepth + 40];
   auto ra = reinterpret_cast<void*>(__builtin_return_address(0));
+  Unwinding u;
+  if (!u.ok) return 0;
   int got = unw_backtrace(buf, int(max + 3 < std::size(buf) ? max + 3 : std::size(buf)));
   size_t n = got > 0 ? size_t(got) : 0, first = 0;
   while (first < 3 && first < n && buf[first] != ra) ++first;
@@ -118,7 +145,8 @@ bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs
   *nregs = 0;
   unw_context_t uc;
   unw_cursor_t c;
-  if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) return false;
+  Unwinding u;
+  if (!u.ok || unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) return false;
   auto exit_fn = reinterpret_cast<unw_word_t>(&exit);
   for (int depth = 0; depth < 256 && unw_step(&c) > 0; ++depth) {
     unw_proc_info_t pi;

@@ -3,6 +3,7 @@
 #include "config/options.h"
 #include "cpu/track_api.h"
 #include "prim/defines.h"
+#include "prim/file.h"
 #include "prim/lock.h"
 #include "prim/os.h"
 #include "track/capture.h"
@@ -421,6 +422,7 @@ void after_fork_child() {
   g_check_lock.reset();
   g_foreign.after_fork_child();
   g_stacks.after_fork_child();
+  prim::unwinder_pipe_after_fork_child();
 }
 
 }  // namespace mpshim::track

@@ -73,6 +73,11 @@ void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem);
 /// Forgets the foreign block at `p`; false when there is none.
 bool on_foreign_free(const void* p);
 
+/// True on a thread while the tracker runs libunwind: libunwind's pipe for its checks of
+/// readable memory is then the one prim/file.h keeps out of the program's sight (the entry
+/// layer's pipe2 hands it out).
+bool in_unwinder();
+
 /// Marks the live block at `p` (host or foreign, interior pointers included) as never
 /// leaked.
 void ignore(const void* p);

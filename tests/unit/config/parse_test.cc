@@ -294,3 +294,54 @@ TEST(ConfigParse, WarningIsAlwaysOneShortLine) {
   for (const std::string& w : g_warnings) EXPECT_EQ(w.find('\n'), std::string::npos) << w;
   EXPECT_EQ(c.stack_depth, 16u);
 }
+
+// Secure-execution mode (setuid/setgid programs): options that name a file or change the
+// exit status keep their defaults; the others still apply.
+TEST(ConfigParse, SecureModeIgnoresFilesAndExitStatus) {
+  std::vector<const char*> env = {"MPSHIM_REPORT=/tmp/r.%p", "MPSHIM_FOLDED=/tmp/f",
+                                  "MPSHIM_SUPPRESSIONS=/etc/shadow", "MPSHIM_LEAK_EXITCODE=23",
+                                  "MPSHIM_STATS=1", "MPSHIM_STACK_DEPTH=8", nullptr};
+  g_warnings.clear();
+  Config c;
+  parse(env.data(), &c, capture, true);
+  EXPECT_STREQ(c.report, "stderr");
+  EXPECT_STREQ(c.folded, "");
+  EXPECT_STREQ(c.suppressions, "");
+  EXPECT_EQ(c.leak_exitcode, 0u);
+  EXPECT_TRUE(c.stats);
+  EXPECT_EQ(c.stack_depth, 8u);
+  EXPECT_TRUE(g_warnings.empty()) << g_warnings[0];  // said only when verbose
+
+  parse(env.data(), &c, capture, false);
+  EXPECT_STREQ(c.report, "/tmp/r.%p");
+  EXPECT_STREQ(c.folded, "/tmp/f");
+  EXPECT_STREQ(c.suppressions, "/etc/shadow");
+  EXPECT_EQ(c.leak_exitcode, 23u);
+}
+
+TEST(ConfigParse, SecureModeSaysOnceWhenVerbose) {
+  std::vector<const char*> env = {"MPSHIM_LEAK_EXITCODE=23", "MPSHIM_REPORT=/tmp/r",
+                                  "MPSHIM_REPORT_MAX=5", "MPSHIM_VERBOSE=1", nullptr};
+  g_warnings.clear();
+  Config c;
+  parse(env.data(), &c, capture, true);
+  ASSERT_EQ(g_warnings.size(), 1u);
+  EXPECT_EQ(g_warnings[0],
+            "mpshim: secure-execution mode (setuid/setgid program): ignoring MPSHIM_REPORT "
+            "MPSHIM_LEAK_EXITCODE");
+  EXPECT_EQ(c.report_max, 5u);
+  // Nothing to say when none of them is set, or only with an empty value.
+  std::vector<const char*> quiet = {"MPSHIM_VERBOSE=1", "MPSHIM_REPORT=", nullptr};
+  g_warnings.clear();
+  parse(quiet.data(), &c, capture, true);
+  EXPECT_TRUE(g_warnings.empty()) << g_warnings[0];
+}
+
+TEST(ConfigParse, SecureModeOptionList) {
+  size_t count = 0;
+  const mpshim::config::OptionInfo* o = mpshim::config::options(&count);
+  std::string ignored;
+  for (size_t i = 0; i < count; ++i)
+    if (mpshim::config::ignored_when_secure(o[i])) ignored += std::string(o[i].name) + " ";
+  EXPECT_EQ(ignored, "REPORT LEAK_EXITCODE SUPPRESSIONS FOLDED ");
+}
