@@ -80,6 +80,20 @@ uint64_t bytes_under_limit(size_t size, bool tracking) {
 
 }  // namespace
 
+// A process whose threads all end with pthread_exit (main first) ends with the last of
+// them: the allocator's purge thread must not keep it alive (it blocks every signal, so
+// only SIGKILL would end it then). exit() runs, so the leak report is there.
+BOOST_AUTO_TEST_CASE(last_thread_ends_the_process, *boost::unit_test::precondition(ShimPreloaded())) {
+  e2e::Command c;
+  c.argv = {e2e::built("main_exits_thread")};
+  c.timeout_s = 30;
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+  BOOST_TEST(r.seconds < 15, r.seconds);
+  BOOST_TEST(r.out == "main leaves\n");
+  BOOST_TEST(r.err.find("Direct leak of 777 byte(s) in 1 object(s)") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_SUITE(address_space, *boost::unit_test::precondition(ShimPreloaded()))
 
 BOOST_AUTO_TEST_CASE(tracking_costs_little_address_space) {
