@@ -86,6 +86,27 @@ void central_give(unsigned cls, Batch b) {
   return_to_spans(c, b.head, b.count);
 }
 
+bool central_grow(void* p, unsigned cls) {
+  Span* sp = span_of(p);
+  Central& from = g_central[sp->cls];
+  const ClassInfo& ci = kClasses.info[cls];
+  {
+    prim::Guard g(from.lock);
+    // The free blocks of the span all lie below its carving point: if that is inside the
+    // grown block, they become part of it; nothing past it was ever touched.
+    if (sp->used != 1 || sp->start() != p || sp->bump > sp->start() + ci.size) return false;
+    if (!page_heap_reshape(sp, cls)) return false;
+    if (sp->in_partial) partial_remove(from, sp);
+    sp->free = nullptr;
+    sp->bump = sp->start() + ci.size;
+  }
+  if (sp->bump < sp->end) {
+    prim::Guard g(g_central[cls].lock);
+    partial_push(g_central[cls], sp);
+  }
+  return true;
+}
+
 bool central_drain(uint32_t now, uint32_t delay, bool all) {
   bool pending = false;
   for (unsigned cls = 1; cls < kNumClasses; ++cls) {

@@ -30,6 +30,10 @@ extern Central g_central[kNumClasses];
 Batch central_take(unsigned cls, unsigned want);
 /// Gives a batch of blocks of class `cls` back.
 void central_give(unsigned cls, Batch b);
+/// Grows block `p` of a segment into class `cls` (larger than its own) without moving it:
+/// only when it is the first and only block out of its span and the pages the bigger
+/// class needs follow the span free. False, changing nothing, otherwise.
+bool central_grow(void* p, unsigned cls);
 /// Returns transfer-cache batches that waited `delay_ms` to their spans (all with `all`);
 /// true while some remain.
 bool central_drain(uint32_t now, uint32_t delay_ms, bool all);

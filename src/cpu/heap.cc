@@ -201,6 +201,29 @@ size_t usable_size(const void* p) {
   return 0;
 }
 
+// Blocks from this size on try to grow in place. Smaller ones share their span with many
+// others, so they are seldom alone in it, and copying them costs little.
+static constexpr size_t kGrowInPlaceMin = 16u << 10;
+
+// A big block grows where it is when the pages after its span are free, as glibc's heap
+// grows a chunk into a free neighbour: nothing is copied, and a buffer growing step by
+// step does not leave a freed block behind in every class it passes.
+static bool grow_in_place(void* p, size_t size) {
+  unsigned from = class_at(p), to = class_of(size);
+  if (!central_grow(p, to)) return false;
+  // For the statistics: a free of the old class and an allocation of the new one.
+  ThreadCache* tc = t_cache;
+  if (tc != nullptr) {
+    tc->bins[from].frees++;
+    tc->bins[to].allocs++;
+  } else {
+    add_allocated(int64_t(kClasses.info[to].size) - int64_t(kClasses.info[from].size));
+    g_counters.class_frees[from].fetch_add(1, std::memory_order_relaxed);
+    g_counters.class_allocs[to].fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
 void* realloc(void* p, size_t size) {
   if (size > (size_t(1) << 46)) {
     errno = ENOMEM;
@@ -220,6 +243,9 @@ void* realloc(void* p, size_t size) {
   }
   // Stay in place unless the block would be less than half used.
   if (size <= old && (kind == kChunkSegment ? size > old / 2 || old <= 16 : false)) return p;
+  if (kind == kChunkSegment && size > old && old >= kGrowInPlaceMin && size <= kMaxSmall &&
+      grow_in_place(p, size))
+    return p;
   void* n = alloc_fast(size);
   if (n == nullptr) return nullptr;
   memcpy(n, p, size < old ? size : old);

@@ -138,6 +138,30 @@ void page_heap_free(Span* sp) {
   request_purge();
 }
 
+bool page_heap_reshape(Span* sp, unsigned cls) {
+  const ClassInfo& ci = kClasses.info[cls];
+  // A span never shrinks: when the bigger class needs fewer pages, the last ones stay unused.
+  unsigned first = sp->first, have = sp->pages, want = ci.pages > have ? ci.pages : have;
+  if (first + want > kPagesPerSegment) return false;
+  prim::Guard g(g_page_heap_lock);
+  Segment* seg = sp->segment();
+  if (want > have) {
+    uint64_t extra = run_mask(first + have, want - have);
+    if ((seg->free_mask & extra) != extra) return false;
+    seg->free_mask &= ~extra;
+    g_dirty_pages -= size_t(__builtin_popcountll(seg->dirty_mask & extra));
+    seg->dirty_mask &= ~extra;
+  }
+  for (unsigned i = first; i < first + want; ++i) {
+    seg->page_span[i] = uint8_t(first);
+    seg->page_class[i] = uint8_t(cls);
+  }
+  sp->cls = uint8_t(cls);
+  sp->pages = uint8_t(want);
+  sp->end = sp->start() + size_t(ci.objects) * ci.size;
+  return true;
+}
+
 bool page_heap_purge(uint32_t now, uint32_t delay, bool all) {
   prim::Guard g(g_page_heap_lock);
   bool pending = false;

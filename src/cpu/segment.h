@@ -66,6 +66,10 @@ MPSHIM_INLINE unsigned class_at(const void* p) {
 Span* page_heap_alloc(unsigned cls, unsigned pages);
 /// Returns a span whose blocks are all back.
 void page_heap_free(Span* sp);
+/// Turns span `sp` into a span of class `cls` at the same first page (the caller holds the
+/// span's central lock), taking the free pages that follow it when the class needs more.
+/// False, changing nothing, when those pages are not free.
+bool page_heap_reshape(Span* sp, unsigned cls);
 /// Purges free pages freed before `now_ms - delay_ms` and unmaps empty segments; with
 /// `all`, purges everything free now. Returns true while free committed pages remain.
 bool page_heap_purge(uint32_t now_ms, uint32_t delay_ms, bool all);

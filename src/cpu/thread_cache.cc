@@ -49,6 +49,8 @@ static void init_bins(ThreadCache* tc) {
     tc->bins[c].count = 0;
     tc->bins[c].max = kClasses.info[c].max_cached;
     tc->bins[c].allocs = tc->bins[c].frees = 0;
+    size_t first = 4096 / kClasses.info[c].size;
+    tc->refill[c] = uint16_t(first < 1 ? 1 : first < kClasses.info[c].batch ? first : kClasses.info[c].batch);
   }
 }
 
@@ -133,7 +135,9 @@ void* thread_cache_refill(ThreadCache* tc, unsigned cls) {
   const ClassInfo& ci = kClasses.info[cls];
   flush_if_purged(tc);
   thread_cache_merge(tc);
-  Batch b = central_take(cls, ci.batch);
+  unsigned want = tc->refill[cls];
+  tc->refill[cls] = uint16_t(2 * want < ci.batch ? 2 * want : ci.batch);
+  Batch b = central_take(cls, want);
   if (b.count == 0) return nullptr;
   void* p = b.head;
   Bin& bin = tc->bins[cls];

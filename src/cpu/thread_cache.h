@@ -28,6 +28,10 @@ struct ThreadCache {
   uintptr_t stack_addr;       ///< an address on the owner's stack
   int tid;
   bool alive;
+  /// Blocks the next refill of each class takes. Carving a batch from a fresh span writes
+  /// into every block, so the first refills are small (a page's worth) and double up to
+  /// the class's batch: a short-lived process touches only the pages it uses.
+  uint16_t refill[kNumClasses];
   /// The tracker's per-thread room (its stack-walk memo), zeroed for each new owner.
   alignas(64) unsigned char tracker[kTrackerBytes];
 };

@@ -382,9 +382,10 @@ BOOST_DATA_TEST_CASE(realloc_chains, bdata::make(kOpts), opt) {
   Run r = run_prog("realloc", opt);
   WITH_RUN(r) {
     Report rep = the_report(r);
-    check_class("direct", rep.direct, 5024, 2, 2);
+    check_class("direct", rep.direct, 705024, 3, 3);
     check_group(rep, "direct", "leak_grown_chain", 5000, 1, "realloc");
     check_group(rep, "direct", "leak_shrunk_chain", 24, 1, "realloc");
+    check_group(rep, "direct", "leak_big_chain", 700000, 1, "realloc");
   }
 }
 

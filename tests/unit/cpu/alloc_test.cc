@@ -178,6 +178,62 @@ TEST(Realloc, ShrinkingASmallBlockKeepsItWhenMostlyUsed) {
   cpu::free(r);
 }
 
+// A buffer growing by an eighth at a time, as Python's lists do: with the pages after its
+// span free (the heap was just trimmed), most class changes keep the address.
+TEST(Realloc, BigBlocksGrowInPlaceWhenThePagesAfterThemAreFree) {
+  cpu::trim();
+  cpu::Stats s0 = stats();
+  size_t cur = 24 * kKiB;
+  char* p = static_cast<char*>(cpu::alloc(cur));
+  ASSERT_NE(p, nullptr);
+  fill(p, cur, 0);
+  unsigned class_changes = 0, moves = 0;
+  for (uint64_t seed = 1; cur + cur / 8 <= cpu::kMaxSmall; ++seed) {
+    size_t n = cur + cur / 8, before = cpu::usable_size(p);
+    char* q = static_cast<char*>(cpu::realloc(p, n));
+    ASSERT_NE(q, nullptr) << cur << " -> " << n;
+    EXPECT_GE(cpu::usable_size(q), n);
+    EXPECT_TRUE(check(q, cur, seed - 1)) << cur << " -> " << n;
+    EXPECT_EQ(stats().allocated - s0.allocated, int64_t(cpu::usable_size(q))) << cur << " -> " << n;
+    fill(q, n, seed);
+    if (n > before) {
+      ++class_changes;
+      moves += q != p;
+    }
+    p = q;
+    cur = n;
+  }
+  EXPECT_LT(moves, class_changes / 2) << "of " << class_changes << " class changes";
+  cpu::free(p);
+  EXPECT_EQ(stats().allocated, s0.allocated);
+}
+
+// Growth in place that takes pages (40 KiB in 5 pages to 640 KiB in 10) or keeps more than
+// the new class needs (384 KiB in 12 pages to 448 KiB, whose spans have 8) leaves the page
+// heap whole: once everything is freed and trimmed, the segments go back to the OS.
+TEST(Realloc, GrowingInPlaceLosesNoPages) {
+  cpu::trim();
+  size_t reserved = stats().reserved;
+  for (auto [from, to] : {std::pair<size_t, size_t>{40 * kKiB, 600 * kKiB}, {330 * kKiB, 400 * kKiB}}) {
+    char* p = static_cast<char*>(cpu::alloc(from));
+    ASSERT_NE(p, nullptr);
+    fill(p, from, 1);
+    char* q = static_cast<char*>(cpu::realloc(p, to));
+    ASSERT_NE(q, nullptr);
+    EXPECT_TRUE(check(q, from, 1)) << from << " -> " << to;
+    fill(q, to, 2);
+    // Blocks of the new class around it are usable and distinct.
+    void* other = cpu::alloc(to);
+    ASSERT_NE(other, nullptr);
+    memset(other, 0xee, to);
+    EXPECT_TRUE(check(q, to, 2)) << from << " -> " << to;
+    cpu::free(other);
+    cpu::free(q);
+  }
+  cpu::trim();
+  EXPECT_LE(stats().reserved, reserved) << "pages of a grown span stayed in use";
+}
+
 TEST(AlignedAlloc, SmallAndLargeAlignments) {
   const size_t sizes[] = {0, 1, 15, 16, 100, 4095, 4096, 65537, 1000000, cpu::kMaxSmall, 2 * kMiB};
   for (size_t align = 32; align <= 8 * kMiB; align *= 2) {

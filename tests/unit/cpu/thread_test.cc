@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/central.h"
 #include "cpu/segment.h"
 #include "cpu/size_class.h"
 #include "cpu/thread_cache.h"
@@ -239,6 +240,66 @@ TEST(Threads, AllocationsAfterTheCacheIsGoneLoseNoBlocks) {
     EXPECT_TRUE(sp == nullptr || sp->used == 0)
         << (sp != nullptr ? sp->used : 0) << " blocks of the span are neither live nor free";
   }
+}
+
+// Carving a batch writes into every block: a new thread's first refill of a class takes a
+// page's worth, and later refills double up to the class's batch.
+TEST(Threads, FirstRefillsOfAThreadAreSmall) {
+  cpu::trim();  // no whole batches wait in the transfer caches
+  std::thread th([] {
+    unsigned cls = cpu::class_of(1000);
+    const cpu::ClassInfo& ci = cpu::kClasses.info[cls];
+    std::vector<void*> v{cpu::alloc(1000)};
+    cpu::ThreadCache* tc = cpu::t_cache;
+    ASSERT_NE(tc, nullptr);
+    EXPECT_EQ(tc->bins[cls].count + 1, 4096 / ci.size);
+    for (unsigned i = 0; i < 4 * ci.batch; ++i) v.push_back(cpu::alloc(1000));
+    EXPECT_EQ(tc->refill[cls], ci.batch);
+    for (void* p : v) cpu::free(p);
+  });
+  th.join();
+}
+
+// A block grows in place only when no other block of its span is out, and a block another
+// thread freed into its own cache is still out: the growth waits until that cache went back
+// (at the thread's exit) and its transfer batch went back to the span.
+TEST(Threads, GrowingInPlaceWaitsForANeighbourInAnotherThreadsCache) {
+  const unsigned from = cpu::class_of(128 * kKiB), to = cpu::class_of(256 * kKiB);
+  ASSERT_EQ(cpu::kClasses.info[from].pages, cpu::kClasses.info[to].pages);  // no pages to take
+  cpu::start();
+  cpu::trim();  // no spans of `from` in use, no batches waiting
+  // Refills of these classes take one block each: p and q are carved one after the other.
+  char* p = static_cast<char*>(cpu::alloc(cpu::kClasses.info[from].size));
+  char* q = static_cast<char*>(cpu::alloc(cpu::kClasses.info[from].size));
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(cpu::span_of(p)->start(), p) << "not the first block of a fresh span";
+  ASSERT_EQ(q, p + cpu::kClasses.info[from].size);
+  std::mutex m;
+  std::condition_variable cv;
+  bool freed = false, go = false;
+  std::thread t([&] {
+    cpu::free(q);  // into this thread's cache
+    std::unique_lock<std::mutex> lk(m);
+    freed = true;
+    cv.notify_all();
+    cv.wait(lk, [&] { return go; });
+  });
+  {
+    std::unique_lock<std::mutex> lk(m);
+    cv.wait(lk, [&] { return freed; });
+  }
+  EXPECT_FALSE(cpu::central_grow(p, to)) << "grew over a block in another thread's cache";
+  EXPECT_EQ(cpu::class_at(p), from);
+  {
+    std::lock_guard<std::mutex> lk(m);
+    go = true;
+  }
+  cv.notify_all();
+  t.join();
+  cpu::trim();  // the exiting thread's batch waits in the transfer cache until then
+  EXPECT_EQ(cpu::realloc(p, cpu::kClasses.info[to].size), p);
+  EXPECT_EQ(cpu::usable_size(p), cpu::kClasses.info[to].size);
+  cpu::free(p);
 }
 
 TEST(Threads, ForkWhileOtherThreadsAllocate) {
