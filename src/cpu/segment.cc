@@ -145,9 +145,18 @@ bool page_heap_reshape(Span* sp, unsigned cls) {
   if (first + want > kPagesPerSegment) return false;
   prim::Guard g(g_page_heap_lock);
   Segment* seg = sp->segment();
+  uint64_t extra = want > have ? run_mask(first + have, want - have) : 0;
+  if ((seg->free_mask & extra) != extra) return false;
+  if (sp->tags != nullptr) {
+    // The bigger class has another block count: a tag array of its own, where the grown
+    // block keeps its tag (block 0).
+    uint64_t* tags = tags_take(cls);
+    if (tags == nullptr) return false;
+    tags[0] = sp->tags[0];
+    tags_give(sp->tags, sp->cls);
+    sp->tags = tags;
+  }
   if (want > have) {
-    uint64_t extra = run_mask(first + have, want - have);
-    if ((seg->free_mask & extra) != extra) return false;
     seg->free_mask &= ~extra;
     g_dirty_pages -= size_t(__builtin_popcountll(seg->dirty_mask & extra));
     seg->dirty_mask &= ~extra;

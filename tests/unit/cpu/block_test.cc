@@ -175,6 +175,41 @@ TEST(Tags, ForEachTaggedVisitsExactlyTheTaggedBlocks) {
   for (void* p : blocks) cpu::free(p);
 }
 
+// A span that realloc grows in place into a bigger class gets a tag array for that class:
+// the grown block keeps its tag, and every block of the span has a tag of its own.
+TEST(Tags, FollowASpanGrownInPlace) {
+  cpu::flush_thread_cache();
+  cpu::trim();
+  void* p = cpu::alloc(16 * kKiB);
+  ASSERT_NE(p, nullptr);
+  *cpu::tag_of(p) = 0x1234;
+  void* q = cpu::realloc(p, 20 * kKiB);
+  ASSERT_NE(q, nullptr);
+  if (q != p) GTEST_SKIP() << "the pages after the span were not free";
+  ASSERT_EQ(cpu::usable_size(q), 20 * kKiB);
+  EXPECT_EQ(*cpu::tag_of(q), 0x1234u);
+  std::vector<void*> others;
+  std::map<uint64_t*, void*> tags{{cpu::tag_of(q), q}};
+  for (int i = 0; i < 64; ++i) {
+    void* b = cpu::alloc(20 * kKiB);
+    ASSERT_NE(b, nullptr);
+    others.push_back(b);
+    uint64_t* t = cpu::tag_of(b);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(*t, 0u);
+    EXPECT_TRUE(tags.emplace(t, b).second) << "two blocks share a tag";
+    *t = uint64_t(i + 1);
+  }
+  EXPECT_EQ(*cpu::tag_of(q), 0x1234u);
+  for (size_t i = 0; i < others.size(); ++i) EXPECT_EQ(*cpu::tag_of(others[i]), i + 1);
+  for (void* b : others) {
+    *cpu::tag_of(b) = 0;
+    cpu::free(b);
+  }
+  *cpu::tag_of(q) = 0;
+  cpu::free(q);
+}
+
 TEST(HeapRanges, CoverEveryBlock) {
   std::vector<std::pair<char*, size_t>> blocks;
   for (int i = 0; i < 2000; ++i) {
