@@ -7,8 +7,11 @@
 
 namespace mpshim::track {
 
-// One hash table of the chain. `reserved` counts claims (successful or refused) and
-// `settled` counts finished ones; a closed table is final once settled catches up.
+// One hash table of the chain. `reserved` counts claims: the first `limit` succeed, later
+// ones are refused (the table is closed). `settled` counts successful claims that have
+// finished (their stack is in the table, or was found there): a closed table is final once
+// all `limit` have. Refused claims must not count, or a late refusal could stand in for a
+// claim still in flight, and a thread would move on without seeing its stack land.
 struct StackTable::Table {
   uint64_t mask;
   uint64_t limit;
@@ -191,10 +194,8 @@ uint32_t StackTable::store(uint64_t h, const uintptr_t* pcs, size_t n) {
         if (!held) {
           if (final) break;  // the table is full and final: go on to the next one
           if (t->reserved.fetch_add(1, std::memory_order_acq_rel) >= t->limit) {
-            // Closed. Wait for the claims made before closing, then look once more.
-            uint64_t target = t->reserved.load(std::memory_order_acquire);
-            t->settled.fetch_add(1, std::memory_order_acq_rel);
-            wait_settled(t->settled, target);
+            // Closed. Wait for every successful claim to land, then look once more.
+            wait_settled(t->settled, t->limit);
             final = true;
             i = (h & t->mask) - 1;
             continue;
@@ -253,7 +254,11 @@ void StackTable::for_each_mapping(void (*fn)(uintptr_t, uintptr_t, void*), void*
 void StackTable::after_fork_child() {
   for (auto& t : tables_) {
     Table* p = t.load(std::memory_order_relaxed);
-    if (p != nullptr) p->settled.store(p->reserved.load(std::memory_order_relaxed));
+    // Claims in flight in other threads of the parent never land: count them as settled.
+    if (p != nullptr) {
+      uint64_t claimed = p->reserved.load(std::memory_order_relaxed);
+      p->settled.store(claimed < p->limit ? claimed : p->limit);
+    }
   }
 }
 
