@@ -14,6 +14,7 @@
 #include "track/check.h"
 #include "track/classify.h"
 #include "track/track.h"
+#include "own_process.h"
 
 namespace mpshim::track {
 namespace {
@@ -204,7 +205,7 @@ class Foreign : public ::testing::Test {
   }
 };
 
-TEST_F(Foreign, DeviceAndPinnedBlocksInTheLeakCheck) {
+void device_and_pinned_blocks() {
   NoAccess device(5 * kStep);
   g_dev = device.addr();
   void* pinned = mmap(nullptr, 3 * kStep, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -241,6 +242,10 @@ TEST_F(Foreign, DeviceAndPinnedBlocksInTheLeakCheck) {
   munmap(pinned, 3 * kStep);
   g_dev = g_pin = g_dev_kept = 0;
   g_pinned_kept = nullptr;
+}
+
+TEST_F(Foreign, DeviceAndPinnedBlocksInTheLeakCheck) {
+  MPSHIM_IN_OWN_PROCESS(device_and_pinned_blocks());
 }
 
 }  // namespace
