@@ -14,6 +14,7 @@
 #include "track/check.h"
 #include "track/classify.h"
 #include "track/track.h"
+#include "check_helpers.h"
 #include "own_process.h"
 
 namespace mpshim::track {
@@ -120,46 +121,7 @@ TEST(ClassifyOpaque, DeviceBlocksAreClassifiedByPointersAndNeverRead) {
 
 // ---- the whole check -------------------------------------------------------------------
 
-// A tracked host block, zeroed: a reused span may still hold an earlier test's pointers.
-__attribute__((noinline)) void* tracked(size_t n) {
-  void* p = cpu::alloc(n);
-  on_alloc(p, n, Kind::Malloc);
-  memset(p, 0, n);
-  asm volatile("" ::: "memory");
-  return p;
-}
-
-void release(void* p) {
-  if (on_free(p)) cpu::free(p);
-}
-
-std::map<uint64_t, Block> check() {
-  std::vector<Block> got;
-  int r = leak_check(
-      [](Block* b, size_t n, void* ctx) {
-        static_cast<std::vector<Block>*>(ctx)->assign(b, b + n);
-        return false;
-      },
-      &got, false);
-  EXPECT_EQ(r, 0);
-  std::map<uint64_t, Block> by_size;
-  for (auto& b : got) by_size[b.size] = b;
-  return by_size;
-}
-
-// Runs fn with its frames far below those the check uses (stale values there are no root).
-void deep(int levels, void (*fn)());
-void (*volatile g_deep)(int, void (*)()) = deep;
-__attribute__((noinline)) void deep(int levels, void (*fn)()) {
-  volatile char pad[512];
-  pad[0] = 0;
-  if (levels == 0)
-    fn();
-  else
-    g_deep(levels - 1, fn);
-  asm volatile("" ::: "memory");
-  (void)pad[0];
-}
+using namespace checktest;
 
 uintptr_t hide(const void* p) { return ~reinterpret_cast<uintptr_t>(p); }
 void* unhide(uintptr_t v) { return reinterpret_cast<void*>(~v); }
@@ -240,7 +202,8 @@ void device_and_pinned_blocks() {
   got = check();
   for (uint64_t size = 5001; size <= 5009; ++size) EXPECT_EQ(got.count(size), 0u) << size;
   munmap(pinned, 3 * kStep);
-  g_dev = g_pin = g_dev_kept = 0;
+  g_dev = g_pin = 0;
+  g_dev_kept = 0;
   g_pinned_kept = nullptr;
 }
 

@@ -16,6 +16,7 @@
 #include "track/check.h"
 #include "track/tag.h"
 #include "track/track.h"
+#include "check_helpers.h"
 #include "own_process.h"
 
 namespace mpshim::track {
@@ -24,48 +25,7 @@ namespace {
 using track::Block;
 using track::LeakClass;
 
-// As the entry layer allocates a tracked block: with slack, so that a pointer one past a
-// block's end (a register or stack word left by memset, say) never names its neighbour.
-__attribute__((noinline)) void* tracked(size_t n) {
-  void* p = cpu::alloc_with_slack(n);
-  on_alloc(p, n, Kind::Malloc);
-  asm volatile("" ::: "memory");
-  return p;
-}
-
-void release(void* p) {
-  if (on_free(p)) cpu::free(p);
-}
-
-// Blocks of one check by requested size (the tests give each block a distinct size).
-std::map<uint64_t, Block> check() {
-  std::vector<Block> got;
-  int r = leak_check(
-      [](Block* b, size_t n, void* ctx) {
-        static_cast<std::vector<Block>*>(ctx)->assign(b, b + n);
-        return false;
-      },
-      &got, false);
-  EXPECT_EQ(r, 0);
-  std::map<uint64_t, Block> by_size;
-  for (auto& b : got) by_size[b.size] = b;
-  return by_size;
-}
-
-// Runs fn with its frames far below those the check will use, so values it leaves in
-// dead stack memory lie below the checking thread's stack pointer (not a root).
-void deep(int levels, void (*fn)());
-void (*volatile g_deep)(int, void (*)()) = deep;  // no inlining, no unrolling
-__attribute__((noinline)) void deep(int levels, void (*fn)()) {
-  volatile char pad[512];
-  pad[0] = 0;
-  if (levels == 0)
-    fn();
-  else
-    g_deep(levels - 1, fn);
-  asm volatile("" ::: "memory");
-  (void)pad[0];
-}
+using namespace checktest;
 
 void** g_kept;  // a root: the program's global
 void* g_blocks[16];
