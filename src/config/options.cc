@@ -2,12 +2,15 @@
 // it allocates nothing, keeps all state in fixed buffers and writes only through prim.
 #include "config/options.h"
 
+#include "config/children.h"
+
 #include <atomic>
 
 #include "config/format.h"
 #include "prim/defines.h"
 #include "prim/file.h"
 #include "prim/fmt.h"
+#include "prim/fs.h"
 #include "prim/os.h"
 
 namespace mpshim::config {
@@ -290,6 +293,10 @@ void parse(const char* const* env, Config* out, void (*warn)(const char* line), 
     size_t n = size_t(eq - name);
     const char* value = eq + 1;
     size_t i = find(name, n);
+    if (i == kCount && entry[kPrefixLen + n] == '=' &&
+        __builtin_strncmp(entry, kRootVariable, kPrefixLen + n) == 0 &&
+        kRootVariable[kPrefixLen + n] == '\0')
+      continue;  // the mark of a followed program (children.h), not a setting
     if (i == kCount) {
       size_t value_len = 0;
       while (value[value_len] != '\0') ++value_len;
@@ -353,9 +360,38 @@ void keep_strings(Config* c) {
 #undef MPSHIM_KEEP
 }
 
+char g_root_mark[17];  // hex settings hash, when this process is the root
+
+// Programs exec'd from the one started keep the allocator; unless MPSHIM_CHILDREN names
+// them they track, report and change their exit status no more.
+void apply_role(const char* const* env, Config* c) {
+  char exe[4096] = "";
+  long n = prim::read_link("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  uint64_t hash = settings_hash(env);
+  Role r = role(env, hash, c->children, exe);
+  if (r == Role::Root) {
+    for (int i = 15; i >= 0; --i, hash >>= 4) g_root_mark[i] = "0123456789abcdef"[hash & 15];
+    g_root_mark[16] = '\0';
+  } else if (r == Role::NotFollowed) {
+    c->leaks = false;
+    c->stats = false;
+    c->verbose = false;
+    c->leak_exitcode = 0;
+  }
+}
+
+}  // namespace
+
+const char* root_mark() { return g_root_mark[0] != '\0' ? g_root_mark : nullptr; }
+
+namespace {
+
 const Config& parse_now() {
   t_parsing = true;
-  parse(prim::environment(), &g_config, nullptr, prim::secure_execution());
+  const char* const* env = prim::environment();
+  parse(env, &g_config, nullptr, prim::secure_execution());
+  apply_role(env, &g_config);
   keep_strings(&g_config);
   t_parsing = false;
   g_state.store(2, std::memory_order_release);

@@ -36,7 +36,10 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
   X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)") \
   X(SYSTEM_DEBUG, system_debug, Bool, 0, 0, 1, "",                                                \
-    "read separate debug files (/usr/lib/debug) for file:line in system libraries (slower)")
+    "read separate debug files (/usr/lib/debug) for file:line in system libraries (slower)")        \
+  X(CHILDREN, children, String, 0, 0, 0, "none",                                                   \
+    "programs started by exec from the one run that are tracked and reported: none, all, or "      \
+    "comma-separated globs on their path or name")
 
 /// The effective configuration. Strings point into the parsed environment (get(): into a
 /// copy of it) or at their default text and are never null ("" when unset and without
@@ -79,6 +82,10 @@ bool ignored_when_secure(const OptionInfo& o);
 /// MPSHIM_VERBOSE is on and some were set, one line through `warn` names them. Never
 /// allocates.
 void parse(const char* const* env, Config* out, void (*warn)(const char* line), bool secure = false);
+
+/// When this process is the program the user started (config/children.h), the value of
+/// MPSHIM_ROOT its children are to inherit; nullptr otherwise. Valid after get().
+const char* root_mark();
 
 /// Writes "mpshim: configuration:" and then one aligned "  MPSHIM_NAME = value" line per
 /// option to stderr (sizes in binary units, bools as on/off, enums as words, an empty string

@@ -1,11 +1,13 @@
 #include "entry/entry.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 
+#include "config/children.h"
 #include "config/options.h"
 #include "cpu/heap.h"
 #include "cpu/stats.h"
@@ -269,6 +271,17 @@ void* op_new(size_t size, size_t align, bool array, bool nothrow) {
   }
   if (align > 16) return reinterpret_cast<void* (*)(size_t, size_t)>(next)(size, align);
   return reinterpret_cast<void* (*)(size_t)>(next)(size);
+}
+
+void mark_children() {
+  const char* mark = config::root_mark();
+  if (mark == nullptr) return;
+  // What setenv allocates (the new environment array, the string) is the shim's doing:
+  // never reported, and a root like the rest of the environment.
+  bool tracking = g_mode == kOn && track::enabled();
+  if (tracking) track::disable_thread();
+  setenv(config::kRootVariable, mark, 1);
+  if (tracking) track::enable_thread();
 }
 
 void at_exit() {

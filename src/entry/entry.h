@@ -78,6 +78,10 @@ void* op_new(size_t size, size_t align, bool array, bool nothrow);
 /// mpshim_get_stats: fills the first `size` bytes of the public stats struct.
 int public_stats(void* out, size_t size);
 
+/// Library constructor, after init(): when this process is the program the user started,
+/// marks the environment its exec'd children inherit (config/children.h).
+void mark_children();
+
 /// Library destructor: statistics and the leak report.
 void at_exit();
 /// dlclose wrapper.

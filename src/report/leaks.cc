@@ -93,7 +93,9 @@ void text_group(prim::Writer& w, const Group& g) {
   w.chr('\n');
 }
 
-void text_summary(prim::Writer& w, const Totals& t, bool reachable) {
+// The last line, naming the program: under a build or a test script several processes may
+// report to one terminal.
+void text_summary(prim::Writer& w, const Totals& t, bool reachable, const char* exe) {
   int d = int(LeakClass::Direct), i = int(LeakClass::Indirect), r = int(LeakClass::Reachable);
   w.str("SUMMARY: mpshim: ").u64(t.bytes[d] + t.bytes[i]).str(" byte(s) leaked in ");
   w.u64(t.blocks[d] + t.blocks[i]).str(" allocation(s): direct ").bytes(t.bytes[d]);
@@ -101,7 +103,12 @@ void text_summary(prim::Writer& w, const Totals& t, bool reachable) {
   if (reachable) w.str(", reachable ").bytes(t.bytes[r]).str(" in ").u64(t.blocks[r]);
   if (t.suppressed_blocks != 0)
     w.str(", suppressed ").bytes(t.suppressed_bytes).str(" in ").u64(t.suppressed_blocks);
-  w.str(" (").u64(t.groups_listed).str(" of ").u64(t.groups_total).str(" groups listed)\n");
+  w.str(" (").u64(t.groups_listed).str(" of ").u64(t.groups_total).str(" groups listed)");
+  const char* name = exe;
+  for (const char* c = exe; *c != '\0'; ++c)
+    if (*c == '/') name = c + 1;
+  if (*name != '\0') w.str(" in ").str(name);
+  w.chr('\n');
 }
 
 void text_suppressions(prim::Writer& w, const Suppressions* s) {
@@ -128,7 +135,7 @@ void write_text(prim::Writer& w, const Group* g, const Totals& t, const ReportOp
     w.str(" more group(s) not listed (MPSHIM_REPORT_MAX)\n\n");
   }
   text_suppressions(w, o.suppressions);
-  text_summary(w, t, o.reachable);
+  text_summary(w, t, o.reachable, o.exe);
 }
 
 // ---- JSON ------------------------------------------------------------------------------

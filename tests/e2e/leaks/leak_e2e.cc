@@ -59,6 +59,7 @@ struct TextReport {
   bool summary = false;
   uint64_t total_bytes = 0, total_blocks = 0, direct_blocks = 0, indirect_blocks = 0,
            listed = 0, groups = 0;
+  std::string program;  ///< named at the end of the SUMMARY line
   ShownSize direct_size, indirect_size;
   std::vector<TextGroup> leaks;
 };
@@ -68,7 +69,7 @@ TextReport parse_text(const std::string& text, pid_t pid) {
       R"(^(Direct|Indirect|Reachable) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated with (.+) from:$)");
   static const std::regex frame_re(R"(^\s+#(\d+) 0x[0-9a-f]+ in (.*)$)");
   static const std::regex summary_re(
-      R"(^SUMMARY: mpshim: (\d+) byte\(s\) leaked in (\d+) allocation\(s\): direct ([\d.]+ \w+) in (\d+), indirect ([\d.]+ \w+) in (\d+)(, [^(]*)? \((\d+) of (\d+) groups listed\)$)");
+      R"(^SUMMARY: mpshim: (\d+) byte\(s\) leaked in (\d+) allocation\(s\): direct ([\d.]+ \w+) in (\d+), indirect ([\d.]+ \w+) in (\d+)(, [^(]*)? \((\d+) of (\d+) groups listed\) in (\S+)$)");
   TextReport t;
   std::istringstream in(text);
   std::string line;
@@ -101,6 +102,7 @@ TextReport parse_text(const std::string& text, pid_t pid) {
       t.indirect_blocks = std::stoull(m[6]);
       t.listed = std::stoull(m[8]);
       t.groups = std::stoull(m[9]);
+      t.program = m[10];
     }
   }
   return t;
@@ -153,6 +155,7 @@ BOOST_DATA_TEST_CASE(sites_text, bdata::make(kOpts), opt) {
     BOOST_TEST_REQUIRE(t.summary);
     BOOST_TEST(t.total_bytes == 1400u);
     BOOST_TEST(t.total_blocks == 6u);
+    BOOST_TEST(t.program == "leak_sites_" + std::string(opt));
     BOOST_TEST(t.direct_size.shows(1400), t.direct_size);
     BOOST_TEST(t.direct_blocks == 6u);
     BOOST_TEST(t.indirect_size.shows(0), t.indirect_size);

@@ -98,7 +98,7 @@ TEST_F(Fixture, GroupsOrderAndTotals) {
                 " from:\n");
   EXPECT_EQ(l.back(),
             "SUMMARY: mpshim: 167 byte(s) leaked in 7 allocation(s): direct 135 B in 5, "
-            "indirect 32 B in 2 (4 of 4 groups listed)");
+            "indirect 32 B in 2 (4 of 4 groups listed) in prog");
 }
 
 TEST_F(Fixture, TextFrames) {
@@ -151,7 +151,7 @@ TEST_F(Fixture, NoLeaks) {
   EXPECT_EQ(file.read(),
             "==4242== mpshim: no leaks found\n\n"
             "SUMMARY: mpshim: 0 byte(s) leaked in 0 allocation(s): direct 0 B in 0, indirect 0 B in 0 "
-            "(0 of 0 groups listed)\n");
+            "(0 of 0 groups listed) in prog\n");
 }
 
 TEST_F(Fixture, ReachableOnlyIsNoLeak) {
@@ -164,7 +164,7 @@ TEST_F(Fixture, ReachableOnlyIsNoLeak) {
   EXPECT_NE(r.find("Still reachable: 4096 byte(s) in 2 object(s)"), std::string::npos) << r;
   EXPECT_EQ(lines(r).back(),
             "SUMMARY: mpshim: 0 byte(s) leaked in 0 allocation(s): direct 0 B in 0, indirect 0 B in 0, "
-            "reachable 4.0 KiB in 2 (1 of 1 groups listed)");
+            "reachable 4.0 KiB in 2 (1 of 1 groups listed) in prog");
 }
 
 TEST_F(Fixture, ReachableListedLastWhenEnabled) {
@@ -221,7 +221,7 @@ TEST_F(Fixture, Suppressions) {
       << r;
   EXPECT_EQ(lines(r).back(),
             "SUMMARY: mpshim: 132 byte(s) leaked in 3 allocation(s): direct 100 B in 1, "
-            "indirect 32 B in 2, suppressed 35 B in 4 (2 of 2 groups listed)");
+            "indirect 32 B in 2, suppressed 35 B in 4 (2 of 2 groups listed) in prog");
   s.release();
 }
 

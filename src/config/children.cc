@@ -1,0 +1,98 @@
+#include "config/children.h"
+
+namespace mpshim::config {
+namespace {
+
+constexpr char kPrefix[] = "MPSHIM_";
+constexpr size_t kPrefixLen = sizeof kPrefix - 1;
+constexpr size_t kRootLen = sizeof kRootVariable - 1;
+
+bool starts_with(const char* s, const char* prefix, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (s[i] != prefix[i]) return false;
+  return true;
+}
+
+bool is_root_entry(const char* e) { return starts_with(e, kRootVariable, kRootLen) && e[kRootLen] == '='; }
+
+// Glob match of [p, pe) against the NUL-terminated `s`: '*' any run, '?' one character.
+bool glob(const char* p, const char* pe, const char* s) {
+  const char* star = nullptr;
+  const char* retry = nullptr;
+  while (*s != '\0') {
+    if (p < pe && (*p == '?' || *p == *s)) {
+      ++p;
+      ++s;
+    } else if (p < pe && *p == '*') {
+      star = ++p;
+      retry = s;
+    } else if (star != nullptr) {
+      p = star;
+      s = ++retry;
+    } else {
+      return false;
+    }
+  }
+  while (p < pe && *p == '*') ++p;
+  return p == pe;
+}
+
+bool words_equal(const char* s, const char* word) {
+  size_t i = 0;
+  for (; word[i] != '\0'; ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    if (c != word[i]) return false;
+  }
+  return s[i] == '\0';
+}
+
+}  // namespace
+
+uint64_t settings_hash(const char* const* env) {
+  uint64_t sum = 0;
+  for (; env != nullptr && *env != nullptr; ++env) {
+    const char* e = *env;
+    if (!starts_with(e, kPrefix, kPrefixLen) || is_root_entry(e)) continue;
+    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a of the entry, summed: order does not count
+    for (; *e != '\0'; ++e) h = (h ^ uint8_t(*e)) * 0x100000001b3ull;
+    sum += h ^ (h >> 29);
+  }
+  return sum;
+}
+
+bool matches_children(const char* patterns, const char* path) {
+  const char* base = path;
+  for (const char* c = path; *c != '\0'; ++c)
+    if (*c == '/') base = c + 1;
+  for (const char* p = patterns; *p != '\0';) {
+    const char* end = p;
+    while (*end != '\0' && *end != ',') ++end;
+    const char* lo = p;
+    const char* hi = end;
+    while (lo < hi && *lo == ' ') ++lo;
+    while (hi > lo && hi[-1] == ' ') --hi;
+    bool has_slash = false;
+    for (const char* c = lo; c < hi; ++c) has_slash = has_slash || *c == '/';
+    if (hi > lo && glob(lo, hi, has_slash ? path : base)) return true;
+    p = *end == ',' ? end + 1 : end;
+  }
+  return false;
+}
+
+Role role(const char* const* env, uint64_t hash, const char* children, const char* exe_path) {
+  const char* mark = nullptr;
+  for (; env != nullptr && *env != nullptr && mark == nullptr; ++env)
+    if (is_root_entry(*env)) mark = *env + kRootLen + 1;
+  if (mark == nullptr) return Role::Root;
+  uint64_t seen = 0;
+  const char* c = mark;
+  for (; (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'); ++c)
+    seen = seen << 4 | uint64_t(*c <= '9' ? *c - '0' : *c - 'a' + 10);
+  if (c == mark || *c != '\0' || seen != hash) return Role::Root;  // other settings: a new start
+  if (words_equal(children, "all")) return Role::Followed;
+  if (words_equal(children, "none") || *children == '\0') return Role::NotFollowed;
+  return matches_children(children, exe_path) ? Role::Followed : Role::NotFollowed;
+}
+
+}  // namespace mpshim::config

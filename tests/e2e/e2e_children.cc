@@ -1,0 +1,112 @@
+// Child processes (MPSHIM_CHILDREN): tracking, reports and the exit-code option apply to
+// the program started and to what MPSHIM_CHILDREN names among the programs it execs; the
+// others keep the allocator and print nothing. The README's recipes for a shell script and
+// `make check` run here end to end.
+#ifndef BOOST_TEST_DYN_LINK
+#define BOOST_TEST_DYN_LINK
+#endif
+#define BOOST_TEST_MODULE e2e_children
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "harness.h"
+
+namespace {
+
+// A program built here that leaks 104 B in 2 blocks (parity/main_locals.c).
+std::string leaky() { return e2e::built("parity/leak_main_locals_O0"); }
+
+struct ShimPreloaded {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    boost::test_tools::assertion_result res(!e2e::shim_library().empty());
+    res.message() << "SHIM_TEST_LIB=none: nothing is preloaded";
+    return res;
+  }
+};
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Runs `script` with /bin/sh under the shim, leaks making the exit status 23.
+e2e::Result shell(const std::string& script, const std::string& children, const std::string& cwd = "") {
+  e2e::Command c;
+  c.argv = {"/bin/sh", "-c", script};
+  c.env = {{"MPSHIM_LEAK_EXITCODE", "23"}};
+  if (!children.empty()) c.env.push_back({"MPSHIM_CHILDREN", children});
+  c.cwd = cwd;
+  c.timeout_s = 120;
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST_MESSAGE("reproduce: " << e2e::reproduce(c));
+  return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(children, *boost::unit_test::precondition(ShimPreloaded()))
+
+BOOST_AUTO_TEST_CASE(execd_programs_are_not_followed_by_default) {
+  e2e::Result r = shell(leaky() + "; echo status $?", "");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "leak_main_locals_O0 1\nstatus 0\n", r.describe());
+  BOOST_TEST(r.err.find("mpshim") == std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(all_follows_every_program) {
+  e2e::Result r = shell(leaky() + "; echo status $?", "all");
+  BOOST_TEST(r.out == "leak_main_locals_O0 1\nstatus 23\n", r.describe());
+  BOOST_TEST(count(r.err, "Direct leak of") == 2u, r.err);
+  BOOST_TEST(r.err.find("groups listed) in leak_main_locals_O0\n") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(globs_name_the_programs_followed) {
+  e2e::Result path = shell(leaky() + "; echo status $?", "sort,*/parity/leak_main_*");
+  BOOST_TEST(path.out == "leak_main_locals_O0 1\nstatus 23\n", path.describe());
+  e2e::Result name = shell(leaky() + "; echo status $?", "leak_main_locals_O?");
+  BOOST_TEST(name.out == "leak_main_locals_O0 1\nstatus 23\n", name.describe());
+  e2e::Result other = shell(leaky() + "; echo status $?", "sort,*/tests/leak_*");
+  BOOST_TEST(other.out == "leak_main_locals_O0 1\nstatus 0\n", other.describe());
+  BOOST_TEST(other.err.find("mpshim") == std::string::npos, other.err);
+}
+
+// A program given MPSHIM_* settings of its own is started anew: it is followed.
+BOOST_AUTO_TEST_CASE(own_settings_start_anew) {
+  e2e::Result r = shell("MPSHIM_STACK_DEPTH=8 " + leaky() + "; echo status $?", "");
+  BOOST_TEST(r.out == "leak_main_locals_O0 1\nstatus 23\n", r.describe());
+}
+
+// The README's recipe: a script that compiles a test and runs it. The compiler and the
+// shell are not followed; the test is, and its leak sets the status.
+BOOST_AUTO_TEST_CASE(script_that_compiles_and_runs_a_leaky_test) {
+  e2e::TempDir dir;
+  e2e::write_file(dir / "t.c",
+                  "#include <stdlib.h>\n#include <string.h>\n"
+                  "int main(void) { char* p = malloc(77); memset(p, 1, 77); p = 0; return 0; }\n");
+  e2e::Result r = shell("cc -O0 -o t t.c && ./t", "*/t", dir.path());
+  BOOST_TEST(r.exit_code == 23, r.describe());
+  BOOST_TEST(count(r.err, "mpshim: leak report") == 1u, r.err);
+  BOOST_TEST(r.err.find("Direct leak of 77 byte(s) in 1 object(s)") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("groups listed) in t\n") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(make_check) {
+  if (e2e::which("make").empty()) {
+    BOOST_TEST_MESSAGE("make not installed: skipped");
+    return;
+  }
+  e2e::TempDir dir;
+  e2e::write_file(dir / "t.c",
+                  "#include <stdlib.h>\n#include <string.h>\n"
+                  "int main(void) { char* p = malloc(55); memset(p, 1, 55); p = 0; return 0; }\n");
+  e2e::write_file(dir / "Makefile", "check: t\n\t./t\nt: t.c\n\tcc -O0 -o t t.c\n");
+  e2e::Result r = shell("make -s check; echo status $?", "*/t", dir.path());
+  BOOST_TEST(r.out.find("status 2") != std::string::npos, r.describe());
+  BOOST_TEST(r.err.find("Error 23") != std::string::npos, r.err);
+  BOOST_TEST(count(r.err, "mpshim: leak report") == 1u, r.err);
+  BOOST_TEST(r.err.find("Direct leak of 55 byte(s) in 1 object(s)") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
