@@ -8,7 +8,7 @@ packages=(
   meson ninja-build g++ pkg-config libunwind-dev libiberty-dev libgcc-12-dev
   # tests, and the real programs they run under the shim
   libgtest-dev libboost-test-dev valgrind libclang-rt-14-dev python3 sqlite3 git perl
-  coreutils time gcc make tar gzip xz-utils mawk diffutils redis-server redis-tools
+  coreutils time gcc make cmake python3-pytest python3-dev tar gzip xz-utils mawk diffutils redis-server redis-tools
   libpython3.11-testsuite
   # benchmarks: the allocators compared, and the tools and programs they run
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine

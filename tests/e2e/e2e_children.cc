@@ -1,18 +1,25 @@
 // Child processes (MPSHIM_CHILDREN): tracking, reports and the exit-code option apply to
 // the program started and to what MPSHIM_CHILDREN names among the programs it execs; the
-// others keep the allocator and print nothing. The README's recipes for a shell script and
-// `make check` run here end to end.
+// others keep the allocator and print nothing. The README's recipes (a shell script,
+// `make check`, ctest, pytest with a C extension) run here end to end.
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
 #define BOOST_TEST_MODULE e2e_children
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 
 #include "harness.h"
 
 namespace {
+
+const char* const kLeaky66 =
+    "#include <stdlib.h>\n#include <string.h>\n"
+    "int main(void) { char* p = malloc(66); memset(p, 1, 66); p = 0; return 0; }\n";
 
 // A program built here that leaks 104 B in 2 blocks (parity/main_locals.c).
 std::string leaky() { return e2e::built("parity/leak_main_locals_O0"); }
@@ -107,6 +114,80 @@ BOOST_AUTO_TEST_CASE(make_check) {
   BOOST_TEST(r.err.find("Error 23") != std::string::npos, r.err);
   BOOST_TEST(count(r.err, "mpshim: leak report") == 1u, r.err);
   BOOST_TEST(r.err.find("Direct leak of 55 byte(s) in 1 object(s)") != std::string::npos, r.err);
+}
+
+
+// ctest runs the test executables it was given; CMake and the compiler ran before, not
+// under the shim. Only the tests matching */tests/* are followed.
+BOOST_AUTO_TEST_CASE(ctest) {
+  if (e2e::which("cmake").empty() || e2e::which("ctest").empty()) {
+    BOOST_TEST_MESSAGE("cmake not installed: skipped");
+    return;
+  }
+  e2e::TempDir dir;
+  e2e::write_file(dir / "CMakeLists.txt",
+                  "cmake_minimum_required(VERSION 3.13)\nproject(t C)\nenable_testing()\n"
+                  "add_executable(leaky tests/leaky.c)\nset_target_properties(leaky PROPERTIES "
+                  "RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)\n"
+                  "add_test(NAME leaky COMMAND leaky)\n");
+  std::filesystem::create_directories(dir / "tests");
+  e2e::write_file(dir / "tests/leaky.c", kLeaky66);
+  e2e::Command configure;
+  configure.argv = {"sh", "-c", "cmake -S . -B build >/dev/null && cmake --build build >/dev/null"};
+  configure.cwd = dir.path();
+  configure.preload = false;
+  e2e::Result built = e2e::run(configure);
+  BOOST_TEST_REQUIRE(built.ok(), built.describe());
+  e2e::Result r = shell("ctest --test-dir build --output-on-failure; echo status $?", "*/tests/*",
+                        dir.path());
+  BOOST_TEST(r.out.find("status 8") != std::string::npos, r.describe());
+  BOOST_TEST(r.out.find("Direct leak of 66 byte(s) in 1 object(s)") != std::string::npos, r.out);
+  BOOST_TEST(count(r.out + r.err, "mpshim: leak report") == 1u, r.out + r.err);
+}
+
+// pytest testing a C extension: the interpreter is the program started, and the extension's
+// leak is the only one reported (CPython frees its own memory at exit).
+BOOST_AUTO_TEST_CASE(pytest_with_a_c_extension) {
+  e2e::Command probe;
+  probe.argv = {"/usr/bin/python3", "-c", "import pytest, sysconfig; print(sysconfig.get_paths()['include'])"};
+  probe.preload = false;
+  e2e::Result where = e2e::run(probe);
+  if (!where.ok() || where.out.empty()) {
+    BOOST_TEST_MESSAGE("python3 with pytest not installed: skipped");
+    return;
+  }
+  std::string include = where.out.substr(0, where.out.find('\n'));
+  e2e::TempDir dir;
+  e2e::write_file(dir / "leakmod.c",
+                  "#include <Python.h>\n#include <stdlib.h>\n#include <string.h>\n"
+                  "static PyObject* make_buffer(PyObject* self, PyObject* args) {\n"
+                  "  char* p = malloc(88); memset(p, 1, 88); p = NULL; return PyLong_FromLong(88);\n}\n"
+                  "static PyMethodDef methods[] = {{\"make_buffer\", make_buffer, METH_NOARGS, \"\"},"
+                  " {NULL, NULL, 0, NULL}};\n"
+                  "static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, \"leakmod\", NULL, -1, methods};\n"
+                  "PyMODINIT_FUNC PyInit_leakmod(void) { return PyModule_Create(&mod); }\n");
+  e2e::write_file(dir / "test_leak.py",
+                  "import leakmod\n\ndef test_buffer():\n    assert leakmod.make_buffer() == 88\n");
+  if (!e2e::which("cc").empty() && access((include + "/Python.h").c_str(), R_OK) != 0) {
+    BOOST_TEST_MESSAGE("Python.h not installed: skipped");
+    return;
+  }
+  e2e::Command build;
+  build.argv = {"cc", "-shared", "-fPIC", "-O0", "-g", "-I" + include, "leakmod.c", "-o", "leakmod.so"};
+  build.cwd = dir.path();
+  build.preload = false;
+  e2e::Result b = e2e::run(build);
+  BOOST_TEST_REQUIRE(b.ok(), b.describe());
+  e2e::Command c;
+  c.argv = {"/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_leak.py"};
+  c.env = {{"MPSHIM_LEAK_EXITCODE", "23"}};
+  c.cwd = dir.path();
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST(r.exit_code == 23, r.describe());
+  BOOST_TEST(r.out.find("1 passed") != std::string::npos, r.out);
+  BOOST_TEST(count(r.err, "Direct leak of") == 1u, r.err);
+  BOOST_TEST(r.err.find("Direct leak of 88 byte(s) in 1 object(s)") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("in make_buffer") != std::string::npos, r.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
