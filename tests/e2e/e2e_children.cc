@@ -79,6 +79,20 @@ BOOST_AUTO_TEST_CASE(globs_name_the_programs_followed) {
   BOOST_TEST(other.err.find("mpshim") == std::string::npos, other.err);
 }
 
+// The wrapper's --children sets MPSHIM_CHILDREN.
+BOOST_AUTO_TEST_CASE(wrapper_option) {
+  for (std::string children : {"", "*/parity/leak_main_*"}) {
+    e2e::Command c;
+    c.argv = {e2e::source("../../scripts/mpshim"), "--lib", e2e::shim_library(), "--exitcode", "23"};
+    if (!children.empty()) c.argv.insert(c.argv.end(), {"--children", children});
+    c.argv.insert(c.argv.end(), {"--", "/bin/sh", "-c", leaky() + "; echo status $?"});
+    c.preload = false;
+    e2e::Result r = e2e::run(c);
+    BOOST_TEST(r.out == std::string("leak_main_locals_O0 1\nstatus ") + (children.empty() ? "0" : "23") + "\n",
+               e2e::reproduce(c) << "\n" << r.describe());
+  }
+}
+
 // A program given MPSHIM_* settings of its own is started anew: it is followed.
 BOOST_AUTO_TEST_CASE(own_settings_start_anew) {
   e2e::Result r = shell("MPSHIM_STACK_DEPTH=8 " + leaky() + "; echo status $?", "");
