@@ -16,7 +16,7 @@ constexpr const char kRootVariable[] = "MPSHIM_ROOT";
 /// Hash of the MPSHIM_* entries of `env` other than MPSHIM_ROOT, in any order.
 uint64_t settings_hash(const char* const* env);
 
-/// True when `name` (a path or a bare name) matches a glob of `patterns`, a comma-separated
+/// True when `path` (a path or a bare name) matches a glob of `patterns`, a comma-separated
 /// list where `*` matches any run of characters (slashes included) and `?` one character.
 /// A pattern with a '/' is matched against the whole path, one without against the path's
 /// last component.
