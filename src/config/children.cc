@@ -80,7 +80,7 @@ bool matches_children(const char* patterns, const char* path) {
   return false;
 }
 
-Role role(const char* const* env, uint64_t hash, const char* children, const char* exe_path) {
+Role role(const char* const* env, uint64_t hash, const char* children, const char* (*exe_path)()) {
   const char* mark = nullptr;
   for (; env != nullptr && *env != nullptr && mark == nullptr; ++env)
     if (is_root_entry(*env)) mark = *env + kRootLen + 1;
@@ -92,7 +92,7 @@ Role role(const char* const* env, uint64_t hash, const char* children, const cha
   if (c == mark || *c != '\0' || seen != hash) return Role::Root;  // other settings: a new start
   if (words_equal(children, "all")) return Role::Followed;
   if (words_equal(children, "none") || *children == '\0') return Role::NotFollowed;
-  return matches_children(children, exe_path) ? Role::Followed : Role::NotFollowed;
+  return matches_children(children, exe_path()) ? Role::Followed : Role::NotFollowed;
 }
 
 }  // namespace mpshim::config

@@ -29,8 +29,10 @@ enum class Role {
   NotFollowed  ///< an exec'd descendant that it does not
 };
 
-/// The role of a process with environment `env`, settings hash `hash`, MPSHIM_CHILDREN
-/// value `children` (none, all or patterns) and executable `exe_path` ("" when unknown).
-Role role(const char* const* env, uint64_t hash, const char* children, const char* exe_path);
+/// The role of a process with environment `env`, settings hash `hash` and MPSHIM_CHILDREN
+/// value `children` (none, all or patterns). `exe_path` gives the executable's path ("" when
+/// unknown); it is called only when patterns must be matched, so most processes make no
+/// system call for it.
+Role role(const char* const* env, uint64_t hash, const char* children, const char* (*exe_path)());
 
 }  // namespace mpshim::config

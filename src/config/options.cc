@@ -361,15 +361,19 @@ void keep_strings(Config* c) {
 }
 
 char g_root_mark[17];  // hex settings hash, when this process is the root
+char g_exe[4096];      // the executable's path, read when MPSHIM_CHILDREN has patterns
+
+const char* read_exe_path() {
+  long n = prim::read_link("/proc/self/exe", g_exe, sizeof g_exe - 1);
+  g_exe[n > 0 ? n : 0] = '\0';
+  return g_exe;
+}
 
 // Programs exec'd from the one started keep the allocator; unless MPSHIM_CHILDREN names
 // them they track, report and change their exit status no more.
 void apply_role(const char* const* env, Config* c) {
-  char exe[4096] = "";
-  long n = prim::read_link("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = '\0';
   uint64_t hash = settings_hash(env);
-  Role r = role(env, hash, c->children, exe);
+  Role r = role(env, hash, c->children, read_exe_path);
   if (r == Role::Root) {
     for (int i = 15; i >= 0; --i, hash >>= 4) g_root_mark[i] = "0123456789abcdef"[hash & 15];
     g_root_mark[16] = '\0';

@@ -22,7 +22,6 @@ Slab* g_slabs = nullptr;
 char* g_bump = nullptr;  // free tail of the newest slab
 char* g_end = nullptr;
 void* g_free[kNumClasses] = {};  // linked through their first word
-size_t g_mapped = 0;
 
 size_t array_bytes(unsigned cls) {
   return (size_t(kClasses.info[cls].objects) * sizeof(uint64_t) + 63) & ~size_t(63);
@@ -44,7 +43,6 @@ uint64_t* tags_take(unsigned cls) {
     slab->size = kSlabSize;
     slab->next = g_slabs;
     g_slabs = slab;
-    g_mapped += kSlabSize;
     g_bump = reinterpret_cast<char*>(slab) + 64;  // arrays keep 64-byte alignment
     g_end = reinterpret_cast<char*>(slab) + kSlabSize;
   }
@@ -64,7 +62,5 @@ void tags_for_each_mapping(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   for (Slab* s = g_slabs; s != nullptr; s = s->next)
     fn(reinterpret_cast<uintptr_t>(s), reinterpret_cast<uintptr_t>(s) + s->size, ctx);
 }
-
-size_t tags_mapped() { return g_mapped; }
 
 }  // namespace mpshim::cpu

@@ -14,7 +14,5 @@ uint64_t* tags_take(unsigned cls);
 void tags_give(uint64_t* tags, unsigned cls);
 /// Calls fn for every mapping that holds tag arrays.
 void tags_for_each_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
-/// Bytes mapped for tag arrays.
-size_t tags_mapped();
 
 }  // namespace mpshim::cpu

@@ -41,9 +41,10 @@ MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
 MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_aligned(align, size);
-    // One byte of slack (cpu::with_slack) keeps the block's end inside its slot.
-    void* p = size < (size_t(1) << 46) ? cpu::alloc_aligned(align, size + 1) : nullptr;
-    if (p == nullptr) errno = ENOMEM;
+    // Slack (cpu::with_slack) keeps the block's end inside its slot: one byte more for an
+    // aligned block; a size the allocator refuses anyway stays as it is (no overflow).
+    void* p = align <= 16 ? cpu::alloc_with_slack(size)
+                          : cpu::alloc_aligned(align, size > (size_t(1) << 46) ? size : size + 1);
     if (p != nullptr) track::on_alloc(p, size, kind);
     return p;
   }

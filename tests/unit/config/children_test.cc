@@ -10,6 +10,12 @@ using namespace mpshim::config;
 
 namespace {
 
+const char* prog_path() { return "/bin/prog"; }
+const char* never_read() {
+  ADD_FAILURE() << "the executable's path was read without patterns to match";
+  return "";
+}
+
 std::string mark(const char* const* env) {
   char hex[17];
   uint64_t h = settings_hash(env);
@@ -41,23 +47,23 @@ TEST(Children, GlobsOnPathOrName) {
 TEST(Children, RoleFromTheMark) {
   const char* fresh[] = {"MPSHIM_LEAKS=1", nullptr};
   uint64_t h = settings_hash(fresh);
-  EXPECT_EQ(role(fresh, h, "none", "/bin/prog"), Role::Root);
+  EXPECT_EQ(role(fresh, h, "none", never_read), Role::Root);
 
   std::string m = mark(fresh);
   const char* child[] = {"MPSHIM_LEAKS=1", m.c_str(), nullptr};
-  EXPECT_EQ(role(child, h, "none", "/bin/prog"), Role::NotFollowed);
-  EXPECT_EQ(role(child, h, "", "/bin/prog"), Role::NotFollowed);
-  EXPECT_EQ(role(child, h, "all", "/bin/prog"), Role::Followed);
-  EXPECT_EQ(role(child, h, "ALL", "/bin/prog"), Role::Followed);
-  EXPECT_EQ(role(child, h, "prog", "/bin/prog"), Role::Followed);
-  EXPECT_EQ(role(child, h, "other", "/bin/prog"), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, "none", never_read), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, "", never_read), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, "all", never_read), Role::Followed);
+  EXPECT_EQ(role(child, h, "ALL", never_read), Role::Followed);
+  EXPECT_EQ(role(child, h, "prog", prog_path), Role::Followed);
+  EXPECT_EQ(role(child, h, "other", prog_path), Role::NotFollowed);
 
   // A child given settings of its own is a program started anew.
   const char* changed[] = {"MPSHIM_LEAKS=1", "MPSHIM_STACK_DEPTH=4", m.c_str(), nullptr};
-  EXPECT_EQ(role(changed, settings_hash(changed), "none", "/bin/prog"), Role::Root);
+  EXPECT_EQ(role(changed, settings_hash(changed), "none", never_read), Role::Root);
   // A mark that is not a hash is no mark.
   const char* junk[] = {"MPSHIM_LEAKS=1", "MPSHIM_ROOT=zz", nullptr};
-  EXPECT_EQ(role(junk, h, "none", "/bin/prog"), Role::Root);
+  EXPECT_EQ(role(junk, h, "none", never_read), Role::Root);
 }
 
 }  // namespace

@@ -233,20 +233,25 @@ TEST(HeapRanges, CoverEveryBlock) {
   for (auto& [p, n] : blocks) cpu::free(p);
 }
 
-TEST(HeapRanges, CoverTheCentralPools) {
-  // Their transfer caches keep the heads of batches handed out since: no root for the scan.
+// True when one range of for_each_heap_range() holds all of [lo, hi).
+bool heap_ranges_cover(uintptr_t lo, uintptr_t hi) {
   struct Probe {
     uintptr_t lo, hi;
     bool covered;
-  } probe{reinterpret_cast<uintptr_t>(&cpu::g_central[0]), 0, false};
-  probe.hi = probe.lo + sizeof cpu::g_central;
+  } probe{lo, hi, false};
   cpu::for_each_heap_range(
-      [](uintptr_t lo, uintptr_t hi, void* ctx) {
+      [](uintptr_t l, uintptr_t h, void* ctx) {
         auto* p = static_cast<Probe*>(ctx);
-        p->covered = p->covered || (lo <= p->lo && p->hi <= hi);
+        p->covered = p->covered || (l <= p->lo && p->hi <= h);
       },
       &probe);
-  EXPECT_TRUE(probe.covered);
+  return probe.covered;
+}
+
+TEST(HeapRanges, CoverTheCentralPools) {
+  // Their transfer caches keep the heads of batches handed out since: no root for the scan.
+  uintptr_t lo = reinterpret_cast<uintptr_t>(&cpu::g_central[0]);
+  EXPECT_TRUE(heap_ranges_cover(lo, lo + sizeof cpu::g_central));
 }
 
 // Runs on the allocator's own stack mapping, which the leak scan skips: its frames hold
@@ -258,17 +263,7 @@ TEST(HeapRanges, CoverThePurgeThreadStack) {
   uintptr_t lo, hi;
   cpu::purger_stack(&lo, &hi);
   ASSERT_NE(hi, 0u);
-  struct Probe {
-    uintptr_t lo, hi;
-    bool covered;
-  } probe{lo, hi, false};
-  cpu::for_each_heap_range(
-      [](uintptr_t l, uintptr_t h, void* ctx) {
-        auto* p = static_cast<Probe*>(ctx);
-        p->covered = p->covered || (l <= p->lo && p->hi <= h);
-      },
-      &probe);
-  EXPECT_TRUE(probe.covered);
+  EXPECT_TRUE(heap_ranges_cover(lo, hi));
   // Some thread of the process sleeps with its stack pointer there (not under valgrind,
   // which runs threads on stacks of its own).
   const char* preload = std::getenv("LD_PRELOAD");
