@@ -15,7 +15,7 @@
 #include "track/classify.h"
 #include "track/track.h"
 #include "check_helpers.h"
-#include "own_process.h"
+#include "../own_process.h"
 
 namespace mpshim::track {
 namespace {

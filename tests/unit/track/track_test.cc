@@ -17,7 +17,7 @@
 #include "track/tag.h"
 #include "track/track.h"
 #include "check_helpers.h"
-#include "own_process.h"
+#include "../own_process.h"
 
 namespace mpshim::track {
 namespace {

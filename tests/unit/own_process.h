@@ -1,10 +1,10 @@
-// Runs a test's body in a process of its own. gtest re-executes the test binary for the
-// current test alone (the "threadsafe" death-test style), so words that earlier tests left
-// in this binary's own glibc heap cannot keep the blocks of this one: that heap is a root of
-// the leak check here, free chunks included (a dead thread's DTV holds addresses on its
-// stack, where a segment may be mapped since). A program under the shim has no such heap:
-// the shim's free blocks are never roots. The body's failures are printed by the child and
-// fail the test.
+// Runs a test's body in a process of its own: gtest re-executes the test binary for the
+// current test alone (the "threadsafe" death-test style), so nothing earlier tests left
+// behind counts. For the leak check: words in this binary's own glibc heap, a root here,
+// free chunks included (a dead thread's DTV holds addresses on its stack, where a segment
+// may be mapped since; a program under the shim has no such heap, as the shim's free
+// blocks are never roots). For the allocator: thread and central caches and a page heap
+// in a known state. The body's failures are printed by the child and fail the test.
 #pragma once
 #include <gtest/gtest.h>
 #include <unistd.h>
