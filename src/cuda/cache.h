@@ -14,19 +14,25 @@
 
 namespace mpshim::cuda {
 
+/// Settings of the cache (Cache<B>::Options).
+struct CacheOptions {
+  bool cache = true;                 ///< false: every free goes back to the driver
+  uint64_t max_split = UINT64_MAX;   ///< blocks this big are never split (raised above 20 MiB)
+  uint64_t max_cached = UINT64_MAX;  ///< free cached bytes beyond this go back to the driver
+};
+
+/// What Cache<B>::free did with a pointer.
+enum class FreeResult {
+  Freed,
+  NotOurs,  ///< not in any segment: the caller passes it to the driver
+  Invalid,  ///< inside a segment but not a live block's start: never pass it to the driver
+};
+
 template <Backend B>
 class Cache {
  public:
-  struct Options {
-    bool cache = true;                ///< false: every free goes back to the driver
-    uint64_t max_split = UINT64_MAX;  ///< blocks this big are never split (raised above 20 MiB)
-    uint64_t max_cached = UINT64_MAX; ///< free cached bytes beyond this go back to the driver
-  };
-  enum class FreeResult {
-    Freed,
-    NotOurs,  ///< not in any segment: the caller passes it to the driver
-    Invalid,  ///< inside a segment but not a live block's start: never pass it to the driver
-  };
+  using Options = CacheOptions;
+  using FreeResult = cuda::FreeResult;
 
   constexpr explicit Cache(B& backend) : b_(backend) {}
   Cache(const Cache&) = delete;

@@ -3,6 +3,11 @@
 #pragma once
 #include <cstdint>
 
+// cuda.h's opaque handles, declared at global scope like there.
+struct CUctx_st;
+struct CUstream_st;
+struct CUevent_st;
+
 namespace mpshim::cuda {
 
 /// A CUresult.
@@ -21,8 +26,8 @@ constexpr Result kErrorStreamCaptureInvalidated = 901;
 
 using DevPtr = uint64_t;  ///< CUdeviceptr
 using Device = int;       ///< CUdevice
-using Context = struct CUctx_st*;
-using Stream = struct CUstream_st*;
-using Event = struct CUevent_st*;
+using Context = ::CUctx_st*;    ///< CUcontext
+using Stream = ::CUstream_st*;  ///< CUstream
+using Event = ::CUevent_st*;    ///< CUevent
 
 }  // namespace mpshim::cuda
