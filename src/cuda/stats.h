@@ -9,7 +9,9 @@ namespace mpshim::cuda {
 enum class PoolKind : uint8_t { Small = 0, Large = 1 };
 constexpr unsigned kPoolKinds = 2;
 
-// X(field, description). Byte counts are of rounded block sizes.
+// X(field, description). Byte counts are of rounded block sizes. Fences, waits and
+// retries count on the pool of the request that needed them (the large pool for
+// release()).
 #define MPSHIM_CUDA_POOL_STATS(X)                                              \
   X(allocated, "bytes in live blocks")                                         \
   X(peak_allocated, "highest value of allocated")                              \
@@ -21,7 +23,7 @@ constexpr unsigned kPoolKinds = 2;
   X(driver_frees, "segments given back to the driver")                         \
   X(hits, "allocations served from cached blocks")                             \
   X(misses, "allocations that needed a new segment")                           \
-  X(fences, "fences recorded (each seals every quarantined block of a context)") \
+  X(fences, "fences recorded, each sealing a context's quarantine")           \
   X(syncs, "waits: event or context synchronisations")                         \
   X(oom_retries, "driver out-of-memory errors retried after releasing cache")
 
