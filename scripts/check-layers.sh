@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the one-way layers of docs/architecture.md from the #include lines:
 #  * a file of a layer includes project headers only of its own layer and the ones above
-#    it (prim <- config <- cpu <- track <- report <- entry <- preload);
+#    it (prim <- config <- cpu <- cuda <- track <- report <- entry <- preload);
 #  * src/track includes nothing of src/cpu but cpu/track_api.h;
 #  * outside src/prim, no file includes a header of OS calls (<fcntl.h>, <unistd.h>,
 #    <dirent.h>, <signal.h>, <ucontext.h>, <poll.h>, <time.h>, <sys/...>, <linux/...>),
@@ -12,7 +12,7 @@ set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 1
 
-layers=(prim config cpu track report entry preload)
+layers=(prim config cpu cuda track report entry preload)
 rank() {
   local i
   for i in "${!layers[@]}"; do [[ ${layers[$i]} == "$1" ]] && { echo "$i"; return; }; done
