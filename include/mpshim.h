@@ -58,6 +58,29 @@ MPSHIM_API void mpshim_enable_tracking(void);
 /** Gives cached free memory back to the OS now; returns 1 if some was released. */
 MPSHIM_API int mpshim_trim(void);
 
+/** The CUDA cache's counters for one device (both pools together). */
+typedef struct mpshim_cuda_stats {
+  int32_t device;          /**< CUDA device ordinal */
+  uint64_t allocated;      /**< bytes in live blocks (rounded to 512 B) */
+  uint64_t peak_allocated; /**< highest value of `allocated` since start or the last reset */
+  uint64_t reserved;       /**< bytes held from the driver (live and cached) */
+  uint64_t peak_reserved;  /**< highest value of `reserved` since start or the last reset */
+  uint64_t hits;           /**< allocations served from the cache */
+  uint64_t misses;         /**< allocations that needed memory from the driver */
+} mpshim_cuda_stats;
+
+/** Fills up to `max` entries of `out` (each `size` bytes: pass sizeof *out), one per device
+ *  the cache has served, and returns how many devices there are (may exceed `max`); -1 when
+ *  the CUDA cache is off (MPSHIM_CUDA=track or off). */
+MPSHIM_API int mpshim_cuda_get_stats(mpshim_cuda_stats* out, size_t max, size_t size);
+
+/** Sets every peak of the CUDA cache to its current value. */
+MPSHIM_API void mpshim_cuda_reset_peaks(void);
+
+/** Gives every unused cached device segment back to the driver, after the work that may
+ *  still use it (like torch.cuda.empty_cache()); returns the bytes given back. */
+MPSHIM_API uint64_t mpshim_cuda_release_cache(void);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

@@ -7,6 +7,7 @@
 #include "cpu/heap.h"
 #include "cpu/stats.h"
 #include "entry/check.h"
+#include "entry/cuda.h"
 #include "entry/entry.h"
 
 using namespace mpshim;
@@ -18,4 +19,7 @@ MPSHIM_EXPORT void mpshim_ignore(const void* p) { if (entry::tracking()) track::
 MPSHIM_EXPORT void mpshim_disable_tracking(void) { if (entry::tracking()) track::disable_thread(); }
 MPSHIM_EXPORT void mpshim_enable_tracking(void) { if (entry::tracking()) track::enable_thread(); }
 MPSHIM_EXPORT int mpshim_trim(void) { return entry::trim(0); }
+MPSHIM_EXPORT int mpshim_cuda_get_stats(mpshim_cuda_stats* out, size_t max, size_t size) { return entry::cuda::public_stats(out, max, size); }
+MPSHIM_EXPORT void mpshim_cuda_reset_peaks(void) { entry::cuda::reset_peaks(); }
+MPSHIM_EXPORT uint64_t mpshim_cuda_release_cache(void) { return entry::cuda::release_cache(); }
 MPSHIM_EXPORT int dlclose(void* handle) { return entry::dlclose(handle); }

@@ -39,7 +39,13 @@ enum class Type { Bool, Uint, Size, String, Enum };
     "read separate debug files (/usr/lib/debug) for file:line in system libraries (slower)")        \
   X(CHILDREN, children, String, 0, 0, 0, "none",                                                   \
     "programs started by exec from the one run that are tracked and reported: none, all, or "      \
-    "comma-separated globs on their path or name")
+    "comma-separated globs on their path or name")                                               \
+  X(CUDA, cuda, Enum, 0, 0, 2, "on|track|off",                                                    \
+    "device memory: cache and track (on), track only (track), or pass through (off)")            \
+  X(CUDA_MAX_SPLIT, cuda_max_split, Size, 0, 0, 1ull << 40, "",                                  \
+    "cached device blocks larger than this are never split (0: no limit)")                       \
+  X(CUDA_MAX_CACHED, cuda_max_cached, Size, 0, 0, 1ull << 40, "",                                \
+    "cached unused device memory beyond this goes back to the driver (0: no limit)")
 
 /// The effective configuration. Strings point into the parsed environment (get(): into a
 /// copy of it) or at their default text and are never null ("" when unset and without

@@ -176,6 +176,7 @@ class Cache {
 
   /// Holds the cache's lock (across fork, or around for_each_internal_range).
   void lock() { lock_.lock(); }
+  bool try_lock() { return lock_.try_lock(); }
   void unlock() { lock_.unlock(); }
 
  private:

@@ -34,4 +34,14 @@ struct PoolStats {
 #undef MPSHIM_CUDA_STAT_FIELD
 };
 
+/// Counters of the driver hooks themselves (the entry layer's), beside the pools'.
+struct HookStats {
+  uint64_t streams_created, streams_destroyed, captures, contexts_created, contexts_destroyed;
+  uint64_t async_allocs;   ///< stream-ordered allocations passed to the driver
+  uint64_t host_allocs;    ///< pinned host allocations
+  uint64_t managed_allocs;
+  uint64_t passed_frees;   ///< cuMemFree of blocks the cache does not own
+  uint64_t invalid_frees;  ///< cuMemFree inside a cached segment but not of a live block
+};
+
 }  // namespace mpshim::cuda

@@ -7,6 +7,8 @@
 struct CUctx_st;
 struct CUstream_st;
 struct CUevent_st;
+struct CUgraph_st;
+struct CUmemPoolHandle_st;
 
 namespace mpshim::cuda {
 
@@ -29,5 +31,7 @@ using Device = int;       ///< CUdevice
 using Context = ::CUctx_st*;    ///< CUcontext
 using Stream = ::CUstream_st*;  ///< CUstream
 using Event = ::CUevent_st*;    ///< CUevent
+using Graph = ::CUgraph_st*;    ///< CUgraph
+using MemPool = ::CUmemPoolHandle_st*;  ///< CUmemoryPool
 
 }  // namespace mpshim::cuda

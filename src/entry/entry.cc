@@ -13,6 +13,8 @@
 #include "cpu/stats.h"
 #include "cpu/state.h"
 #include "entry/check.h"
+#include "entry/cuda.h"
+#include "entry/cuda_cache.h"
 #include "entry/real.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
@@ -46,6 +48,7 @@ void init() {
       // Registered after the allocator's: fork runs these prepare handlers first, so the
       // tracker's lock (held during a leak check, around the allocator's) is taken first.
       pthread_atfork(track::before_fork, track::after_fork_parent, after_fork_child);
+      track::set_internal_ranges(cuda::cache_internal_ranges);
     }
   } else {
     __atomic_store_n(&g_mode, kResolving, __ATOMIC_RELEASE);
@@ -56,6 +59,9 @@ void init() {
       __atomic_store_n(&g_mode, kOff, __ATOMIC_RELEASE);
     }
   }
+  cuda::init();
+  // Registered last, so that fork takes the CUDA cache's lock before the allocator's.
+  pthread_atfork(cuda::cache_lock, cuda::cache_unlock, cuda::cache_unlock);
   g_init.store(2, std::memory_order_release);
   if (c.verbose) config::dump(c);
 }
@@ -292,6 +298,7 @@ void at_exit() {
     cpu::snapshot(&s);
     report::write_stats(s);
   }
+  if (c.stats) cuda::write_stats();
   if (g_mode == kOn && track::enabled()) leak_check(true);
 }
 

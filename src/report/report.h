@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cuda/stats.h"
 #include "track/check.h"
 
 namespace mpshim::cpu {
@@ -34,6 +35,16 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out);
 
 /// Writes the MPSHIM_STATS table to stderr.
 void write_stats(const cpu::Stats& s);
+
+/// One pool of one device, for the CUDA statistics table.
+struct CudaPoolRow {
+  int device;
+  cuda::PoolKind kind;
+  cuda::PoolStats s;
+};
+/// Writes the CUDA part of the MPSHIM_STATS table (one column per pool) to `fd`.
+void write_cuda_stats_to(int fd, const CudaPoolRow* rows, size_t n, const cuda::HookStats& h);
+void write_cuda_stats(const CudaPoolRow* rows, size_t n, const cuda::HookStats& h);
 
 /// Called (by the entry layer's dlclose) before a module is unloaded, so frames in it can
 /// still be named at exit.

@@ -1,5 +1,7 @@
 #include "track/track.h"
 
+#include <atomic>
+
 #include "config/options.h"
 #include "cpu/track_api.h"
 #include "prim/defines.h"
@@ -97,6 +99,9 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
 }
 
 bool on_foreign_free(const void* p) { return g_enabled && g_foreign.erase(uintptr_t(p)); }
+
+static std::atomic<RangeWalker> g_internal_ranges{nullptr};
+void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
 
 bool on_free(void* p) {
   uint64_t* t = cpu::tag_of(p);
@@ -306,6 +311,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     if (f.size != 0) collect_hole(f.start, f.start + f.size, &st);
   }
   st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
+  if (RangeWalker walk = g_internal_ranges.load(std::memory_order_acquire)) walk(collect_hole, &st);
   cpu::for_each_thread(collect_thread, &st);
   int64_t own = find_range(maps, nmaps, sp);
   if (own >= 0) {

@@ -73,6 +73,13 @@ void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem);
 /// Forgets the foreign block at `p`; false when there is none.
 bool on_foreign_free(const void* p);
 
+/// A walker of memory that the leak scan must not read as roots although it is the shim's
+/// and not the host allocator's: the CUDA cache's records hold the address of every cached
+/// device block and must not make a leaked one look reachable.
+using RangeWalker = void (*)(void (*fn)(uintptr_t lo, uintptr_t hi, void* arg), void* arg);
+/// Sets the walker (one; set once at start-up, before any check).
+void set_internal_ranges(RangeWalker walk);
+
 /// True on a thread while the tracker runs libunwind: libunwind's pipe for its checks of
 /// readable memory is then the one prim/file.h keeps out of the program's sight (the entry
 /// layer's pipe2 hands it out).

@@ -79,6 +79,7 @@ struct Stream : std::enable_shared_from_this<Stream> {
   uint64_t completed = 0;
   std::deque<Work> queue;
   Capture* capture = nullptr;  // set while the stream is part of a capture
+  bool destroyed = false;      // its handle is gone; its queued work has yet to run
   bool blocking() const {
     return kind != StreamKind::Internal && (flags & CU_STREAM_NON_BLOCKING) == 0;
   }
@@ -201,6 +202,7 @@ CUresult submit(Stream* s, std::function<void()> fn, std::vector<Dep> deps = {})
 void run_until(Stream* s, uint64_t seq);
 bool step_toward(Stream* s, uint64_t seq);
 void sync_context(Context* c);
+void forget_destroyed(Context* c);
 void sync_device(int device);
 void destroy_stream_locked(Stream* s);
 

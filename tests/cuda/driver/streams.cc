@@ -87,8 +87,23 @@ bool step_toward(Stream* s, uint64_t seq) {
   return true;
 }
 
+// Streams run newest first: where CUDA's rules leave the order open, work queued later on
+// an independent stream runs before earlier work, so memory reused too early shows it.
 void sync_context(Context* c) {
-  for (auto& s : std::vector<std::shared_ptr<Stream>>(c->streams)) run_until(s.get(), s->submitted);
+  std::vector<std::shared_ptr<Stream>> all(c->streams);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) run_until(it->get(), (*it)->submitted);
+  forget_destroyed(c);
+}
+
+// Destroyed streams stay in their context until their last work has run.
+void forget_destroyed(Context* c) {
+  auto& v = c->streams;
+  for (size_t i = 0; i < v.size();) {
+    if (v[i]->destroyed && v[i]->completed >= v[i]->submitted)
+      v.erase(v.begin() + long(i));
+    else
+      ++i;
+  }
 }
 
 void sync_device(int device) {
@@ -98,17 +113,13 @@ void sync_device(int device) {
     if (!c->destroyed && c->device == device) sync_context(c.get());
 }
 
-// The real driver lets a destroyed stream's work finish later; running it now is one of the
-// orders it may choose.
+// As on a real driver, a destroyed stream's queued work still runs, later: the handle is
+// gone, the work waits for the next synchronisation that reaches it.
 void destroy_stream_locked(Stream* s) {
-  run_until(s, s->submitted);
-  auto& v = s->ctx->streams;
-  for (auto it = v.begin(); it != v.end(); ++it)
-    if (it->get() == s) {
-      v.erase(it);
-      break;
-    }
-  drv().streams.erase(s);
+  s->destroyed = true;
+  Context* c = s->ctx;
+  drv().streams.erase(s);  // may drop the last reference but the context's
+  forget_destroyed(c);
 }
 
 static Event* find_event(CUevent h) {
