@@ -87,6 +87,20 @@ TEST(FakeCudart, ThreadsWithTheirOwnStreams) {
   }
 }
 
+// Compiled with --default-stream per-thread, the programs call the _ptsz/_ptds exports, which
+// use the driver's per-thread-default-stream entry points.
+TEST(FakeCudart, PerThreadDefaultStreamPrograms) {
+  NEEDS_NVCC();
+  for (const char* env : {"", "FAKECUDA_ASYNC=1"}) {
+    Result r = run("loop_ptds", "50", env);
+    EXPECT_EQ(r.status, 0) << env << r.out;
+    EXPECT_TRUE(has(r, "iterations=50 checksum=1225")) << env << r.out;
+    r = run("threads_ptds", "", env);
+    EXPECT_EQ(r.status, 0) << env << r.out;
+    EXPECT_TRUE(has(r, "threads=8 iterations=100 errors=0")) << env << r.out;
+  }
+}
+
 TEST(FakeCudart, StreamOrderedAllocation) {
   NEEDS_NVCC();
   Result r = run("async_alloc", "", "FAKECUDA_ASYNC=1");

@@ -11,12 +11,18 @@ Driver g_tables[2];
 cudaError_t g_load_error = cudaErrorInitializationError;
 std::once_flag g_once;
 
+// The per-thread-default-stream variants (_ptsz, _ptds) exist from CUDA 7.0: a request for
+// them names at least that version (no entry here changes signature before it).
+constexpr int kPerThreadVersion = 7000;
+
 void fetch(GetProcAddressFn get, Driver& table, cuuint64_t flags) {
+  const bool per_thread = flags == CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
 #define FAKECUDART_FETCH(name, version, ret, params)                                       \
   {                                                                                         \
     void* fn = nullptr;                                                                     \
     CUdriverProcAddressQueryResult status = 0;                                              \
-    if (get(#name, &fn, version, flags, &status) == CUDA_SUCCESS)                           \
+    int v = per_thread && version < kPerThreadVersion ? kPerThreadVersion : version;        \
+    if (get(#name, &fn, v, flags, &status) == CUDA_SUCCESS)                                 \
       table.name = reinterpret_cast<ret(*) params>(fn);                                     \
   }
   FAKECUDART_DRIVER_ENTRIES(FAKECUDART_FETCH)
