@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -229,6 +230,50 @@ void allocation_and_capacity() {
   EXPECT_EQ(k.alloc_managed, 2u);
 }
 TEST(FakeCuda, AllocationAndCapacity) { MPSHIM_IN_OWN_PROCESS(allocation_and_capacity()); }
+
+// FAKECUDA_DEVICES: each device has its own arena and counters; created contexts are pushed.
+// FAKECUDA_ALLOC_LATENCY_US / FAKECUDA_FREE_LATENCY_US: each call costs at least that.
+void devices_and_latency() {
+  Cuda cu;
+  ASSERT_NO_FATAL_FAILURE(
+      open(cu, {"FAKECUDA_DEVICES=2", "FAKECUDA_MEMORY=64K", "FAKECUDA_ALLOC_LATENCY_US=2000",
+                "FAKECUDA_FREE_LATENCY_US=1000"}));
+  int (*count)(int*) = nullptr, (*ctx_create)(Handle*, void*, unsigned, int) = nullptr,
+      (*ctx_destroy)(Handle) = nullptr, (*get_device)(int*) = nullptr, (*pop)(Handle*) = nullptr;
+  cu.get(count, "cuDeviceGetCount");
+  cu.get(ctx_create, "cuCtxCreate");
+  cu.get(ctx_destroy, "cuCtxDestroy");
+  cu.get(get_device, "cuCtxGetDevice", 12000);
+  cu.get(pop, "cuCtxPopCurrent");
+  int n = 0, dev = -1;
+  ASSERT_EQ(count(&n), 0);
+  EXPECT_EQ(n, 2);
+  Handle c1, popped;
+  ASSERT_EQ(ctx_create(&c1, nullptr, 0, 1), 0);
+  ASSERT_EQ(get_device(&dev), 0);
+  EXPECT_EQ(dev, 1);
+  auto t0 = std::chrono::steady_clock::now();
+  Dptr p[4];
+  for (Dptr& x : p) ASSERT_EQ(cu.MemAlloc(&x, 16 << 10), 0);
+  EXPECT_EQ(cu.MemAlloc(&p[0], 1), kOOM);
+  for (Dptr& x : p) ASSERT_EQ(cu.MemFree(x), 0);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(us, 5 * 2000 + 4 * 1000);
+  ASSERT_EQ(cu.MemAlloc(&p[0], 100), 0);  // left for the context's destruction
+  fakecuda_counters_t k = cu.count();
+  EXPECT_EQ(k.peak_bytes_in_use[1], 64u << 10);
+  EXPECT_EQ(k.live_allocations[1], 1u);
+  EXPECT_EQ(k.peak_bytes_in_use[0], 0u);
+  ASSERT_EQ(ctx_destroy(c1), 0);
+  EXPECT_EQ(cu.count().live_allocations[1], 0u);
+  ASSERT_EQ(get_device(&dev), 0);  // the primary context of device 0 is current again
+  EXPECT_EQ(dev, 0);
+  ASSERT_EQ(pop(&popped), 0);
+  EXPECT_EQ(popped, cu.ctx);
+  EXPECT_EQ(get_device(&dev), 201);  // no current context
+}
+TEST(FakeCuda, DevicesAndLatency) { MPSHIM_IN_OWN_PROCESS(devices_and_latency()); }
 
 // cuMemFree synchronises the device: work queued on any stream has run when it returns.
 void mem_free_syncs_device() {
