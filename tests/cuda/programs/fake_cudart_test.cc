@@ -127,6 +127,22 @@ TEST(FakeCudart, FreeSynchronisesSoReuseIsSafe) {
     }
 }
 
+// The same program catches a cache that hands a freed block out again without waiting for
+// the kernels still queued on it (unfenced_cache.c): every size is reused and corrupted.
+TEST(FakeCudart, ReuseRaceCatchesAnUnfencedCache) {
+  NEEDS_NVCC();
+  for (const char* pair : {"nonblocking nonblocking", "legacy nonblocking", "blocking blocking",
+                           "ptds nonblocking", "unseen nonblocking", "nonblocking destroyed"}) {
+    Result r = run("reuse_race", pair, "FAKECUDA_ASYNC=1 LD_PRELOAD=" UNFENCED_CACHE);
+    EXPECT_EQ(r.status, 0) << pair << r.out;
+    size_t reused = 0, clean = 0;
+    for (size_t at = 0; (at = r.out.find("reused=1 ", at)) != std::string::npos; ++at) ++reused;
+    for (size_t at = 0; (at = r.out.find("corrupted=0\n", at)) != std::string::npos; ++at) ++clean;
+    EXPECT_EQ(reused, 4u) << pair << r.out;
+    EXPECT_EQ(clean, 0u) << pair << r.out;
+  }
+}
+
 TEST(FakeCudart, AllocationDuringGlobalCaptureInvalidatesIt) {
   NEEDS_NVCC();
   Result r = run("capture");

@@ -1,8 +1,8 @@
 // Reuse of a freed device block across streams. For a pair of stream kinds, owner 1 launches a
 // kernel writing pattern A into block X on stream <prev> and frees X with cudaFree (no sync of
 // its own); owner 2 allocates the same size (reused=1 when it got X's address), writes pattern
-// B with a kernel on stream <next>, synchronises the device and counts the elements that are
-// not B (corrupted=N: A's kernel ran after B's on the reused block). Kinds: legacy, blocking,
+// B with a kernel on stream <next>, synchronises that stream and then the device, and counts
+// the elements that are not B (corrupted=N: A's kernel ran after B's on the reused block). Kinds: legacy, blocking,
 // nonblocking, ptds (per-thread default stream), destroyed (a stream destroyed right after
 // the launch, work pending), unseen (fakecuda_stream_create_unseen; a blocking stream on a
 // real driver).
@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
     CHECK(cudaMalloc((void**)&y, size));
     fill_u32<<<blocks_for(n), 256, 0, next.s>>>(y, kPatternB, n);
     CHECK(cudaGetLastError());
+    // Owner 2 waits for its own stream first, then for the device: a kernel of owner 1 that
+    // was not ordered before owner 2's runs last and leaves pattern A.
+    if (!next.destroy_after_launch) CHECK(cudaStreamSynchronize(next.s));
     launched(next);
     CHECK(cudaDeviceSynchronize());
     std::vector<unsigned> host(n);
