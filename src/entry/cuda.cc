@@ -29,11 +29,14 @@ void note_used() {
   if (!g_used.load(std::memory_order_relaxed)) g_used.store(true, std::memory_order_relaxed);
 }
 
+// MPSHIM_CUDA=off: the exported hooks (programs linked against libcuda) pass through too.
+bool tracking_device() { return tracking() && mode() != CudaMode::Off; }
+
 void track_alloc(const void* p, size_t size, track::Kind kind, track::Memory mem) {
-  if (tracking()) track::on_foreign_alloc(p, size, kind, mem);
+  if (tracking_device()) track::on_foreign_alloc(p, size, kind, mem);
 }
 void track_free(const void* p) {
-  if (tracking()) track::on_foreign_free(p);
+  if (tracking_device()) track::on_foreign_free(p);
 }
 const void* as_ptr(DevPtr p) { return reinterpret_cast<const void*>(uintptr_t(p)); }
 

@@ -1,6 +1,6 @@
 // Reuse of a freed device block across streams. For a pair of stream kinds, owner 1 launches a
 // kernel writing pattern A into block X on stream <prev> and frees X with cudaFree (no sync of
-// its own); owner 2 allocates the same size (reused=1 when it got X's address), writes pattern
+// its own); owner 2 allocates the same size until it gets X's address (reused=1), writes pattern
 // B with a kernel on stream <next>, synchronises that stream and then the device, and counts
 // the elements that are not B (corrupted=N: A's kernel ran after B's on the reused block). Kinds: legacy, blocking,
 // nonblocking, ptds (per-thread default stream), destroyed (a stream destroyed right after
@@ -89,9 +89,15 @@ int main(int argc, char** argv) {
     launched(prev);
     CHECK(cudaFree(x));
 
-    // Owner 2.
+    // Owner 2 allocates blocks of the same size until it gets X's address back (a cache
+    // may first hand out the rest of its segment), at most 4096 of them or 256 MiB.
     unsigned* y = nullptr;
-    CHECK(cudaMalloc((void**)&y, size));
+    std::vector<unsigned*> fillers;
+    for (size_t k = 0; k < 4096 && k * size < (256u << 20); ++k) {
+      CHECK(cudaMalloc((void**)&y, size));
+      if (y == x) break;
+      fillers.push_back(y);
+    }
     fill_u32<<<blocks_for(n), 256, 0, next.s>>>(y, kPatternB, n);
     CHECK(cudaGetLastError());
     // Owner 2 waits for its own stream first, then for the device: a kernel of owner 1 that
@@ -106,6 +112,8 @@ int main(int argc, char** argv) {
     printf("%s->%s size=%zu reused=%d corrupted=%zu\n", argv[1], argv[2], size, y == x ? 1 : 0,
            corrupted);
     CHECK(cudaFree(y));
+    for (unsigned* f : fillers)
+      if (f != y) CHECK(cudaFree(f));
     release(prev);
     release(next);
   }
