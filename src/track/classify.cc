@@ -103,7 +103,9 @@ class Classifier {
       while (work_.len != 0) {
         const ScanBlock& blk = b_[work_.items[--work_.len]];
         if (blk.opaque) continue;
-        scan(blk.start, blk.start + blk.size, [this, i](size_t c) {
+        bool driver = blk.driver;
+        scan(blk.start, blk.start + blk.size, [this, i, driver](size_t c) {
+          if (driver && b_[c].cuda) return;
           Reach& r = b_[c].reach;
           if (r == Reach::Unvisited) {
             r = Reach::Indirect;
@@ -127,7 +129,10 @@ class Classifier {
     while (work_.len != 0) {
       const ScanBlock& blk = b_[work_.items[--work_.len]];
       if (blk.opaque) continue;
-      scan(blk.start, blk.start + blk.size, [this](size_t c) { reach_from_root(c); });
+      bool driver = blk.driver;
+      scan(blk.start, blk.start + blk.size, [this, driver](size_t c) {
+        if (!driver || !b_[c].cuda) reach_from_root(c);
+      });
     }
   }
 

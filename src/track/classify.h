@@ -19,6 +19,8 @@ struct ScanBlock {
   bool root;        ///< contents are a root and the block is never leaked (ignored, ...)
   Reach reach;      ///< output
   bool opaque = false;  ///< never read (device memory): only the pointers to it count
+  bool cuda = false;     ///< memory the CUDA driver handed out (device, managed, pinned)
+  bool driver = false;  ///< the CUDA driver's own record: its words never reach cuda blocks
 };
 
 /// An address range [lo, hi) of memory to scan as a root.
@@ -42,7 +44,8 @@ struct ClassifyStats {
 /// (anywhere in [start, start + max(size, 1))). Unreachable blocks are grouped into cliques
 /// in array order: each block not yet claimed becomes Direct and claims everything
 /// unreachable it leads to as Indirect (an earlier leader it reaches becomes Indirect).
-/// Root blocks end Reachable. Opaque blocks are classified alike but never read. Working
+/// Root blocks end Reachable. Opaque blocks are classified alike but never read; the words
+/// of a driver block never make a cuda block reachable. Working
 /// memory (an index and a work stack, about 12 bytes a block) comes from prim::os_map and
 /// is given back. Returns false when it could not be mapped (blocks are then all Reachable).
 bool classify(ScanBlock* blocks, size_t n, const ScanRange* roots, size_t nroots,

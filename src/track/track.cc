@@ -11,6 +11,7 @@
 #include "track/capture.h"
 #include "track/check.h"
 #include "track/classify.h"
+#include "track/driver_image.h"
 #include "track/foreign.h"
 #include "track/roots.h"
 #include "track/scratch.h"
@@ -169,8 +170,23 @@ struct CheckState {
   ThreadRegs* task_regs = nullptr;
   size_t ntasks = 0;
   bool all_tasks = false;  // false when some could not be listed
+  DriverImage driver;      // the CUDA driver's image, when one is loaded
   bool failed = false;
 };
+
+// A block the CUDA driver allocated (one of the first frames of its stack lies in the
+// driver; later ones may be a callback of the program's that the driver runs): the
+// driver's business, never a leak of the program, and no evidence that device memory is
+// held.
+bool from_driver(const CheckState& st, uint32_t id) {
+  constexpr size_t kFrames = 4;  // malloc's caller may be operator new or a C++ library
+  if (st.driver.text_hi == 0 || id == 0) return false;
+  const uintptr_t* pcs;
+  size_t n = stack_frames(id, &pcs);
+  for (size_t i = 0; i < n && i < kFrames; ++i)
+    if (st.driver.in_text(pcs[i])) return true;
+  return false;
+}
 
 // Registers of a live thread may hold the only pointer to a block (a worker blocked in a
 // system call, still running at exit): ask every other thread for them.
@@ -186,7 +202,9 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
     const uintptr_t* pcs;
     root = stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
   }
-  ScanBlock b{uintptr_t(start), tag::size(v, usable), v, root, Reach::Unvisited};
+  bool driver = !root && from_driver(*st, id);
+  ScanBlock b{uintptr_t(start), tag::size(v, usable), v, root || driver, Reach::Unvisited};
+  b.driver = driver;
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
 
@@ -195,6 +213,7 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device};
+  b.cuda = true;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }
 
@@ -312,6 +331,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   }
   st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
   if (RangeWalker walk = g_internal_ranges.load(std::memory_order_acquire)) walk(collect_hole, &st);
+  for (size_t i = 0; i < st.driver.ndata; ++i) collect_hole(st.driver.data[i].lo, st.driver.data[i].hi, &st);
   cpu::for_each_thread(collect_thread, &st);
   int64_t own = find_range(maps, nmaps, sp);
   if (own >= 0) {
@@ -356,6 +376,7 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
     st.stack_lo = exit_sp;
   else
     st.nregs = 0;
+  find_driver_image(&st.driver);  // before the allocator's locks: it takes the loader's
   g_foreign.lock();
   cpu::lock_all();
   // Under the locks, so threads waiting to allocate or free stay where they are. The

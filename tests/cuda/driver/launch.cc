@@ -1,6 +1,9 @@
 // Modules, libraries and kernel launches. The fake reads nothing from a module image: a
 // function handle is the kernel's interned name, and a launch runs the host emulation
 // registered under that name (control.cc).
+#include <cstdio>
+#include <cstdlib>
+
 #include "driver.h"
 
 namespace fakecuda {
@@ -152,4 +155,24 @@ FC_EXPORT int fakecuda_register_kernel_params(const char* name, fakecuda_kernel_
 FC_EXPORT void fakecuda_counters(struct fakecuda_counters* out) {
   auto lk = lock();
   if (out) *out = drv().counters;
+}
+
+// FAKECUDA_COUNTERS_FILE=path: the counters a test compares with a shim's statistics,
+// written when the driver is unloaded (at exit), as key=value lines.
+__attribute__((destructor)) static void write_counters_file() {
+  const char* path = getenv("FAKECUDA_COUNTERS_FILE");
+  if (!path || !*path) return;
+  FILE* f = fopen(path, "w");
+  if (!f) return;
+  const struct fakecuda_counters& c = drv().counters;
+  fprintf(f, "mem_alloc=%llu\nmem_free=%llu\nalloc_async=%llu\nfree_async=%llu\n"
+             "alloc_host=%llu\nfree_host=%llu\nctx_record_events=%llu\nctx_synchronize=%llu\n"
+             "event_synchronize=%llu\nkernels_run=%llu\npeak_bytes_in_use=%llu\n",
+          (unsigned long long)c.mem_alloc, (unsigned long long)c.mem_free,
+          (unsigned long long)c.alloc_async, (unsigned long long)c.free_async,
+          (unsigned long long)c.alloc_host, (unsigned long long)c.free_host,
+          (unsigned long long)c.ctx_record_events, (unsigned long long)c.ctx_synchronize,
+          (unsigned long long)c.event_synchronize, (unsigned long long)c.kernels_run,
+          (unsigned long long)c.peak_bytes_in_use[0]);
+  fclose(f);
 }

@@ -27,6 +27,7 @@ class Graph {
     mem_[from * words_ + slot] = addr(to, offset);
   }
   void set_root(size_t i) { blocks_[i].root = true; }
+  ScanBlock& block(size_t i) { return blocks_[i]; }
   void set_size(size_t i, size_t size) { blocks_[i].size = size; }
   // Classifies with `roots` as the root memory.
   void run(const std::vector<uintptr_t>& roots, ClassifyStats* st = nullptr) {
@@ -63,6 +64,26 @@ TEST(Classify, ChainFromRootIsReachableLoneBlockIsDirect) {
   EXPECT_EQ(g.reach(1), Reach::Reachable);
   EXPECT_EQ(g.reach(2), Reach::Reachable);
   EXPECT_EQ(g.reach(3), Reach::Direct);
+}
+
+// The CUDA driver's records of the memory it handed out (blocks it allocated) keep host
+// blocks alive like any root, but never make CUDA memory look held by the program.
+TEST(Classify, DriverRecordsDoNotHoldCudaBlocks) {
+  Graph g(5, 4);
+  g.set_root(0);
+  g.block(0).driver = true;
+  g.block(1).cuda = true;  // held by the driver's record only
+  g.block(2).cuda = true;  // held by the driver's record and by the program's root memory
+  g.link(0, 1, 0);
+  g.link(0, 2, 1);
+  g.link(0, 3, 2);         // a host block of the program's that the driver points to
+  g.block(4).cuda = true;  // held by that block: the program's pointer counts
+  g.link(3, 4);
+  g.run({g.addr(2)});
+  EXPECT_EQ(g.reach(1), Reach::Direct);
+  EXPECT_EQ(g.reach(2), Reach::Reachable);
+  EXPECT_EQ(g.reach(3), Reach::Reachable);
+  EXPECT_EQ(g.reach(4), Reach::Reachable);
 }
 
 TEST(Classify, LeakedChainIsOneDirectAndTheRestIndirect) {
