@@ -2,7 +2,11 @@
 # Sets up a fresh machine, builds mpshim, and runs real programs under it:
 #   1. sqlite3 building and querying a 200,000-row database, with the statistics table;
 #   2. python3 doing JSON, dicts and sorting, with mpshim's allocator and leak tracking;
-#   3. a small C program with two deliberate leaks, to show the leak report.
+#   3. a small C program with two deliberate leaks, to show the leak report;
+#   4. a CUDA program built with nvcc that allocates device memory in a loop and leaks one
+#      block: on the GPU where there is one, else on the project's fake CUDA driver with a
+#      real driver's latency; the statistics show the driver calls saved, the report the
+#      device leak.
 # Each program's own output is printed too, and compared with a run without the shim.
 #   scripts/demo.sh [BUILDDIR]     (set SKIP_DEPS=1 to skip the package installation)
 set -euo pipefail
@@ -65,3 +69,24 @@ int main(void) {
 C
 cc -g -O0 -o "$work/leaky" "$work/leaky.c"
 "${mpshim[@]}" -- "$work/leaky" || true
+
+echo
+echo "=== a CUDA program allocating device memory in a loop, under mpshim (--stats)"
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+programs=$build/tests/cuda/programs
+if [[ -x $programs/loop ]]; then
+  cuda_prog=("$programs/loop" 3000)
+else  # no nvcc: the same loop through the driver API, as a statically linked runtime does
+  cuda_prog=("$programs/driver_api" 3000)
+fi
+if nvidia-smi -L >/dev/null 2>&1; then
+  echo "(on the GPU: $(nvidia-smi -L | head -1))"
+  cuda_env=(LD_LIBRARY_PATH="$cuda_home/lib64")
+else
+  echo "(no GPU: on the fake CUDA driver, with a real driver's latency: 20 us per cuMemAlloc and cuMemFree)"
+  cuda_env=(LD_LIBRARY_PATH="$build/tests/cuda" FAKECUDA_ALLOC_LATENCY_US=20 FAKECUDA_FREE_LATENCY_US=20)
+fi
+plain=$(env "${cuda_env[@]}" "${cuda_prog[@]}")
+env "${cuda_env[@]}" "${mpshim[@]}" --stats -- "${cuda_prog[@]}" 2>&1 |
+  sed -n '/CUDA statistics/,$p'
+echo "(without the shim: $plain)"
