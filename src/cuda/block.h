@@ -49,7 +49,9 @@ constexpr bool should_split(PoolKind k, uint64_t block, uint64_t rounded, uint64
   return rounded < max_split && rest > kSmallRequest;
 }
 
-enum class BlockState : uint8_t { Free, Live, Quarantined };
+/// Retired: freed during a stream capture. The captured graph may use it whenever it is
+/// replayed, so it is never handed out again (it counts as live in its segment).
+enum class BlockState : uint8_t { Free, Live, Quarantined, Retired };
 
 struct Segment;
 

@@ -77,7 +77,10 @@ class Cache {
 #ifdef MPSHIM_CUDA_UNFENCED
     heap_.release_live(blk);  // unsafe on purpose: the race tests show it
 #else
-    if (MPSHIM_UNLIKELY(!opts_.cache) && !capturing())
+    // A graph captured now may use the block at every replay, long after any fence.
+    if (MPSHIM_UNLIKELY(capturing()))
+      heap_.retire(blk);
+    else if (MPSHIM_UNLIKELY(!opts_.cache))
       free_uncached(blk);
     else
       heap_.quarantine(blk);
@@ -92,7 +95,8 @@ class Cache {
   }
 
   /// A thread began / ended a stream capture. While any is active the cache makes no fence,
-  /// query, synchronisation or driver free: those would invalidate the capture.
+  /// query, synchronisation or driver free: those would invalidate the capture. A block
+  /// freed meanwhile is never handed out again: the graph may use it at every replay.
   void capture_begin() {
     prim::Guard g(lock_);
     ++captures_;

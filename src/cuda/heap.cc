@@ -115,6 +115,12 @@ void Heap::quarantine(Block* b) {
   p.unsealed_bytes[int(b->seg->kind)] += b->size;
 }
 
+void Heap::retire(Block* b) {
+  live_.erase(b->addr);  // seg->live keeps counting it: its segment is never released
+  stats(int(b->seg->slot), b->seg->kind).allocated -= b->size;
+  b->state = BlockState::Retired;
+}
+
 void Heap::release_live(Block* b) {
   unlink_live(b);
   stats(int(b->seg->slot), b->seg->kind).active -= b->size;

@@ -73,6 +73,8 @@ class Heap {
   void quarantine(Block* b);
   /// A live block straight back to the free pool (no quarantine).
   void release_live(Block* b);
+  /// A live block freed during a capture: out of use for good (BlockState::Retired).
+  void retire(Block* b);
 
   // ---- quarantine and fences
   bool has_unsealed(int slot) const { return pools_[slot].unsealed != nullptr; }

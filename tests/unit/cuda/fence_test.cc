@@ -102,7 +102,7 @@ TEST(Fence, NothingForbiddenDuringCapture) {
   ASSERT_NE(p, 0u);
   EXPECT_NE(p, a);
   f.fake.launch(f.ctx, p, 12 * kMiB);
-  f.free(p);  // freed during the capture: stays quarantined
+  f.free(p);  // freed during the capture: the graph may use it at every replay
   DevPtr q = f.alloc(12 * kMiB);
   EXPECT_NE(q, a);
   EXPECT_NE(q, p);
@@ -120,11 +120,16 @@ TEST(Fence, NothingForbiddenDuringCapture) {
   f.fake.set_capturing(false);
   f.cache.capture_end();
 
-  // After the capture, the next miss seals a and p with one fence; once the device has
-  // progressed both are reused (a first: same size, lower address).
+  // After the capture, the next miss seals a with one fence; once the device has
+  // progressed a is reused, but p never is (nor is its segment given back).
   f.fake.progress(f.ctx);
   EXPECT_EQ(f.alloc(12 * kMiB), a);
-  EXPECT_EQ(f.alloc(12 * kMiB), p);
+  DevPtr after = f.alloc(12 * kMiB);
+  EXPECT_NE(after, p);
   EXPECT_EQ(f.fake.calls().record_fence, before.record_fence + 1);
+  f.free(after);
+  f.cache.release(f.ctx);
+  EXPECT_EQ(f.cache.free(p, nullptr), FreeResult::Invalid);  // a second free of p
+  EXPECT_LT(f.cache.releasable(f.ctx), f.fake.used());
   (void)q;
 }
