@@ -236,6 +236,16 @@ BOOST_AUTO_TEST_CASE(mem_get_info) {
   BOOST_TEST(values(r.out)["big"] == "0", r.out);
 }
 
+// include/mpshim.h's CUDA functions: statistics, reset of the peaks, release of the cache.
+BOOST_AUTO_TEST_CASE(public_api) {
+  e2e::Result r = run_cuda({"cuda_api"});
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "api=ok\n");
+  e2e::Result track = run_cuda({"cuda_api"}, {{"MPSHIM_CUDA", "track"}});
+  BOOST_TEST(track.ok(), track.describe());
+  BOOST_TEST(track.out == "api=off release=0\n");
+}
+
 // Device, pinned and managed leaks, each of its allocation function and stack, in the text
 // and JSON reports.
 BOOST_AUTO_TEST_CASE(leaks_text_and_json, *boost::unit_test::precondition(NvccBuilt())) {

@@ -1,0 +1,80 @@
+/* mpshim's CUDA API (include/mpshim.h) from a program: statistics per device, the reset
+ * of the peaks and the release of the cache. Reaches the driver as driver_api.c does.
+ * Prints "api=ok" and exits 0 when every figure is as expected; "api=absent" when the
+ * program runs without the shim (the functions are weak), "api=off" without the cache. */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mpshim.h"
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+typedef struct CUctx_st* CUcontext;
+typedef CUresult (*GetProcAddress)(const char*, void**, int, unsigned long long, int*);
+
+static GetProcAddress get_proc;
+
+static void* fn(const char* name, int version) {
+  void* p = NULL;
+  int status = 0;
+  if (get_proc(name, &p, version, 1, &status) != 0 || !p) {
+    fprintf(stderr, "cuda_api: no %s\n", name);
+    exit(2);
+  }
+  return p;
+}
+
+#define EXPECT(cond)                                                   \
+  do {                                                                 \
+    if (!(cond)) {                                                     \
+      fprintf(stderr, "cuda_api: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ok = 0;                                                          \
+    }                                                                  \
+  } while (0)
+
+int main(void) {
+  void* lib = dlopen("libcuda.so.1", RTLD_NOW);
+  if (!lib) return 2;
+  get_proc = (GetProcAddress)dlsym(lib, "cuGetProcAddress_v2");
+  if (!get_proc) return 2;
+  CUresult (*init)(unsigned) = fn("cuInit", 2000);
+  CUresult (*retain)(CUcontext*, int) = fn("cuDevicePrimaryCtxRetain", 7000);
+  CUresult (*set_current)(CUcontext) = fn("cuCtxSetCurrent", 4000);
+  CUresult (*mem_alloc)(CUdeviceptr*, size_t) = fn("cuMemAlloc", 3020);
+  CUresult (*mem_free)(CUdeviceptr) = fn("cuMemFree", 3020);
+  CUcontext ctx;
+  if (init(0) || retain(&ctx, 0) || set_current(ctx)) return 2;
+  if (!mpshim_cuda_get_stats) {
+    printf("api=absent\n");
+    return 0;
+  }
+  int ok = 1;
+  CUdeviceptr a, b;
+  if (mem_alloc(&a, 3 << 20) || mem_alloc(&b, 1000)) return 2;
+  mpshim_cuda_stats s[4];
+  int n = mpshim_cuda_get_stats(s, 4, sizeof s[0]);
+  if (n == -1) {  /* MPSHIM_CUDA=track or off: no cache */
+    printf("api=off release=%llu\n", (unsigned long long)mpshim_cuda_release_cache());
+    return 0;
+  }
+  EXPECT(n == 1);
+  EXPECT(s[0].device == 0);
+  EXPECT(s[0].allocated == (3u << 20) + 1024);  /* requests rounded to 512 B */
+  EXPECT(s[0].reserved == (20u << 20) + (2u << 20));
+  EXPECT(s[0].misses == 2 && s[0].hits == 0);
+  mem_free(a);
+  n = mpshim_cuda_get_stats(s, 4, sizeof s[0]);
+  EXPECT(s[0].allocated == 1024 && s[0].peak_allocated == (3u << 20) + 1024);
+  mpshim_cuda_reset_peaks();
+  mpshim_cuda_get_stats(s, 4, sizeof s[0]);
+  EXPECT(s[0].peak_allocated == 1024);
+  /* The large segment holds no live block any more: it goes back; the small one stays. */
+  EXPECT(mpshim_cuda_release_cache() == (20u << 20));
+  mpshim_cuda_get_stats(s, 4, sizeof s[0]);
+  EXPECT(s[0].reserved == (2u << 20));
+  EXPECT(mpshim_cuda_get_stats(NULL, 0, sizeof s[0]) == 1);  /* just the count */
+  mem_free(b);
+  printf("api=%s\n", ok ? "ok" : "bad");
+  return ok ? 0 : 1;
+}
