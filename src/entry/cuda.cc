@@ -196,26 +196,26 @@ Result get_proc_address1(const char* name, void** fn, int version, uint64_t flag
 
 namespace {
 
-Result cached_alloc(DevPtr* out, size_t size, track::Kind kind) {
+// Allocates from the cache into *r; false when the driver must answer instead (no
+// current context, a null pointer, size 0: its own errors for those).
+bool cached_alloc(DevPtr* out, size_t size, track::Kind kind, Result* r) {
   Context ctx;
   Device dev;
-  if (out == nullptr || size == 0 || !current(&ctx, &dev)) return kErrorNotFound;
-  Result r = cache_alloc(ctx, dev, size, out);
-  if (r == kSuccess) track_alloc(as_ptr(*out), size, kind, track::Memory::Device);
-  return r;
+  if (out == nullptr || size == 0 || !current(&ctx, &dev)) return false;
+  *r = cache_alloc(ctx, dev, size, out);
+  if (*r == kSuccess) track_alloc(as_ptr(*out), size, kind, track::Memory::Device);
+  return true;
 }
 
 }  // namespace
 
 Result mem_alloc(DevPtr* out, size_t size) {
   note_used();
-  if (caching()) {
-    Result r = cached_alloc(out, size, track::Kind::CuMemAlloc);
-    if (r != kErrorNotFound) return r;  // else: no context, size 0...: the driver answers
-  }
+  Result r;
+  if (caching() && cached_alloc(out, size, track::Kind::CuMemAlloc, &r)) return r;
   auto f = real_fn<Result (*)(DevPtr*, size_t)>(Hook::MemAlloc);
   if (f == nullptr) return kErrorNotInitialized;
-  Result r = f(out, size);
+  r = f(out, size);
   if (r == kSuccess) track_alloc(as_ptr(*out), size, track::Kind::CuMemAlloc, track::Memory::Device);
   return r;
 }
@@ -226,14 +226,14 @@ Result mem_alloc_pitch(DevPtr* out, size_t* pitch, size_t width, size_t height, 
   size_t p = (width + kPitchAlign - 1) & ~(kPitchAlign - 1);
   bool valid = pitch != nullptr && width != 0 && height != 0 && p >= width &&
                (elem == 4 || elem == 8 || elem == 16) && height <= SIZE_MAX / p;
-  if (caching() && valid) {
-    Result r = cached_alloc(out, p * height, track::Kind::CuMemAllocPitch);
+  Result r;
+  if (caching() && valid && cached_alloc(out, p * height, track::Kind::CuMemAllocPitch, &r)) {
     if (r == kSuccess) *pitch = p;
-    if (r != kErrorNotFound) return r;
+    return r;
   }
   auto f = real_fn<Result (*)(DevPtr*, size_t*, size_t, size_t, unsigned)>(Hook::MemAllocPitch);
   if (f == nullptr) return kErrorNotInitialized;
-  Result r = f(out, pitch, width, height, elem);
+  r = f(out, pitch, width, height, elem);
   if (r == kSuccess)
     track_alloc(as_ptr(*out), *pitch * height, track::Kind::CuMemAllocPitch, track::Memory::Device);
   return r;

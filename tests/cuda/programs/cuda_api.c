@@ -43,6 +43,8 @@ int main(void) {
   CUresult (*set_current)(CUcontext) = fn("cuCtxSetCurrent", 4000);
   CUresult (*mem_alloc)(CUdeviceptr*, size_t) = fn("cuMemAlloc", 3020);
   CUresult (*mem_free)(CUdeviceptr) = fn("cuMemFree", 3020);
+  CUresult (*mem_alloc_pitch)(CUdeviceptr*, size_t*, size_t, size_t, unsigned) =
+      fn("cuMemAllocPitch", 3020);
   CUcontext ctx;
   if (init(0) || retain(&ctx, 0) || set_current(ctx)) return 2;
   if (!mpshim_cuda_get_stats) {
@@ -74,6 +76,14 @@ int main(void) {
   mpshim_cuda_get_stats(s, 4, sizeof s[0]);
   EXPECT(s[0].reserved == (2u << 20));
   EXPECT(mpshim_cuda_get_stats(NULL, 0, sizeof s[0]) == 1);  /* just the count */
+  /* A pitched allocation comes from the cache too: rows of 1000 bytes, pitch 1024. */
+  CUdeviceptr c;
+  size_t pitch = 0;
+  if (mem_alloc_pitch(&c, &pitch, 1000, 10, 4)) return 2;
+  mpshim_cuda_get_stats(s, 4, sizeof s[0]);
+  EXPECT(pitch == 1024 && pitch % 512 == 0);
+  EXPECT(s[0].allocated == 1024 + 10 * 1024 && s[0].hits == 1);
+  mem_free(c);
   mem_free(b);
   printf("api=%s\n", ok ? "ok" : "bad");
   return ok ? 0 : 1;
