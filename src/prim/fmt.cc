@@ -52,6 +52,16 @@ Writer& Writer::u64(uint64_t v) {
   return str(tmp, n);
 }
 
+Writer& Writer::grouped(uint64_t v) {
+  char digits[24];
+  size_t n = format_u64(digits, sizeof digits, v);
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && (n - i) % 3 == 0) chr(',');
+    chr(digits[i]);
+  }
+  return *this;
+}
+
 Writer& Writer::i64(int64_t v) {
   if (v < 0) {
     chr('-');

@@ -17,6 +17,8 @@ class Writer {
   Writer& str(const char* s, size_t n);
   Writer& chr(char c);
   Writer& u64(uint64_t v);
+  /// A count with thousands separators: 1,234,567.
+  Writer& grouped(uint64_t v);
   Writer& i64(int64_t v);
   Writer& hex(uint64_t v);  ///< 0x-prefixed
   /// A byte count in human units: "512 B", "1.5 KiB", "20.0 MiB".

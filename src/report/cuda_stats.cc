@@ -19,15 +19,6 @@ bool is_bytes(const char* name) {
   return false;
 }
 
-// A count with thousands separators.
-void grouped(prim::Writer& w, uint64_t v) {
-  char digits[24];
-  size_t n = prim::format_u64(digits, sizeof digits, v);
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0) w.chr(',');
-    w.chr(digits[i]);
-  }
-}
 
 }  // namespace
 
@@ -47,7 +38,7 @@ void write_cuda_stats_to(int fd, const CudaPoolRow* rows, size_t n, const cuda::
   for (size_t i = 0; i < n; ++i) {                                     \
     w.pad_to(kFirst + i * kWidth);                                     \
     if (is_bytes(#f)) w.bytes(rows[i].s.f);                            \
-    else grouped(w, rows[i].s.f);                                      \
+    else w.grouped(rows[i].s.f);                                      \
   }                                                                    \
   w.chr('\n');
   if (n != 0) {
@@ -59,28 +50,15 @@ void write_cuda_stats_to(int fd, const CudaPoolRow* rows, size_t n, const cuda::
     served += rows[i].s.hits + rows[i].s.misses;
   }
   // Without the cache every allocation and its free is a driver call.
-  w.str("  driver calls ");
-  grouped(w, made);
-  w.str(" for ");
-  grouped(w, served);
-  w.str(" allocations (");
-  grouped(w, 2 * served > made ? 2 * served - made : 0);
-  w.str(" saved)\n");
-  w.str("  streams created ");
-  grouped(w, h.streams_created);
-  w.str(", captures ");
-  grouped(w, h.captures);
-  w.str(", stream-ordered allocations ");
-  grouped(w, h.async_allocs);
-  w.str(", pinned ");
-  grouped(w, h.host_allocs);
-  w.str(", managed ");
-  grouped(w, h.managed_allocs);
-  w.str(", frees passed to the driver ");
-  grouped(w, h.passed_frees);
-  w.str(", invalid frees ");
-  grouped(w, h.invalid_frees);
-  w.chr('\n');
+  w.str("  driver calls ").grouped(made).str(" for ").grouped(served).str(" allocations (");
+  w.grouped(2 * served > made ? 2 * served - made : 0).str(" saved)\n");
+  w.str("  streams created ").grouped(h.streams_created);
+  w.str(", captures ").grouped(h.captures);
+  w.str(", stream-ordered allocations ").grouped(h.async_allocs);
+  w.str(", pinned ").grouped(h.host_allocs);
+  w.str(", managed ").grouped(h.managed_allocs);
+  w.str(",\n  frees passed to the driver ").grouped(h.passed_frees);
+  w.str(", invalid frees ").grouped(h.invalid_frees).chr('\n');
 }
 
 void write_cuda_stats(const CudaPoolRow* rows, size_t n, const cuda::HookStats& h) {

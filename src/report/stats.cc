@@ -19,15 +19,6 @@ bool is_bytes_field(const char* name) {
   return false;
 }
 
-// A count with thousands separators: 1,234,567.
-void grouped(prim::Writer& w, uint64_t v) {
-  char digits[24];
-  size_t n = prim::format_u64(digits, sizeof digits, v);
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0) w.chr(',');
-    w.chr(digits[i]);
-  }
-}
 
 }  // namespace
 
@@ -37,7 +28,7 @@ void write_stats_to(int fd, const cpu::Stats& s) {
 #define MPSHIM_STAT_ROW(f, d)                             \
   w.str("  " #f " ").pad_to(20);                            \
   if (is_bytes_field(#f)) w.bytes(s.f);                   \
-  else grouped(w, s.f);                                   \
+  else w.grouped(s.f);                                   \
   w.chr(' ');                                          \
   w.pad_to(34).str(d).chr('\n');
   MPSHIM_STATS(MPSHIM_STAT_ROW)
@@ -54,9 +45,9 @@ void write_stats_to(int fd, const cpu::Stats& s) {
     if (large) w.str("large").pad_to(9).str("> ").bytes(cpu::kMaxSmall);
     else w.u64(c).pad_to(9).bytes(s.class_size[c]);
     w.pad_to(22);
-    grouped(w, s.class_count[c]);
+    w.grouped(s.class_count[c]);
     w.pad_to(39);
-    grouped(w, s.class_live[c]);
+    w.grouped(s.class_live[c]);
     w.chr('\n');
   }
 }

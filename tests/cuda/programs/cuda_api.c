@@ -1,52 +1,26 @@
 /* mpshim's CUDA API (include/mpshim.h) from a program: statistics per device, the reset
- * of the peaks and the release of the cache. Reaches the driver as driver_api.c does.
+ * of the peaks and the release of the cache. Reaches the driver through driver_fn.h.
  * Prints "api=ok" and exits 0 when every figure is as expected; "api=absent" when the
  * program runs without the shim (the functions are weak), "api=off" without the cache. */
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "driver_fn.h"
 
 #include "mpshim.h"
 
-typedef int CUresult;
-typedef unsigned long long CUdeviceptr;
-typedef struct CUctx_st* CUcontext;
-typedef CUresult (*GetProcAddress)(const char*, void**, int, unsigned long long, int*);
-
-static GetProcAddress get_proc;
-
-static void* fn(const char* name, int version) {
-  void* p = NULL;
-  int status = 0;
-  if (get_proc(name, &p, version, 1, &status) != 0 || !p) {
-    fprintf(stderr, "cuda_api: no %s\n", name);
-    exit(2);
-  }
-  return p;
-}
-
-#define EXPECT(cond)                                                   \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
+#define EXPECT(cond)                                                       \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
       fprintf(stderr, "cuda_api: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ok = 0;                                                          \
-    }                                                                  \
+      ok = 0;                                                              \
+    }                                                                      \
   } while (0)
 
 int main(void) {
-  void* lib = dlopen("libcuda.so.1", RTLD_NOW);
-  if (!lib) return 2;
-  get_proc = (GetProcAddress)dlsym(lib, "cuGetProcAddress_v2");
-  if (!get_proc) return 2;
-  CUresult (*init)(unsigned) = fn("cuInit", 2000);
-  CUresult (*retain)(CUcontext*, int) = fn("cuDevicePrimaryCtxRetain", 7000);
-  CUresult (*set_current)(CUcontext) = fn("cuCtxSetCurrent", 4000);
-  CUresult (*mem_alloc)(CUdeviceptr*, size_t) = fn("cuMemAlloc", 3020);
-  CUresult (*mem_free)(CUdeviceptr) = fn("cuMemFree", 3020);
+  driver_open();
+  CUresult (*mem_alloc)(CUdeviceptr*, size_t) = driver_fn("cuMemAlloc", 3020);
+  CUresult (*mem_free)(CUdeviceptr) = driver_fn("cuMemFree", 3020);
   CUresult (*mem_alloc_pitch)(CUdeviceptr*, size_t*, size_t, size_t, unsigned) =
-      fn("cuMemAllocPitch", 3020);
-  CUcontext ctx;
-  if (init(0) || retain(&ctx, 0) || set_current(ctx)) return 2;
+      driver_fn("cuMemAllocPitch", 3020);
+  driver_use_device0();
   if (!mpshim_cuda_get_stats) {
     printf("api=absent\n");
     return 0;
