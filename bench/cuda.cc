@@ -9,7 +9,9 @@
 // blocks), threads (T threads each looping on one size), trace (a training-like trace),
 // hostpair (malloc+free of one size, to compare with the device pair). One warm-up round,
 // then R timed rounds. Prints one line of key=value pairs: ns per alloc+free pair (median of
-// the rounds), the driver's call counters (fakecuda_counters, when the driver has them),
+// the rounds), the driver's call counters (fakecuda_counters, when the driver has them:
+// driver_mem_calls counts cuMemAlloc and cuMemFree, driver_calls adds fence records, event
+// queries and synchronisations),
 // peak allocated (requested bytes live, counted here), peak reserved (the driver's peak bytes
 // in use on device 0) and the shim's counters (mpshim_cuda_get_stats, when preloaded).
 // Exits 1 when a driver call fails or live blocks overlap.
@@ -296,9 +298,10 @@ void print_results(const Options& o, const std::vector<double>& ns, uint64_t pai
     const fakecuda_counters_t& c = k.c;
     unsigned long long syncs = c.ctx_synchronize + c.event_synchronize + c.stream_synchronize;
     std::printf(" driver_allocs=%llu driver_frees=%llu driver_fences=%llu driver_queries=%llu"
-                " driver_syncs=%llu driver_calls=%llu peak_reserved=%llu",
+                " driver_syncs=%llu driver_mem_calls=%llu driver_calls=%llu peak_reserved=%llu",
                 (unsigned long long)c.mem_alloc, (unsigned long long)c.mem_free,
                 (unsigned long long)c.ctx_record_events, (unsigned long long)c.event_queries, syncs,
+                (unsigned long long)(c.mem_alloc + c.mem_free),
                 (unsigned long long)(c.mem_alloc + c.mem_free + c.ctx_record_events +
                                      c.event_queries + syncs),
                 (unsigned long long)c.peak_bytes_in_use[0]);
