@@ -199,7 +199,7 @@ class Cache {
     Result r = kSuccess;
     if (blk == nullptr) {
       r = driver_alloc(slot, &base, seg);
-      if (r == kErrorOutOfMemory && !capturing()) r = recover(slot, k, rounded, size, seg, &base, &blk);
+      if (r == kErrorOutOfMemory && !capturing()) r = recover(slot, k, rounded, size, &seg, &base, &blk);
     }
     if (blk != nullptr) {
       ++heap_.stats(slot, k).hits;
@@ -233,8 +233,9 @@ class Cache {
   }
 
   // The driver failed with out-of-memory: waits for every fence of the device, then gives
-  // unused segments back (oversize ones first) and retries.
-  Result recover(int slot, PoolKind k, uint64_t rounded, uint64_t size, uint64_t seg,
+  // unused segments back (oversize ones first) and retries; a request that a shared 20 MiB
+  // segment was asked for then gets a segment of its own size (*seg), which may still fit.
+  Result recover(int slot, PoolKind k, uint64_t rounded, uint64_t size, uint64_t* seg,
                  DevPtr* base, Block** blk) {
     ++heap_.stats(slot, k).oom_retries;
     Device dev = heap_.pools(slot).dev;
@@ -249,8 +250,11 @@ class Cache {
         if (!free_segment(s)) break;
         freed = true;
       }
-      if (freed && (r = driver_alloc(slot, base, seg)) != kErrorOutOfMemory) return r;
+      if (freed && (r = driver_alloc(slot, base, *seg)) != kErrorOutOfMemory) return r;
     }
+    uint64_t own = (rounded + kLargeRound - 1) & ~(kLargeRound - 1);
+    if (k == PoolKind::Large && own < *seg && (r = driver_alloc(slot, base, own)) == kSuccess)
+      *seg = own;
     return r;
   }
 

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <dlfcn.h>
 
+#include "prim/defines.h"
+
 namespace mpshim::entry::cuda {
 namespace {
 
@@ -19,6 +21,7 @@ std::atomic<void*> g_real[kHookCount];
 std::atomic<DlsymFn> g_dlsym{nullptr};
 Driver g_driver;
 std::atomic<int> g_driver_state{0};  // 0 not resolved, 1 resolved, 2 resolving
+MPSHIM_TLS bool t_filling;           // this thread is resolving
 
 using GetProcFn = Result (*)(const char*, void**, int, uint64_t, int*);
 
@@ -123,12 +126,15 @@ Hook hook_by_request(const char* base, int version, uint64_t flags) {
 const Driver* driver() {
   int state = g_driver_state.load(std::memory_order_acquire);
   if (state == 1) return &g_driver;
-  if (state == 2 || get_proc() == nullptr) return nullptr;
-  if (!g_driver_state.compare_exchange_strong(state, 2, std::memory_order_acq_rel)) {
+  // The thread filling the table gets nullptr if the driver calls back into the shim; any
+  // other waits, or its first allocations would bypass the cache.
+  if (t_filling || (state == 0 && get_proc() == nullptr)) return nullptr;
+  if (state == 2 || !g_driver_state.compare_exchange_strong(state, 2, std::memory_order_acq_rel)) {
     while (g_driver_state.load(std::memory_order_acquire) == 2) {
     }
     return g_driver_state.load(std::memory_order_acquire) == 1 ? &g_driver : nullptr;
   }
+  t_filling = true;
   Driver& d = g_driver;
   find(&d.ctx_get_current, "cuCtxGetCurrent", 4000);
   find(&d.ctx_push, "cuCtxPushCurrent", 4000);
@@ -146,6 +152,7 @@ const Driver* driver() {
   bool ok = d.ctx_get_current && d.ctx_push && d.ctx_pop && d.ctx_get_device &&
             d.ctx_synchronize && d.event_create && d.event_destroy && d.event_query &&
             d.event_synchronize;
+  t_filling = false;
   g_driver_state.store(ok ? 1 : 0, std::memory_order_release);
   return ok ? &g_driver : nullptr;
 }

@@ -67,6 +67,21 @@ TEST(Oom, OversizeSegmentsGoFirst) {
   (void)big;
 }
 
+TEST(Oom, SegmentOfTheRequestsSizeWhenTheSharedOneDoesNotFit) {
+  Fixture f;
+  f.fake.capacity = 16 * kMiB;
+  // 7 MiB would get a shared 20 MiB segment; the driver has 16 MiB: 8 MiB of its own.
+  DevPtr a = f.alloc(7 * kMiB);
+  ASSERT_NE(a, 0u);
+  DevPtr b = f.alloc(7 * kMiB);
+  ASSERT_NE(b, 0u);
+  EXPECT_EQ(f.fake.calls().mem_alloc, 4u);  // 20 MiB failed, 8 MiB, twice
+  EXPECT_EQ(f.stats(PoolKind::Large).reserved, 16 * kMiB);
+  // Its rest is split off as in any segment: 1 MiB here, too small to split.
+  f.free(a);
+  EXPECT_EQ(f.alloc(7 * kMiB), a);
+}
+
 TEST(Oom, ReleasableIsAllocatable) {
   Fixture f;
   f.fake.capacity = 64 * kMiB;
