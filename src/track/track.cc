@@ -68,6 +68,17 @@ MPSHIM_INLINE uint32_t caller_stack() {
   return id;
 }
 
+// Without stacks (MPSHIM_STACK_DEPTH=0) the leak check cannot tell the dynamic linker's
+// blocks (TLS, thread descriptors' vectors) by their stack: one frame, the caller, tells.
+uint64_t stackless_flags() {
+  uintptr_t pc = 0;
+  ThreadState* ts = thread_state();
+  ++t_depth;
+  size_t n = capture_stack(&pc, 1, 1, ts != nullptr ? &ts->walk : nullptr);
+  --t_depth;
+  return n == 1 && in_dynamic_linker(pc) ? tag::kInternal : 0;
+}
+
 }  // namespace
 
 MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
@@ -87,6 +98,7 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
+  if (MPSHIM_UNLIKELY(g_depth == 0)) return store_tag(t, tag::make(kind, stackless_flags(), 0, size, usable));
   store_tag(t, tag::make(kind, 0, caller_stack(), size, usable));
 }
 

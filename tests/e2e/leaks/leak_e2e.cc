@@ -214,6 +214,19 @@ BOOST_AUTO_TEST_CASE(no_stacks_one_group_per_function) {
   }
 }
 
+// Without stacks, the blocks the dynamic linker allocates for each thread (its TLS and
+// thread vectors) are still not leaks: only the program's own are reported.
+BOOST_AUTO_TEST_CASE(no_stacks_threads) {
+  RunOptions o;
+  o.env = {{"MPSHIM_STACK_DEPTH", "0"}};
+  Run r = run_prog("threads", "O2", o);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 38400, 800, 1);
+    BOOST_TEST(rep.leaks.size() == 1u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(report_max_caps_groups) {
   RunOptions o;
   o.env = {{"MPSHIM_REPORT_MAX", "2"}};
