@@ -80,7 +80,8 @@ bool matches_children(const char* patterns, const char* path) {
   return false;
 }
 
-Role role(const char* const* env, uint64_t hash, const char* children, const char* (*exe_path)()) {
+Role role(const char* const* env, uint64_t hash, int pid, const char* children,
+          const char* (*exe_path)()) {
   const char* mark = nullptr;
   for (; env != nullptr && *env != nullptr && mark == nullptr; ++env)
     if (is_root_entry(*env)) mark = *env + kRootLen + 1;
@@ -89,10 +90,26 @@ Role role(const char* const* env, uint64_t hash, const char* children, const cha
   const char* c = mark;
   for (; (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'); ++c)
     seen = seen << 4 | uint64_t(*c <= '9' ? *c - '0' : *c - 'a' + 10);
-  if (c == mark || *c != '\0' || seen != hash) return Role::Root;  // other settings: a new start
+  if (c == mark || *c != '.' || seen != hash) return Role::Root;  // other settings: a new start
+  int64_t root_pid = 0;
+  const char* d = ++c;
+  for (; *c >= '0' && *c <= '9' && root_pid < (int64_t(1) << 32); ++c) root_pid = root_pid * 10 + (*c - '0');
+  if (c == d || *c != '\0') return Role::Root;
+  if (root_pid == pid) return Role::Root;  // exec'd in the started program's own process
   if (words_equal(children, "all")) return Role::Followed;
   if (words_equal(children, "none") || *children == '\0') return Role::NotFollowed;
   return matches_children(children, exe_path()) ? Role::Followed : Role::NotFollowed;
+}
+
+void write_mark(uint64_t hash, int pid, char* out) {
+  for (int i = 15; i >= 0; --i, hash >>= 4) out[i] = "0123456789abcdef"[hash & 15];
+  out[16] = '.';
+  char digits[12];
+  int n = 0;
+  uint32_t v = uint32_t(pid);
+  do digits[n++] = char('0' + v % 10); while ((v /= 10) != 0);
+  for (int i = 0; i < n; ++i) out[17 + i] = digits[n - 1 - i];
+  out[17 + n] = '\0';
 }
 
 }  // namespace mpshim::config

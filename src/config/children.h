@@ -2,8 +2,10 @@
 // program the user started (the first process that loads the shim with a given set of
 // MPSHIM_* settings) and its forked children; programs it execs keep the allocator but are
 // followed only as MPSHIM_CHILDREN says. The started program leaves its mark in the
-// environment its children inherit, MPSHIM_ROOT (a hash of its MPSHIM_* settings), the
-// only thing a program can observe of this.
+// environment its children inherit, MPSHIM_ROOT (a hash of its MPSHIM_* settings and its
+// process id), the only thing a program can observe of this. A program exec'd by the
+// started one in the same process (a launcher script's `exec`, `env`, `nice`) is the
+// started program still.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,10 +31,14 @@ enum class Role {
   NotFollowed  ///< an exec'd descendant that it does not
 };
 
-/// The role of a process with environment `env`, settings hash `hash` and MPSHIM_CHILDREN
-/// value `children` (none, all or patterns). `exe_path` gives the executable's path ("" when
-/// unknown); it is called only when patterns must be matched, so most processes make no
-/// system call for it.
-Role role(const char* const* env, uint64_t hash, const char* children, const char* (*exe_path)());
+/// The role of process `pid` with environment `env`, settings hash `hash` and
+/// MPSHIM_CHILDREN value `children` (none, all or patterns). `exe_path` gives the
+/// executable's path ("" when unknown); it is called only when patterns must be matched, so
+/// most processes make no system call for it.
+Role role(const char* const* env, uint64_t hash, int pid, const char* children,
+          const char* (*exe_path)());
+
+/// Writes the mark "HASH.PID" (16 hex digits, '.', decimal pid) to `out` (at least 32 bytes).
+void write_mark(uint64_t hash, int pid, char* out);
 
 }  // namespace mpshim::config

@@ -360,7 +360,7 @@ void keep_strings(Config* c) {
 #undef MPSHIM_KEEP
 }
 
-char g_root_mark[17];  // hex settings hash, when this process is the root
+char g_root_mark[32];  // "HASH.PID", when this process is the root
 char g_exe[4096];      // the executable's path, read when MPSHIM_CHILDREN has patterns
 
 const char* read_exe_path() {
@@ -373,10 +373,10 @@ const char* read_exe_path() {
 // them they track, report and change their exit status no more.
 void apply_role(const char* const* env, Config* c) {
   uint64_t hash = settings_hash(env);
-  Role r = role(env, hash, c->children, read_exe_path);
+  int pid = prim::os_getpid();
+  Role r = role(env, hash, pid, c->children, read_exe_path);
   if (r == Role::Root) {
-    for (int i = 15; i >= 0; --i, hash >>= 4) g_root_mark[i] = "0123456789abcdef"[hash & 15];
-    g_root_mark[16] = '\0';
+    write_mark(hash, pid, g_root_mark);
   } else if (r == Role::NotFollowed) {
     c->leaks = false;
     c->stats = false;

@@ -62,6 +62,14 @@ BOOST_AUTO_TEST_CASE(execd_programs_are_not_followed_by_default) {
   BOOST_TEST(r.err.find("mpshim") == std::string::npos, r.err);
 }
 
+// A launcher that execs the program in its own process (a script's `exec`, env, nice, the
+// shims of version managers) hands it the place of the program started.
+BOOST_AUTO_TEST_CASE(exec_in_the_same_process_is_followed) {
+  e2e::Result r = shell("exec env " + leaky(), "");
+  BOOST_TEST(r.exit_code == 23, r.describe());
+  BOOST_TEST(count(r.err, "Direct leak of") == 1u, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(all_follows_every_program) {
   e2e::Result r = shell(leaky() + "; echo status $?", "all");
   BOOST_TEST(r.out == "leak_main_locals_O0 1\nstatus 23\n", r.describe());

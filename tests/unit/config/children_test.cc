@@ -16,12 +16,12 @@ const char* never_read() {
   return "";
 }
 
-std::string mark(const char* const* env) {
-  char hex[17];
-  uint64_t h = settings_hash(env);
-  for (int i = 15; i >= 0; --i, h >>= 4) hex[i] = "0123456789abcdef"[h & 15];
-  hex[16] = '\0';
-  return std::string("MPSHIM_ROOT=") + hex;
+constexpr int kRootPid = 4242, kChildPid = 4343;
+
+std::string mark(const char* const* env, int pid = kRootPid) {
+  char text[32];
+  write_mark(settings_hash(env), pid, text);
+  return std::string("MPSHIM_ROOT=") + text;
 }
 
 TEST(Children, HashCoversTheSettingsInAnyOrderButNotTheMark) {
@@ -47,23 +47,37 @@ TEST(Children, GlobsOnPathOrName) {
 TEST(Children, RoleFromTheMark) {
   const char* fresh[] = {"MPSHIM_LEAKS=1", nullptr};
   uint64_t h = settings_hash(fresh);
-  EXPECT_EQ(role(fresh, h, "none", never_read), Role::Root);
+  EXPECT_EQ(role(fresh, h, kChildPid, "none", never_read), Role::Root);
 
   std::string m = mark(fresh);
   const char* child[] = {"MPSHIM_LEAKS=1", m.c_str(), nullptr};
-  EXPECT_EQ(role(child, h, "none", never_read), Role::NotFollowed);
-  EXPECT_EQ(role(child, h, "", never_read), Role::NotFollowed);
-  EXPECT_EQ(role(child, h, "all", never_read), Role::Followed);
-  EXPECT_EQ(role(child, h, "ALL", never_read), Role::Followed);
-  EXPECT_EQ(role(child, h, "prog", prog_path), Role::Followed);
-  EXPECT_EQ(role(child, h, "other", prog_path), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, kChildPid, "none", never_read), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, kChildPid, "", never_read), Role::NotFollowed);
+  EXPECT_EQ(role(child, h, kChildPid, "all", never_read), Role::Followed);
+  EXPECT_EQ(role(child, h, kChildPid, "ALL", never_read), Role::Followed);
+  EXPECT_EQ(role(child, h, kChildPid, "prog", prog_path), Role::Followed);
+  EXPECT_EQ(role(child, h, kChildPid, "other", prog_path), Role::NotFollowed);
 
   // A child given settings of its own is a program started anew.
   const char* changed[] = {"MPSHIM_LEAKS=1", "MPSHIM_STACK_DEPTH=4", m.c_str(), nullptr};
-  EXPECT_EQ(role(changed, settings_hash(changed), "none", never_read), Role::Root);
-  // A mark that is not a hash is no mark.
-  const char* junk[] = {"MPSHIM_LEAKS=1", "MPSHIM_ROOT=zz", nullptr};
-  EXPECT_EQ(role(junk, h, "none", never_read), Role::Root);
+  EXPECT_EQ(role(changed, settings_hash(changed), kChildPid, "none", never_read), Role::Root);
+  // A mark that is not a hash and a pid is no mark.
+  for (const char* bad : {"MPSHIM_ROOT=zz", "MPSHIM_ROOT=12ab", "MPSHIM_ROOT=12ab.", "MPSHIM_ROOT=12ab.7x"}) {
+    const char* junk[] = {"MPSHIM_LEAKS=1", bad, nullptr};
+    EXPECT_EQ(role(junk, h, kChildPid, "none", never_read), Role::Root) << bad;
+  }
+  EXPECT_EQ(mark(fresh, 7).substr(12 + 16), ".7");
+}
+
+// A program the started one execs in its own process (a launcher script's exec, env,
+// nice) is the started program still.
+TEST(Children, ExecInTheSameProcessIsTheRoot) {
+  const char* fresh[] = {"MPSHIM_LEAKS=1", nullptr};
+  uint64_t h = settings_hash(fresh);
+  std::string m = mark(fresh, kRootPid);
+  const char* env[] = {"MPSHIM_LEAKS=1", m.c_str(), nullptr};
+  EXPECT_EQ(role(env, h, kRootPid, "none", never_read), Role::Root);
+  EXPECT_EQ(role(env, h, kChildPid, "none", never_read), Role::NotFollowed);
 }
 
 }  // namespace
