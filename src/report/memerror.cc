@@ -44,7 +44,7 @@ uint64_t distance(const MemError& e) {
 void describe(prim::Writer& w, const MemError& e) {
   const char* mem = e.mem == track::Memory::Host ? "" : track::memory_name(e.mem);
   auto block = [&](const char* state) {
-    w.u64(e.size).str("-byte ").str(state);
+    w.str(state).u64(e.size).str("-byte ");
     if (*mem != '\0') w.str(mem).str(" memory ");
     w.str("block at ").hex(e.block);
   };

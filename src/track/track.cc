@@ -130,6 +130,9 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
       first = i;
       break;
     }
+  // Reports name a frame by its address minus one (a return address's call); the faulting
+  // instruction itself is named by its own address.
+  if (first < n && pcs[first] == pc) pcs[first] = pc + 1;
   size_t len = n - first < g_depth ? n - first : g_depth;
   uint32_t id = g_stacks.intern(pcs + first, len);
   --t_depth;
