@@ -19,15 +19,15 @@ NEW_EXPORT void* operator new[](size_t n, align_val_t a) { return entry::op_new(
 NEW_EXPORT void* operator new(size_t n, align_val_t a, const nothrow_t&) noexcept { return entry::op_new(n, size_t(a), false, true); }
 NEW_EXPORT void* operator new[](size_t n, align_val_t a, const nothrow_t&) noexcept { return entry::op_new(n, size_t(a), true, true); }
 
-NEW_EXPORT void operator delete(void* p) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete(void* p, const nothrow_t&) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete(void* p, size_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p, size_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete(void* p, align_val_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p, align_val_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p, size_t, align_val_t) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete(void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p); }
-NEW_EXPORT void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p); }
+NEW_EXPORT void operator delete(void* p) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, size_t) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p, size_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, align_val_t) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p, align_val_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p, size_t, align_val_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::Delete); }
+NEW_EXPORT void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::DeleteArray); }

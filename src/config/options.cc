@@ -379,6 +379,7 @@ void apply_role(const char* const* env, Config* c) {
     write_mark(hash, pid, g_root_mark);
   } else if (r == Role::NotFollowed) {
     c->leaks = false;
+    c->check = 0;
     c->stats = false;
     c->verbose = false;
     c->leak_exitcode = 0;

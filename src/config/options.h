@@ -45,7 +45,19 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(CUDA_MAX_SPLIT, cuda_max_split, Size, 0, 0, 1ull << 40, "",                                  \
     "cached device blocks larger than this are never split (0: no limit)")                       \
   X(CUDA_MAX_CACHED, cuda_max_cached, Size, 0, 0, 1ull << 40, "",                                \
-    "cached unused device memory beyond this goes back to the driver (0: no limit)")
+    "cached unused device memory beyond this goes back to the driver (0: no limit)")           \
+  X(CHECK, check, Enum, 0, 0, 3, "off|sample|light|full",                                        \
+    "memory-error checks: off, sampled guard pages, redzones and quarantine, or all of it")      \
+  X(SAMPLE_RATE, sample_rate, Uint, 5000, 1, 1u << 30, "",                                       \
+    "check=sample: one allocation in this many gets guard pages")                                \
+  X(SAMPLE_SLOTS, sample_slots, Uint, 16, 1, 4096, "",                                           \
+    "check=sample: sampled blocks live or waiting after their free at once")                     \
+  X(QUARANTINE, quarantine, Size, 16u << 20, 0, 1ull << 40, "",                                  \
+    "check=light/full: bytes of freed blocks held back from reuse")                              \
+  X(GUARD_SIZE, guard_size, Size, 64u << 10, 0, 1ull << 40, "",                                  \
+    "check=full: blocks above this size end on a guard page")                                    \
+  X(ON_ERROR, on_error, Enum, 0, 0, 1, "abort|report",                                           \
+    "on a memory error: report and abort, or report and go on")
 
 /// The effective configuration. Strings point into the parsed environment (get(): into a
 /// copy of it) or at their default text and are never null ("" when unset and without

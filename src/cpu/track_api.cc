@@ -1,5 +1,6 @@
 #include "cpu/track_api.h"
 
+#include "cpu/heap.h"
 #include "cpu/thread_cache.h"
 
 namespace mpshim::cpu {
@@ -11,5 +12,7 @@ unsigned char* tracker_room() {
   ThreadCache* tc = t_cache;
   return tc != nullptr ? tc->tracker : nullptr;
 }
+
+void release_block(void* start) { free(start); }
 
 }  // namespace mpshim::cpu

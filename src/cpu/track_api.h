@@ -35,6 +35,14 @@ void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void
 /// (alive = false, tid 0).
 void for_each_thread(void (*fn)(uintptr_t stack_addr, bool alive, int tid, void* ctx), void* ctx);
 
+/// True when `p` lies in memory the allocator manages (as heap.h's owns: a free of such an
+/// address that is no block is the program's error, any other address is not ours).
+bool owns(const void* p);
+
+/// Gives the block starting at `start` back to the allocator (the memory-error checks'
+/// quarantine releases blocks it held back; the tracker has cleared their tags).
+void release_block(void* start);
+
 /// Holds every allocator lock (for a consistent scan) / releases them.
 void lock_all();
 void unlock_all();

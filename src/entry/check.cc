@@ -26,7 +26,9 @@ int leak_check(bool at_exit) {
   }
   int result = track::leak_check(write_report, nullptr, at_exit);
   uint64_t code = config::get().leak_exitcode;
-  if (at_exit && result == 1 && code != 0) prim::exit_now(int(code));
+  // Memory errors reported (MPSHIM_ON_ERROR=report) count as leaks do.
+  bool failed = result == 1 || report::memory_errors() != 0;
+  if (at_exit && failed && code != 0) prim::exit_now(int(code));
   return result;
 }
 

@@ -18,6 +18,7 @@
 #include "entry/real.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
+#include "prim/thread.h"
 #include "report/report.h"
 
 namespace mpshim::entry {
@@ -40,11 +41,13 @@ void init() {
   }
   const config::Config& c = config::get();
   if (c.host) {
-    if (c.leaks) cpu::enable_tags();
+    bool tracking = c.leaks || c.check != 0;  // the checks need the blocks' records
+    if (tracking) cpu::enable_tags();
     cpu::start();
     __atomic_store_n(&g_mode, kOn, __ATOMIC_RELEASE);
-    if (c.leaks) {
+    if (tracking) {
       track::init();
+      check_init();
       // Registered after the allocator's: fork runs these prepare handlers first, so the
       // tracker's lock (held during a leak check, around the allocator's) is taken first.
       pthread_atfork(track::before_fork, track::after_fork_parent, after_fork_child);
@@ -123,6 +126,7 @@ void bad_free(void* p) {
 void* calloc(size_t n, size_t size) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_zeroed(n, size);
+    if (MPSHIM_UNLIKELY(track::checking())) return calloc_checked(n, size);
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
       errno = ENOMEM;
@@ -168,6 +172,7 @@ void* realloc(void* p, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
+  if (MPSHIM_UNLIKELY(track::enabled() && track::checking())) return realloc_checked(p, size);
   if (!cpu::owns(p)) {
     if (is_bootstrap(p)) {
       void* n = alloc(size, track::Kind::Realloc);
@@ -253,7 +258,11 @@ size_t usable_cold(void* p) {
 
 size_t usable_size(void* p) {
   if (p == nullptr) return 0;
-  if (MPSHIM_LIKELY(g_mode == kOn)) return cpu::usable_size(p);
+  if (MPSHIM_LIKELY(g_mode == kOn)) {
+    // Under the checks only the requested bytes: the rest are redzones.
+    if (MPSHIM_UNLIKELY(track::enabled() && track::checking())) return track::checked_usable(p);
+    return cpu::usable_size(p);
+  }
   return usable_cold(p);
 }
 
@@ -299,7 +308,13 @@ void at_exit() {
     report::write_stats(s);
   }
   if (c.stats) cuda::write_stats();
-  if (g_mode == kOn && track::enabled()) leak_check(true);
+  if (g_mode != kOn || !track::enabled()) return;
+  check_at_exit();
+  if (c.leaks) {
+    leak_check(true);
+  } else if (report::memory_errors() != 0 && c.leak_exitcode != 0) {
+    prim::exit_now(int(c.leak_exitcode));
+  }
 }
 
 int dlclose(void* handle) {

@@ -16,10 +16,11 @@ extern "C" int _IO_fclose(FILE* f);  // glibc's fclose, likewise
 
 namespace mpshim::prim {
 
-int open_report_file(const char* path, uid_t owner, OpenStatus* status) {
+int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool append) {
   int saved = errno;
   // No O_TRUNC: a file is emptied only after fstat shows whose it is.
-  int fd = int(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : 0);
+  int fd = int(syscall(SYS_openat, AT_FDCWD, path, flags, 0644));
   *status = OpenStatus::Ok;
   if (fd < 0) {
     *status = errno == ELOOP ? OpenStatus::Symlink : OpenStatus::Failed;
@@ -29,7 +30,7 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status) {
       *status = OpenStatus::Failed;
     } else if (S_ISREG(st.st_mode)) {
       if (st.st_uid != owner) *status = OpenStatus::NotOwned;
-      else if (ftruncate(fd, 0) != 0) *status = OpenStatus::Failed;
+      else if (!append && ftruncate(fd, 0) != 0) *status = OpenStatus::Failed;
     }
     if (*status != OpenStatus::Ok) {
       syscall(SYS_close, fd);

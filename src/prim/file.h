@@ -14,8 +14,9 @@ enum class OpenStatus { Ok, Failed, Symlink, NotOwned };
 /// Opens `path` for writing a report: created (mode 0644) when missing, never through a
 /// final symbolic link (O_NOFOLLOW), and emptied only when it is a regular file owned by
 /// `owner` (the effective uid in the shim). A regular file owned by anyone else is left
-/// untouched. Returns the descriptor (close-on-exec), or -1 with the reason in `*status`.
-int open_report_file(const char* path, uid_t owner, OpenStatus* status);
+/// untouched. With `append` it is never emptied and writes go to its end. Returns the
+/// descriptor (close-on-exec), or -1 with the reason in `*status`.
+int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool append = false);
 /// The effective user id.
 uid_t os_geteuid();
 

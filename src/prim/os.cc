@@ -43,6 +43,13 @@ void os_purge(void* p, size_t size) {
   errno = saved;
 }
 
+bool os_protect(void* p, size_t size, bool accessible) {
+  int saved = errno;
+  bool ok = mprotect(p, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+  errno = saved;
+  return ok;
+}
+
 void* os_remap(void* old, size_t old_size, size_t size, void* target) {
   void* p = mremap(old, old_size, size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
   return p == MAP_FAILED ? nullptr : p;

@@ -16,6 +16,9 @@ void os_purge(void* p, size_t size);
 /// Moves the pages of mapping [old, old + old_size) to `target` (a mapping of `size` bytes
 /// that it replaces), growing or shrinking it; nullptr on failure (nothing moved).
 void* os_remap(void* old, size_t old_size, size_t size, void* target);
+/// Makes [p, p + size) (page-aligned) readable and writable, or inaccessible (a guard page);
+/// false when the kernel refuses.
+bool os_protect(void* p, size_t size, bool accessible);
 /// The system page size.
 size_t page_size();
 /// Writes all of `s` to file descriptor `fd`, retrying on EINTR and short writes.

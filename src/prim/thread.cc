@@ -1,5 +1,7 @@
 #include "prim/thread.h"
 
+#include "prim/os.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <linux/futex.h>
@@ -91,6 +93,33 @@ bool signal_thread(int tid, int sig) {
   bool ok = syscall(SYS_tgkill, int(syscall(SYS_getpid)), tid, sig) == 0;
   errno = saved;
   return ok;
+}
+
+uintptr_t fault_address(const void* info) {
+  return reinterpret_cast<uintptr_t>(static_cast<const siginfo_t*>(info)->si_addr);
+}
+
+uintptr_t context_pc(const void* context) {
+  return uintptr_t(static_cast<const ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP]);
+}
+
+bool fault_was_write(const void* context) {
+  return (static_cast<const ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+}
+
+void ensure_alt_stack(size_t bytes) {
+  int saved = errno;
+  stack_t old{};
+  if (sigaltstack(nullptr, &old) == 0 && (old.ss_flags & SS_DISABLE) != 0) {
+    void* p = os_map(bytes);
+    if (p != nullptr) {
+      stack_t ss{};
+      ss.ss_sp = p;
+      ss.ss_size = bytes;
+      if (sigaltstack(&ss, nullptr) != 0) os_unmap(p, bytes);
+    }
+  }
+  errno = saved;
 }
 
 void context_registers(const void* context, uintptr_t* out) {

@@ -34,6 +34,17 @@ bool take_signal(int sig, SignalHandler h);
 /// its own since take_signal (that one stays).
 void release_signal(int sig, SignalHandler h);
 
+/// The faulting address of a SIGSEGV (siginfo's si_addr) and the instruction that faulted
+/// (the context's rip).
+uintptr_t fault_address(const void* info);
+uintptr_t context_pc(const void* context);
+/// True when the fault of signal context `context` was a write (x86-64 page-fault error
+/// code); false for a read or when unknown.
+bool fault_was_write(const void* context);
+/// Gives the calling thread an alternate signal stack of `bytes` (mapped here), unless it
+/// has one: a handler then runs even when the fault was a stack overflow.
+void ensure_alt_stack(size_t bytes);
+
 /// Sends `sig` to thread `tid` of this process; false when it could not be sent.
 bool signal_thread(int tid, int sig);
 

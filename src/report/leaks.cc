@@ -87,15 +87,13 @@ void text_group(prim::Writer& w, const Group& g) {
   w.str(class_title(g.cls)).u64(g.bytes).str(" byte(s) in ").u64(g.count).str(" object(s)");
   if (g.mem != track::Memory::Host) w.str(" of ").str(track::memory_name(g.mem)).str(" memory");
   w.str(" allocated with ").str(track::kind_name(g.kind)).str(" from:\n");
-  const uintptr_t* pcs = nullptr;
-  size_t n = g_source.frames(g.stack, &pcs);
-  text_frames(w, pcs, n);
+  text_stack(w, g.stack);
   w.chr('\n');
 }
 
 // The last line, naming the program: under a build or a test script several processes may
 // report to one terminal.
-void text_summary(prim::Writer& w, const Totals& t, bool reachable, const char* exe) {
+void text_summary(prim::Writer& w, const Totals& t, bool reachable, const char* exe, uint64_t errors) {
   int d = int(LeakClass::Direct), i = int(LeakClass::Indirect), r = int(LeakClass::Reachable);
   w.str("SUMMARY: mpshim: ").u64(t.bytes[d] + t.bytes[i]).str(" byte(s) leaked in ");
   w.u64(t.blocks[d] + t.blocks[i]).str(" allocation(s): direct ").bytes(t.bytes[d]);
@@ -103,6 +101,7 @@ void text_summary(prim::Writer& w, const Totals& t, bool reachable, const char* 
   if (reachable) w.str(", reachable ").bytes(t.bytes[r]).str(" in ").u64(t.blocks[r]);
   if (t.suppressed_blocks != 0)
     w.str(", suppressed ").bytes(t.suppressed_bytes).str(" in ").u64(t.suppressed_blocks);
+  if (errors != 0) w.str(", ").u64(errors).str(" memory error(s)");
   w.str(" (").u64(t.groups_listed).str(" of ").u64(t.groups_total).str(" groups listed)");
   const char* name = exe;
   for (const char* c = exe; *c != '\0'; ++c)
@@ -135,7 +134,7 @@ void write_text(prim::Writer& w, const Group* g, const Totals& t, const ReportOp
     w.str(" more group(s) not listed (MPSHIM_REPORT_MAX)\n\n");
   }
   text_suppressions(w, o.suppressions);
-  text_summary(w, t, o.reachable, o.exe);
+  text_summary(w, t, o.reachable, o.exe, o.errors);
 }
 
 // ---- JSON ------------------------------------------------------------------------------
@@ -149,9 +148,23 @@ void json_group(prim::Writer& w, const Group& g) {
   w.str("{\"class\":\"").str(class_word(g.cls)).str("\",\"bytes\":").u64(g.bytes);
   w.str(",\"count\":").u64(g.count).str(",\"function\":").json_str(track::kind_name(g.kind));
   w.str(",\"memory\":\"").str(track::memory_name(g.mem)).chr('"');
-  w.str(",\"stack\":[");
+  w.str(",\"stack\":");
+  json_stack(w, g.stack);
+  w.chr('}');
+}
+
+}  // namespace
+
+void text_stack(prim::Writer& w, uint32_t id) {
   const uintptr_t* pcs = nullptr;
-  size_t n = g_source.frames(g.stack, &pcs);
+  size_t n = g_source.frames(id, &pcs);
+  text_frames(w, pcs, n);
+}
+
+void json_stack(prim::Writer& w, uint32_t id) {
+  w.chr('[');
+  const uintptr_t* pcs = nullptr;
+  size_t n = g_source.frames(id, &pcs);
   bool first = true;
   for (size_t i = 0; i < n; ++i) {
     const SymInfo* si = symbolize(pcs[i]);
@@ -173,8 +186,10 @@ void json_group(prim::Writer& w, const Group& g) {
       w.chr('}');
     }
   }
-  w.str("]}");
+  w.chr(']');
 }
+
+namespace {
 
 void json_class(prim::Writer& w, const char* name, const Totals& t, LeakClass c) {
   int k = int(c);
@@ -190,7 +205,8 @@ void write_json(prim::Writer& w, const Group* g, const Totals& t, const ReportOp
   json_class(w, "reachable", t, LeakClass::Reachable);
   w.str("\"suppressed\":{\"bytes\":").u64(t.suppressed_bytes).str(",\"blocks\":");
   w.u64(t.suppressed_blocks).str("},\"groups_listed\":").u64(t.groups_listed);
-  w.str(",\"groups_total\":").u64(t.groups_total).str("},\"suppressions\":[");
+  w.str(",\"groups_total\":").u64(t.groups_total).str(",\"errors\":").u64(o.errors);
+  w.str("},\"suppressions\":[");
   const Suppressions* s = o.suppressions;
   bool first = true;
   for (size_t i = 0; s != nullptr && i < s->size(); ++i) {
@@ -259,13 +275,13 @@ void warn_open(const char* var, const char* path, prim::OpenStatus why) {
 
 // Opens a report destination: "stderr" (or /dev/stderr) is fd 2; an empty path is fd 2 for
 // the report (`optional` false) and no output (-1) for an optional one; fd 2 when it fails.
-int open_output(const char* path, int pid, const char* var, bool optional) {
+int open_output(const char* path, int pid, const char* var, bool optional, bool append = false) {
   if (path[0] == '\0') return optional ? -1 : 2;
   if (__builtin_strcmp(path, "stderr") == 0 || __builtin_strcmp(path, "/dev/stderr") == 0) return 2;
   char buf[4096];
   prim::OpenStatus why = prim::OpenStatus::Failed;
   bool expanded = expand_path(path, pid, buf, sizeof buf);
-  int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why) : -1;
+  int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why, append) : -1;
   if (fd < 0) {
     warn_open(var, expanded ? buf : path, why);
     return 2;
@@ -274,6 +290,10 @@ int open_output(const char* path, int pid, const char* var, bool optional) {
 }
 
 }  // namespace
+
+int open_report(int pid, bool append) {
+  return open_output(config::get().report, pid, "MPSHIM_REPORT", false, append);
+}
 
 void set_stack_source(const StackSource* s) {
   g_source = s != nullptr ? *s : StackSource{track::stack_frames, track::stack_count};
@@ -368,9 +388,11 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out) {
   o.format = c.report_format == 1 ? Format::Json : Format::Text;
   o.reachable = c.report_reachable;
   o.max_groups = c.report_max;
-  o.fd = open_output(c.report, o.pid, "MPSHIM_REPORT", false);
+  o.errors = memory_errors();
+  // Memory errors of this process went to the file already: the leak report follows them.
+  o.fd = open_output(c.report, o.pid, "MPSHIM_REPORT", false, o.errors != 0);
   o.folded_fd = open_output(c.folded, o.pid, "MPSHIM_FOLDED", true);
-  o.quiet_when_clean = o.fd == 2 && o.format == Format::Text && !c.verbose;
+  o.quiet_when_clean = o.fd == 2 && o.format == Format::Text && !c.verbose && o.errors == 0;
   Suppressions supp;
   if (c.suppressions[0] != '\0') {
     if (supp.load(c.suppressions)) {

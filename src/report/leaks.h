@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "prim/fmt.h"
 #include "report/report.h"
 
 namespace mpshim::report {
@@ -35,6 +36,7 @@ struct ReportOptions {
   /// Write nothing when nothing is listed and nothing was suppressed (LeakSanitizer's
   /// habit on a terminal: a clean process, or each of a build's many, stays silent).
   bool quiet_when_clean = false;
+  uint64_t errors = 0;  ///< memory errors reported before (counted in the summary)
 };
 
 /// Groups, filters, sorts and writes as write_leak_report() does, with explicit options.
@@ -43,6 +45,14 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
 
 /// The statistics table, to any descriptor.
 void write_stats_to(int fd, const cpu::Stats& s);
+
+/// Opens where reports go (MPSHIM_REPORT): fd 2, or the file, emptied unless `append`
+/// (then written at its end). The caller closes a descriptor other than 2.
+int open_report(int pid, bool append);
+
+/// Writes the frames of stack `id` as the leak report does (text lines, or a JSON array).
+void text_stack(prim::Writer& w, uint32_t id);
+void json_stack(prim::Writer& w, uint32_t id);
 
 /// Copies path template `tmpl` into `out` with every "%p" replaced by `pid` (and "%%" by
 /// "%"); false when it does not fit in `cap`.

@@ -6,6 +6,7 @@
 
 #include "cuda/stats.h"
 #include "track/check.h"
+#include "track/memcheck.h"
 
 namespace mpshim::cpu {
 struct Stats;
@@ -32,6 +33,12 @@ struct Totals {
 /// `blocks` may be reordered. Fills `out`; returns true when unsuppressed direct or
 /// indirect leaks were found.
 bool write_leak_report(Block* blocks, size_t n, Totals* out);
+
+/// Writes the report of one memory error where reports go (MPSHIM_REPORT, text or JSON),
+/// and counts it.
+void write_memory_error(const track::MemError& e);
+/// Memory errors this process reported (the leak report's summary counts them).
+uint64_t memory_errors();
 
 /// Writes the MPSHIM_STATS table to stderr.
 void write_stats(const cpu::Stats& s);

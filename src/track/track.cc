@@ -13,6 +13,8 @@
 #include "track/classify.h"
 #include "track/driver_image.h"
 #include "track/foreign.h"
+#include "track/history.h"
+#include "track/memcheck.h"
 #include "track/roots.h"
 #include "track/scratch.h"
 #include "track/stack_table.h"
@@ -40,7 +42,7 @@ MPSHIM_INLINE void store_tag(uint64_t* t, uint64_t v) { __atomic_store_n(t, v, _
 void init() {
   const config::Config& c = config::get();
   g_depth = c.stack_depth <= kMaxDepth ? size_t(c.stack_depth) : kMaxDepth;
-  if (!c.leaks || !c.host) return;
+  if ((!c.leaks && c.check == 0) || !c.host) return;
   cpu::enable_tags();
   if (!cpu::tags_enabled()) return;
   // On before anything here allocates: such blocks get an internal tag, so freeing them
@@ -48,6 +50,7 @@ void init() {
   ++t_depth;
   g_enabled = true;
   capture_init();
+  check_init();
   --t_depth;
 }
 
@@ -111,7 +114,50 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
 }
 
-bool on_foreign_free(const void* p) { return g_enabled && g_foreign.erase(uintptr_t(p)); }
+bool on_foreign_free(const void* p) {
+  ForeignBlock f;
+  if (!g_enabled || !g_foreign.erase(uintptr_t(p), &f)) return false;
+  // Under the checks, a later double free names where the block was allocated and freed.
+  if (checking())
+    history_push(FreedBlock{0, f.start, f.size, f.stack, f.ignored ? 0 : capture_current(), 0, f.kind, f.mem});
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// For the memory-error checks
+
+MPSHIM_NOINLINE uint32_t capture_current() {
+  if (t_depth != 0) return 0;
+  return caller_stack();
+}
+
+MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
+  if (g_depth == 0) return 0;
+  ++t_depth;
+  uintptr_t pcs[kMaxDepth];
+  size_t n = capture_stack(pcs, kMaxDepth, 1, nullptr);
+  size_t first = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (pcs[i] == pc || pcs[i] == pc + 1) {
+      first = i;
+      break;
+    }
+  // Reports name a frame by its address minus one (a return address's call); the faulting
+  // instruction itself is named by its own address.
+  if (first < n && pcs[first] == pc) pcs[first] = pc + 1;
+  size_t len = n - first < g_depth ? n - first : g_depth;
+  uint32_t id = g_stacks.intern(pcs + first, len);
+  --t_depth;
+  return id;
+}
+
+bool thread_quiet() { return t_depth != 0; }
+
+void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
+  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, t_depth != 0});
+}
+
+void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
 
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
@@ -207,7 +253,7 @@ constexpr uint64_t kRegsTimeoutNs = 100'000'000;
 void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   uint64_t v = load_tag(t);
-  if (v == 0) return;
+  if (!tag::live(v)) return;
   uint32_t id = tag::stack(v);
   bool root = tag::ignored(v) || tag::internal(v);
   if (!root && id != 0) {  // blocks the dynamic linker keeps (TLS, link maps) are not leaks
@@ -215,7 +261,9 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
     root = stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
   }
   bool driver = !root && from_driver(*st, id);
-  ScanBlock b{uintptr_t(start), tag::size(v, usable), v, root || driver, Reach::Unvisited};
+  // Full mode's front redzone lies between the slot's start and the block: scanned too.
+  ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
+              Reach::Unvisited};
   b.driver = driver;
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
@@ -342,6 +390,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     if (f.size != 0) collect_hole(f.start, f.start + f.size, &st);
   }
   st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { collect_hole(lo, hi, &st); });
+  for_each_check_range(collect_hole, &st);
   if (RangeWalker walk = g_internal_ranges.load(std::memory_order_acquire)) walk(collect_hole, &st);
   for (size_t i = 0; i < st.driver.ndata; ++i) collect_hole(st.driver.data[i].lo, st.driver.data[i].hi, &st);
   cpu::for_each_thread(collect_thread, &st);
@@ -451,14 +500,17 @@ int leak_check(LeakSink sink, void* ctx, bool at_exit) { return run_check(sink, 
 
 void before_fork() {
   g_check_lock.lock();
+  check_before_fork();
   g_foreign.lock();
 }
 void after_fork_parent() {
   g_foreign.unlock();
+  check_after_fork_parent();
   g_check_lock.unlock();
 }
 void after_fork_child() {
   g_check_lock.reset();
+  check_after_fork_child();
   g_foreign.after_fork_child();
   g_stacks.after_fork_child();
   prim::unwinder_pipe_after_fork_child();

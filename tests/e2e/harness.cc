@@ -55,6 +55,12 @@ std::vector<std::string> child_environment(const Command& c) {
     if (!overridden) env.push_back(v);
   }
   for (const auto& [k, val] : c.env) env.push_back(k + "=" + val);
+  // SHIM_TEST_CHECK=sample|light|full runs a suite under the memory-error checks: any error
+  // they report aborts the program, so a false positive fails the test.
+  const char* check = getenv("SHIM_TEST_CHECK");
+  bool set = false;
+  for (const auto& [k, val] : c.env) set |= k == "MPSHIM_CHECK";
+  if (c.preload && check != nullptr && *check != '\0' && !set) env.push_back(std::string("MPSHIM_CHECK=") + check);
   if (c.preload) {
     std::string lib = shim_library();
     if (!lib.empty()) env.push_back("LD_PRELOAD=" + lib);

@@ -43,7 +43,14 @@ struct Block {
   void* p = nullptr;
   size_t n = 0;
   uint64_t seed = 0;
+  enum From : uint8_t { Malloc, New, NewArray } from = Malloc;  // freed by its pair
 };
+
+void release(const Block& b) {
+  if (b.from == Block::New) ::operator delete(b.p);
+  else if (b.from == Block::NewArray) ::operator delete[](b.p);
+  else free(b.p);
+}
 
 // Each thread keeps a table of live blocks made by every entry point, each filled with
 // its own pattern, and verifies a block before it is resized or freed.
@@ -54,7 +61,7 @@ void fill_worker(int id, int ops) {
     Block& b = slots[r.below(slots.size())];
     if (b.p) {
       CHECKF(holds(b.p, b.n, b.seed), "thread %d: block of %zu corrupted", id, b.n);
-      if (r.below(4) == 0) {  // resize and keep it
+      if (r.below(4) == 0 && b.from == Block::Malloc) {  // resize and keep it
         size_t n = random_size(r);
         void* q = realloc(b.p, n);
         CHECK(q != nullptr && aligned(q, 16));
@@ -65,8 +72,9 @@ void fill_worker(int id, int ops) {
         fill(b.p, b.n, b.seed);
         continue;
       }
-      free(b.p);
+      release(b);
       b.p = nullptr;
+      b.from = Block::Malloc;
       continue;
     }
     size_t n = random_size(r);
@@ -82,6 +90,7 @@ void fill_worker(int id, int ops) {
       }
       case 2:
         b.p = ::operator new(n);
+        b.from = Block::New;
         break;
       default:
         b.p = malloc(n);
@@ -94,7 +103,7 @@ void fill_worker(int id, int ops) {
   for (Block& b : slots) {
     if (!b.p) continue;
     CHECK(holds(b.p, b.n, b.seed));
-    free(b.p);
+    release(b);
   }
 }
 
@@ -126,7 +135,8 @@ void case_cross_thread() {
         std::vector<Block> batch(kBatch);
         for (Block& b : batch) {
           b.n = random_size(r);
-          b.p = r.below(8) ? malloc(b.n) : ::operator new[](b.n);
+          b.from = r.below(8) ? Block::Malloc : Block::NewArray;
+          b.p = b.from == Block::NewArray ? ::operator new[](b.n) : malloc(b.n);
           b.seed = r.next();
           fill(b.p, b.n, b.seed);
         }
@@ -151,7 +161,7 @@ void case_cross_thread() {
         l.unlock();
         for (Block& b : batch) {
           CHECKF(holds(b.p, b.n, b.seed), "block of %zu corrupted in transit", b.n);
-          free(b.p);
+          release(b);
         }
         consumed += static_cast<long>(batch.size());
       }
@@ -217,8 +227,9 @@ void case_fork() {
       while (!stop) {
         void*& p = v[r.below(v.size())];
         free(p);
-        p = malloc(1 + r.below(r.below(8) ? 1024 : 256 << 10));
-        memset(p, 1, 8);
+        size_t n = 1 + r.below(r.below(8) ? 1024 : 256 << 10);
+        p = malloc(n);
+        memset(p, 1, n < 8 ? n : 8);
       }
       for (void* p : v) free(p);
     });

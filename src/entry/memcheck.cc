@@ -1,0 +1,132 @@
+#include "entry/memcheck.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "config/options.h"
+#include "cpu/heap.h"
+#include "entry/entry.h"
+#include "entry/real.h"
+#include "prim/thread.h"
+#include "report/report.h"
+
+namespace mpshim::entry {
+
+namespace {
+
+constexpr int kSigSegv = 11;
+MPSHIM_TLS int t_reporting;  // an error inside the report of another is dropped
+
+bool go_on() { return config::get().on_error == 1; }
+
+void write_error(const track::MemError& e) {
+  if (t_reporting != 0) return;
+  ++t_reporting;
+  track::disable_thread();  // what the symboliser allocates is the shim's
+  report::write_memory_error(e);
+  track::enable_thread();
+  --t_reporting;
+}
+
+void sink(const track::MemError& e) {
+  write_error(e);
+  if (!go_on()) abort();
+}
+
+// A fault on a guard page: report it, then either make the page accessible and go on, or
+// put the default action back so that the access faults again and ends the process as it
+// would have without the shim. Any other fault is not ours: default action too.
+void on_fault(int, void* info, void* context) {
+  uintptr_t addr = prim::fault_address(info);
+  track::MemError e;
+  bool recover = go_on();
+  if (!track::guarded_fault(addr, recover, &e)) {
+    prim::release_signal(kSigSegv, on_fault);
+    return;
+  }
+  e.write = prim::fault_was_write(context);
+  e.access_stack = track::capture_from(prim::context_pc(context));
+  write_error(e);
+  if (!recover) prim::release_signal(kSigSegv, on_fault);
+}
+
+}  // namespace
+
+void check_init() {
+  if (!track::checking()) return;
+  track::set_error_sink(sink);
+  track::CheckMode m = track::g_check;
+  if (m == track::CheckMode::Sample || m == track::CheckMode::Full) {
+    prim::ensure_alt_stack(64 << 10);
+    prim::take_signal(kSigSegv, on_fault);
+  }
+}
+
+void report_memory_error(const track::MemError& e) { track::report_error(e); }
+
+void check_at_exit() {
+  if (track::checking()) track::check_all_blocks();
+}
+
+void* alloc_checked(size_t size, size_t align, track::Kind kind) {
+  if (MPSHIM_UNLIKELY(track::sample_now() || track::guard_big(size))) {
+    if (void* g = track::guarded_alloc(size, align, kind)) return g;
+  }
+  if (size > (size_t(1) << 46)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (track::g_check == track::CheckMode::Sample) {
+    // As tracking alone: slack keeps the block's end inside its slot.
+    void* p = align <= 16 ? cpu::alloc_with_slack(size) : cpu::alloc_aligned(align, size + 1);
+    if (p != nullptr) track::on_alloc(p, size, kind);
+    return p;
+  }
+  track::Layout l = track::layout(size, kind);
+  size_t total = l.front + size + l.back;
+  void* slot = align <= 16 ? cpu::alloc(total) : cpu::alloc_aligned(align, total);
+  if (slot == nullptr) return nullptr;
+  return track::on_alloc_checked(slot, size, kind);
+}
+
+void* calloc_checked(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = alloc_checked(total, 16, track::Kind::Calloc);
+  if (p != nullptr) memset(p, 0, total);
+  return p;
+}
+
+void free_checked(void* p, track::Dealloc how) {
+  if (!track::checked_free(p, how)) bad_free(p);
+}
+
+void* realloc_checked(void* p, size_t size) {
+  size_t old = 0;
+  int r = track::checked_realloc_source(p, &old);
+  if (r < 0) {
+    if (is_bootstrap(p)) {
+      void* n = alloc_checked(size, 16, track::Kind::Realloc);
+      if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
+      return n;
+    }
+    bad_free(p);
+    return nullptr;
+  }
+  if (r == 0) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // Always a new block: the old one goes through the quarantine like any freed block.
+  void* n = alloc_checked(size, 16, track::Kind::Realloc);
+  if (n == nullptr) return nullptr;
+  memcpy(n, p, old < size ? old : size);
+  track::checked_release(p, track::Found::Realloc);
+  return n;
+}
+
+}  // namespace mpshim::entry

@@ -1,0 +1,236 @@
+#include "track/guarded.h"
+
+#include "prim/lock.h"
+#include "prim/os.h"
+#include "track/history.h"
+
+namespace mpshim::track {
+
+namespace {
+
+enum class State : uint8_t { Live, Freed, Open };  // Open: reported, made accessible
+
+struct Guarded {
+  uintptr_t map;     // data pages, then one guard page
+  size_t data;       // bytes of data pages
+  uintptr_t user;
+  uint64_t size;
+  uint64_t freed_at;  // order of frees, for eviction
+  uint32_t alloc_stack, free_stack;
+  Kind kind;
+  State state;
+  bool guard_open;
+};
+
+prim::Lock g_lock;
+Guarded* g_items = nullptr;  // sorted by map
+size_t g_len = 0, g_cap = 0, g_bytes_cap = 0;
+size_t g_slots = 0;
+uint64_t g_freed_limit = 0, g_freed_bytes = 0, g_frees = 0;
+
+size_t page() { return prim::page_size(); }
+
+// Index of the record whose mapping holds `addr`, or -1. Lock held.
+long holder(uintptr_t addr) {
+  size_t lo = 0, hi = g_len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (g_items[mid].map <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return -1;
+  const Guarded& g = g_items[lo - 1];
+  return addr - g.map < g.data + page() ? long(lo - 1) : -1;
+}
+
+bool grow() {
+  size_t bytes = g_bytes_cap == 0 ? (size_t(64) << 10) : g_bytes_cap * 2;
+  auto* items = static_cast<Guarded*>(prim::os_map(bytes));
+  if (items == nullptr) return false;
+  for (size_t i = 0; i < g_len; ++i) items[i] = g_items[i];
+  if (g_items != nullptr) prim::os_unmap(g_items, g_bytes_cap);
+  g_items = items;
+  g_bytes_cap = bytes;
+  g_cap = bytes / sizeof(Guarded);
+  return true;
+}
+
+void remove_at(size_t i) {
+  for (size_t k = i + 1; k < g_len; ++k) g_items[k - 1] = g_items[k];
+  --g_len;
+}
+
+// Unmaps the freed block freed longest ago. Lock held.
+bool evict_oldest() {
+  long best = -1;
+  for (size_t i = 0; i < g_len; ++i)
+    if (g_items[i].state != State::Live && (best < 0 || g_items[i].freed_at < g_items[best].freed_at))
+      best = long(i);
+  if (best < 0) return false;
+  Guarded g = g_items[best];
+  remove_at(size_t(best));
+  g_freed_bytes -= g.data;
+  prim::os_unmap(reinterpret_cast<void*>(g.map), g.data + page());
+  return true;
+}
+
+void fill_error(const Guarded& g, MemError* e) {
+  e->block = g.user;
+  e->size = g.size;
+  e->alloc_kind = g.kind;
+  e->alloc_stack = g.alloc_stack;
+  e->freed = g.state != State::Live;
+  e->free_stack = e->freed ? g.free_stack : 0;
+}
+
+}  // namespace
+
+void guarded_init(size_t slots, uint64_t freed_bytes) {
+  g_slots = slots;
+  g_freed_limit = freed_bytes;
+}
+
+void* guarded_alloc(size_t size, size_t align, Kind kind) {
+  size_t pg = page();
+  if (align > pg || size > (size_t(1) << 40)) return nullptr;
+  if (align < 16) align = 16;
+  size_t data = (size + pg - 1) & ~(pg - 1);
+  if (data == 0) data = pg;
+  auto* map = static_cast<unsigned char*>(prim::os_map(data + pg));
+  if (map == nullptr) return nullptr;
+  prim::os_protect(map + data, pg, false);
+  uintptr_t user = (uintptr_t(map) + data - size) & ~(uintptr_t(align) - 1);
+  // The few bytes between the block and the guard page (alignment) get the redzone
+  // pattern, checked at free; full mode fills the block itself as it fills others.
+  unsigned char* end = reinterpret_cast<unsigned char*>(user + size);
+  __builtin_memset(end, kRedzoneByte, map + data - end);
+  if (g_check == CheckMode::Full && kind != Kind::Calloc)
+    __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
+  uint32_t stack = capture_current();
+  bool ok;
+  {
+    prim::Guard l(g_lock);
+    while (g_slots != 0 && g_len >= g_slots && evict_oldest()) {
+    }
+    ok = (g_slots == 0 || g_len < g_slots) && (g_len < g_cap || grow());
+    if (ok) {
+      size_t at = 0;
+      while (at < g_len && g_items[at].map < uintptr_t(map)) ++at;
+      for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
+      g_items[at] = Guarded{uintptr_t(map), data, user, size, 0, stack, 0, kind, State::Live, false};
+      ++g_len;
+    }
+  }
+  if (!ok) {
+    prim::os_unmap(map, data + pg);
+    return nullptr;
+  }
+  record_foreign(reinterpret_cast<void*>(user), size, kind, stack);
+  return reinterpret_cast<void*>(user);
+}
+
+bool guarded_free(void* ptr, Dealloc how, const char* call) {
+  uintptr_t p = uintptr_t(ptr);
+  if (g_len == 0) return false;
+  MemError errs[2];
+  size_t nerr = 0;
+  uint32_t free_stack = 0;
+  bool release = false;
+  {
+    prim::Guard l(g_lock);
+    long i = holder(p);
+    if (i < 0) return false;
+    Guarded& g = g_items[i];
+    MemError& e = errs[0];
+    e.addr = p;
+    e.call = call;
+    fill_error(g, &e);
+    if (g.state != State::Live) {
+      e.kind = p == g.user ? ErrorKind::DoubleFree : ErrorKind::BadFree;
+      nerr = 1;
+    } else if (p != g.user) {
+      e.kind = ErrorKind::BadFree;
+      nerr = 1;
+    } else {
+      release = true;
+      if (mismatched(g.kind, how)) {
+        e.kind = ErrorKind::Mismatch;
+        nerr = 1;
+      }
+      const unsigned char* last;
+      const unsigned char* tail = reinterpret_cast<const unsigned char*>(g.user + g.size);
+      const unsigned char* bad = find_changed(tail, g.map + g.data - uintptr_t(tail), kRedzoneByte, &last);
+      if (bad != nullptr) {
+        MemError& o = errs[nerr++];
+        fill_error(g, &o);
+        o.kind = ErrorKind::HeapOverflow;
+        o.found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
+        o.addr = uintptr_t(bad);
+        o.last = uintptr_t(last);
+      }
+      // Inaccessible from now on, its pages given back; kept until evicted.
+      prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
+      prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
+      g.state = State::Freed;
+      g.freed_at = ++g_frees;
+      g_freed_bytes += g.data;
+      while (g_freed_bytes > g_freed_limit && evict_oldest()) {
+      }
+    }
+  }
+  if (release) {
+    forget_foreign(ptr);
+    free_stack = capture_current();
+    prim::Guard l(g_lock);
+    long i = holder(p);
+    if (i >= 0 && g_items[i].user == p) g_items[i].free_stack = free_stack;
+  }
+  for (size_t k = 0; k < nerr; ++k) report_error(errs[k]);
+  return true;
+}
+
+bool guarded_size(const void* p, uint64_t* size) {
+  if (g_len == 0) return false;
+  prim::Guard l(g_lock);
+  long i = holder(uintptr_t(p));
+  if (i < 0 || g_items[i].user != uintptr_t(p) || g_items[i].state != State::Live) return false;
+  *size = g_items[i].size;
+  return true;
+}
+
+bool guarded_fault(uintptr_t addr, bool recover, MemError* e) {
+  prim::Guard l(g_lock);
+  long i = holder(addr);
+  if (i < 0) return false;
+  Guarded& g = g_items[i];
+  uintptr_t guard = g.map + g.data;
+  fill_error(g, e);
+  e->found = Found::Fault;
+  e->addr = addr;
+  if (g.state == State::Live) {
+    if (addr < guard) return false;  // not a fault of ours
+    e->kind = ErrorKind::HeapOverflow;
+    if (recover) {
+      prim::os_protect(reinterpret_cast<void*>(guard), page(), true);
+      g.guard_open = true;
+    }
+    return true;
+  }
+  if (g.state == State::Open && addr < guard) return false;
+  e->kind = ErrorKind::UseAfterFree;
+  if (recover) {
+    prim::os_protect(reinterpret_cast<void*>(g.map), g.data + page(), true);
+    g.state = State::Open;
+  }
+  return true;
+}
+
+void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  if (g_items != nullptr) fn(uintptr_t(g_items), uintptr_t(g_items) + g_bytes_cap, ctx);
+}
+
+void guarded_before_fork() { g_lock.lock(); }
+void guarded_after_fork_parent() { g_lock.unlock(); }
+void guarded_after_fork_child() { g_lock.reset(); }
+
+}  // namespace mpshim::track

@@ -1,0 +1,176 @@
+#include "track/history.h"
+
+#include "cpu/track_api.h"
+#include "prim/defines.h"
+#include "prim/lock.h"
+#include "prim/os.h"
+
+namespace mpshim::track {
+
+namespace {
+
+// Frees are spread over shards (one per thread, round robin) so threads rarely meet on a
+// lock; each shard holds its share of the quarantine and a ring of records.
+constexpr size_t kShards = 8;
+constexpr size_t kRing = 8192;
+
+struct Shard {
+  prim::Lock lock;
+  FreedBlock* ring = nullptr;
+  uint64_t next = 0;    // records written
+  uint64_t held = 0;    // first record still quarantined (held <= next)
+  uint64_t bytes = 0;   // bytes quarantined
+};
+
+Shard g_shards[kShards];
+FreedBlock* g_rings = nullptr;
+uint64_t g_limit = 0;  // per shard
+std::atomic<uint32_t> g_next_shard{0};
+MPSHIM_TLS uint32_t t_shard;  // shard + 1; 0 before the thread's first free
+
+constexpr size_t kRingsBytes = kShards * kRing * sizeof(FreedBlock);
+
+Shard& my_shard() {
+  if (MPSHIM_UNLIKELY(t_shard == 0)) t_shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kShards + 1;
+  return g_shards[t_shard - 1];
+}
+
+// Verifies a block leaving the quarantine; fills *e when it was written after its free.
+bool verify(const FreedBlock& b, MemError* e) {
+  const unsigned char* last;
+  const unsigned char* bad = find_changed(reinterpret_cast<const unsigned char*>(b.user), b.fill, kFreedByte, &last);
+  if (bad == nullptr) return true;
+  e->kind = ErrorKind::UseAfterFree;
+  e->addr = uintptr_t(bad);
+  e->last = uintptr_t(last);
+  e->block = b.user;
+  e->size = b.size;
+  e->alloc_kind = b.kind;
+  e->freed = true;
+  e->alloc_stack = b.alloc_stack;
+  e->free_stack = b.free_stack;
+  return false;
+}
+
+}  // namespace
+
+const unsigned char* find_changed(const unsigned char* p, size_t n, unsigned char byte,
+                                  const unsigned char** last) {
+  uint64_t word = 0x0101010101010101ull * byte;
+  size_t i = 0;
+  const unsigned char* first = nullptr;
+  while (i < n && (uintptr_t(p + i) & 7) != 0) {
+    if (p[i] != byte) break;
+    ++i;
+  }
+  while (i + 8 <= n && *reinterpret_cast<const uint64_t*>(p + i) == word) i += 8;
+  for (; i < n; ++i)
+    if (p[i] != byte) {
+      first = p + i;
+      break;
+    }
+  if (first == nullptr) return nullptr;
+  *last = first;
+  for (size_t k = n; k > size_t(first - p); --k)
+    if (p[k - 1] != byte) {
+      *last = p + k - 1;
+      break;
+    }
+  return first;
+}
+
+void history_init(uint64_t quarantine_bytes) {
+  g_limit = quarantine_bytes / kShards;
+  g_rings = static_cast<FreedBlock*>(prim::os_map(kRingsBytes));
+  if (g_rings == nullptr) return;
+  for (size_t i = 0; i < kShards; ++i) g_shards[i].ring = g_rings + i * kRing;
+}
+
+void history_push(const FreedBlock& b) {
+  Shard& s = my_shard();
+  if (s.ring == nullptr) {
+    if (b.slot != 0) cpu::release_block(reinterpret_cast<void*>(b.slot));
+    return;
+  }
+  // Blocks pushed out are released after the lock is let go; a changed one is reported
+  // first (the report may allocate and free).
+  constexpr size_t kBatch = 16;
+  FreedBlock out[kBatch];
+  size_t nout = 0;
+  s.lock.lock();
+  s.ring[s.next % kRing] = b;
+  ++s.next;
+  if (b.slot != 0) s.bytes += b.size;
+  else if (s.held == s.next - 1) ++s.held;  // a record only: never held
+  while (nout < kBatch && s.held < s.next &&
+         (s.bytes > g_limit || s.next - s.held >= kRing)) {
+    FreedBlock& old = s.ring[s.held % kRing];
+    ++s.held;
+    if (old.slot == 0) continue;
+    s.bytes -= old.size;
+    out[nout++] = old;
+    old.slot = 0;
+  }
+  s.lock.unlock();
+  for (size_t i = 0; i < nout; ++i) {
+    MemError e;
+    if (!verify(out[i], &e)) {
+      e.found = Found::Reuse;
+      report_error(e);
+    }
+    cpu::release_block(reinterpret_cast<void*>(out[i].slot));
+  }
+}
+
+bool history_find(uintptr_t addr, FreedBlock* out) {
+  bool found = false;
+  for (Shard& s : g_shards) {
+    if (s.ring == nullptr) continue;
+    prim::Guard g(s.lock);
+    uint64_t lo = s.next > kRing ? s.next - kRing : 0;
+    for (uint64_t k = s.next; k > lo; --k) {
+      const FreedBlock& b = s.ring[(k - 1) % kRing];
+      if (addr - b.user < (b.size != 0 ? b.size : 1)) {
+        // The newest record of each shard; across shards, an exact start first.
+        if (!found || (addr == b.user && out->user != addr)) {
+          *out = b;
+          found = true;
+        }
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+void history_verify_all() {
+  for (Shard& s : g_shards) {
+    if (s.ring == nullptr) continue;
+    constexpr size_t kMaxErrors = 8;
+    MemError errs[kMaxErrors];
+    size_t n = 0;
+    s.lock.lock();
+    for (uint64_t k = s.held; k < s.next && n < kMaxErrors; ++k) {
+      const FreedBlock& b = s.ring[k % kRing];
+      if (b.slot != 0 && !verify(b, &errs[n])) errs[n++].found = Found::Exit;
+    }
+    s.lock.unlock();
+    for (size_t i = 0; i < n; ++i) report_error(errs[i]);
+  }
+}
+
+void history_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  if (g_rings != nullptr) fn(uintptr_t(g_rings), uintptr_t(g_rings) + kRingsBytes, ctx);
+}
+
+void history_before_fork() {
+  for (Shard& s : g_shards) s.lock.lock();
+}
+void history_after_fork_parent() {
+  for (Shard& s : g_shards) s.lock.unlock();
+}
+void history_after_fork_child() {
+  for (Shard& s : g_shards) s.lock.reset();
+}
+
+}  // namespace mpshim::track

@@ -1,0 +1,45 @@
+// The allocation history of the memory-error checks: freed blocks held back from reuse
+// (the quarantine), and after they leave it, their records (where they were allocated and
+// freed) until newer frees overwrite them, so a late double free still names both stacks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "track/memcheck.h"
+
+namespace mpshim::track {
+
+/// A freed block.
+struct FreedBlock {
+  uintptr_t slot;   ///< allocator slot held in quarantine; 0: a record only (nothing to release)
+  uintptr_t user;   ///< the block as the program had it
+  uint64_t size;
+  uint32_t alloc_stack, free_stack;
+  uint32_t fill;    ///< bytes from `user` filled with kFreedByte, verified on leaving
+  Kind kind;
+  Memory mem;
+};
+
+/// Byte written over freed blocks in quarantine.
+constexpr unsigned char kFreedByte = 0xdf;
+
+/// Sets the quarantine's size in bytes (0: records only) before the first push.
+void history_init(uint64_t quarantine_bytes);
+/// Adds `b` (its fill already written). Blocks pushed out of the quarantine are verified
+/// (a changed byte is reported as a use after free) and given back to the allocator.
+void history_push(const FreedBlock& b);
+/// The newest record whose block holds `addr` (its start, or inside it), copied to `out`.
+bool history_find(uintptr_t addr, FreedBlock* out);
+/// Verifies every block still in quarantine (at exit).
+void history_verify_all();
+/// The mappings of the records (they hold block addresses: never a root of the leak scan).
+void history_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+void history_before_fork();
+void history_after_fork_parent();
+void history_after_fork_child();
+
+/// First byte in [p, p + n) that is not `byte`, or nullptr; the last such byte in *last.
+const unsigned char* find_changed(const unsigned char* p, size_t n, unsigned char byte,
+                                  const unsigned char** last);
+
+}  // namespace mpshim::track

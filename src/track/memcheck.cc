@@ -1,0 +1,347 @@
+#include "track/memcheck.h"
+
+#include <atomic>
+
+#include "config/options.h"
+#include "cpu/track_api.h"
+#include "prim/defines.h"
+#include "prim/os.h"
+#include "track/guarded.h"
+#include "track/history.h"
+#include "track/tag.h"
+
+namespace mpshim::track {
+
+CheckMode g_check = CheckMode::Off;
+
+namespace {
+
+std::atomic<ErrorSink> g_sink{nullptr};
+uint32_t g_sample_rate = 5000;
+uint64_t g_guard_size = 0;
+MPSHIM_TLS uint32_t t_countdown;  // allocations until this thread's next sample
+MPSHIM_TLS uint64_t t_random;
+
+// Light and full fill freed blocks up to this many bytes (full: all of them).
+constexpr size_t kLightFreedFill = 512;
+// Redzone bytes after a block beyond its layout's, up to the slot's end, filled and checked.
+constexpr size_t kMaxTailFill = 2048;
+
+bool default_aligned(Kind k) {
+  return k == Kind::Malloc || k == Kind::Calloc || k == Kind::Realloc || k == Kind::New ||
+         k == Kind::NewArray;
+}
+
+size_t front_of(Kind k) { return g_check == CheckMode::Full && default_aligned(k) ? 16 : 0; }
+
+// Bytes after the block that hold the redzone pattern: to the slot's end, at most the
+// layout's redzone plus kMaxTailFill.
+size_t tail_fill(size_t usable, size_t front, uint64_t size) {
+  size_t room = usable - front - size;
+  size_t cap = layout(size, Kind::Malloc).back + kMaxTailFill;
+  return room < cap ? room : cap;
+}
+
+bool is_new(Kind k) { return k == Kind::New || k == Kind::NewAligned; }
+bool is_new_array(Kind k) { return k == Kind::NewArray || k == Kind::NewArrayAligned; }
+
+// Verifies a live block's redzones; fills *e (without the found field) when one changed.
+bool verify_block(uintptr_t slot, size_t usable, uint64_t t, MemError* e) {
+  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return true;
+  Kind k = tag::kind(t);
+  uint64_t size = tag::size(t, usable);
+  size_t front = front_of(k);
+  uintptr_t user = slot + front;
+  const unsigned char* last;
+  const unsigned char* bad = nullptr;
+  ErrorKind kind = ErrorKind::HeapOverflow;
+  if (front != 0) {
+    bad = find_changed(reinterpret_cast<const unsigned char*>(slot), front, kRedzoneByte, &last);
+    kind = ErrorKind::HeapUnderflow;
+  }
+  if (bad == nullptr) {
+    kind = ErrorKind::HeapOverflow;
+    bad = find_changed(reinterpret_cast<const unsigned char*>(user + size),
+                       tail_fill(usable, front, size), kRedzoneByte, &last);
+  }
+  if (bad == nullptr) return true;
+  e->kind = kind;
+  e->addr = uintptr_t(bad);
+  e->last = uintptr_t(last);
+  e->block = user;
+  e->size = size;
+  e->alloc_kind = k;
+  e->alloc_stack = tag::stack(t);
+  return false;
+}
+
+MPSHIM_INLINE uint64_t load_tag(const uint64_t* t) { return __atomic_load_n(t, __ATOMIC_RELAXED); }
+
+// A live block of the allocator found from `p`: its slot, usable size, tag, start.
+struct Found_ {
+  void* slot;
+  size_t usable;
+  uint64_t* tagp;
+  uint64_t tag;
+};
+
+// What free or realloc of `p` finds. 1: a live block starting at p (in *b); 0: an error,
+// reported; -1: not the allocator's memory.
+int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
+  const char* call = dealloc_name(how);
+  if (!cpu::find_block(p, &b->slot, &b->usable, &b->tagp)) {
+    if (!cpu::owns(p)) return -1;
+    MemError e;
+    e.kind = ErrorKind::BadFree;
+    e.addr = uintptr_t(p);
+    e.call = call;
+    report_error(e);
+    return 0;
+  }
+  b->tag = b->tagp != nullptr ? load_tag(b->tagp) : 0;
+  uintptr_t slot = uintptr_t(b->slot);
+  MemError e;
+  e.addr = uintptr_t(p);
+  e.call = call;
+  if (!tag::live(b->tag)) {
+    FreedBlock h;
+    if (history_find(uintptr_t(p), &h)) {
+      e.kind = h.user == uintptr_t(p) ? ErrorKind::DoubleFree : ErrorKind::BadFree;
+      e.block = h.user;
+      e.size = h.size;
+      e.alloc_kind = h.kind;
+      e.freed = true;
+      e.alloc_stack = h.alloc_stack;
+      e.free_stack = h.free_stack;
+    } else {
+      // A slot's start that holds no block: freed before (its record overwritten, or none
+      // kept in sample mode).
+      bool start = uintptr_t(p) == slot || uintptr_t(p) == slot + 16;
+      e.kind = start ? ErrorKind::DoubleFree : ErrorKind::BadFree;
+    }
+    report_error(e);
+    return 0;
+  }
+  Kind k = tag::kind(b->tag);
+  uint64_t size = tag::size(b->tag, b->usable);
+  uintptr_t user = slot + front_of(k);
+  e.block = user;
+  e.size = size;
+  e.alloc_kind = k;
+  e.alloc_stack = tag::stack(b->tag);
+  if (uintptr_t(p) != user) {
+    e.kind = ErrorKind::BadFree;
+    report_error(e);
+    return 0;
+  }
+  if (check_kind && mismatched(k, how) && !tag::internal(b->tag)) {
+    e.kind = ErrorKind::Mismatch;
+    report_error(e);  // the block is freed all the same
+  }
+  return 1;
+}
+
+// Frees a live block: its redzones verified, then quarantined (light, full) or given back.
+void release(const Found_& b, Found found) {
+  MemError e;
+  if (!verify_block(uintptr_t(b.slot), b.usable, b.tag, &e)) {
+    e.found = found;
+    report_error(e);
+  }
+  __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
+  if (g_check == CheckMode::Sample) {
+    cpu::release_block(b.slot);
+    return;
+  }
+  Kind k = tag::kind(b.tag);
+  uint64_t size = tag::size(b.tag, b.usable);
+  uintptr_t user = uintptr_t(b.slot) + front_of(k);
+  size_t fill = g_check == CheckMode::Full || size < kLightFreedFill ? size : kLightFreedFill;
+  __builtin_memset(reinterpret_cast<void*>(user), kFreedByte, fill);
+  uint32_t free_stack = tag::internal(b.tag) ? 0 : capture_current();
+  history_push(FreedBlock{uintptr_t(b.slot), user, size, tag::stack(b.tag), free_stack, uint32_t(fill), k,
+                          Memory::Host});
+}
+
+}  // namespace
+
+const char* error_name(ErrorKind k) {
+  switch (k) {
+    case ErrorKind::HeapOverflow: return "heap-buffer-overflow";
+    case ErrorKind::HeapUnderflow: return "heap-buffer-underflow";
+    case ErrorKind::UseAfterFree: return "heap-use-after-free";
+    case ErrorKind::DoubleFree: return "double-free";
+    case ErrorKind::BadFree: return "bad-free";
+    case ErrorKind::Mismatch: return "alloc-dealloc-mismatch";
+  }
+  return "memory error";
+}
+
+const char* dealloc_name(Dealloc how) {
+  switch (how) {
+    case Dealloc::Free: return "free";
+    case Dealloc::Delete: return "operator delete";
+    case Dealloc::DeleteArray: return "operator delete[]";
+    case Dealloc::Realloc: return "realloc";
+  }
+  return "free";
+}
+
+bool mismatched(Kind kind, Dealloc how) {
+  switch (how) {
+    case Dealloc::Delete: return !is_new(kind);
+    case Dealloc::DeleteArray: return !is_new_array(kind);
+    default: return is_new(kind) || is_new_array(kind);
+  }
+}
+
+void set_error_sink(ErrorSink sink) { g_sink.store(sink, std::memory_order_release); }
+
+void report_error(MemError e) {
+  if (e.access_stack == 0 && e.found != Found::Exit) e.access_stack = capture_current();
+  if (ErrorSink s = g_sink.load(std::memory_order_acquire)) s(e);
+}
+
+void check_init() {
+  const config::Config& c = config::get();
+  g_check = CheckMode(c.check);
+  if (g_check == CheckMode::Off) return;
+  g_sample_rate = uint32_t(c.sample_rate);
+  g_guard_size = c.guard_size;
+  history_init(g_check == CheckMode::Sample ? 0 : c.quarantine);
+  // Sampled blocks share the slots; full mode's big blocks are as many as live, with their
+  // freed pages (given back) kept inaccessible for a quarter of the quarantine.
+  if (g_check == CheckMode::Sample) guarded_init(size_t(c.sample_slots), uint64_t(1) << 40);
+  else guarded_init(0, c.quarantine / 4 > 64 * prim::page_size() ? c.quarantine / 4 : 64 * prim::page_size());
+}
+
+Layout layout(size_t size, Kind kind) {
+  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return Layout{0, 0};
+  size_t back = size <= 128 ? 16 : ((size / 8 + 15) & ~size_t(15));
+  if (back > 1024) back = 1024;
+  return Layout{front_of(kind), back};
+}
+
+size_t scan_front(Kind kind) { return front_of(kind); }
+
+void* on_alloc_checked(void* slot, size_t size, Kind kind) {
+  on_alloc(slot, size, kind);
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  if (!cpu::find_block(slot, &start, &usable, &t)) return slot;
+  size_t front = front_of(kind);
+  auto* s = static_cast<unsigned char*>(slot);
+  if (front != 0) __builtin_memset(s, kRedzoneByte, front);
+  if (g_check == CheckMode::Full && kind != Kind::Calloc) __builtin_memset(s + front, kUninitByte, size);
+  __builtin_memset(s + front + size, kRedzoneByte, tail_fill(usable, front, size));
+  return s + front;
+}
+
+bool sample_now() {
+  if (g_check != CheckMode::Sample) return false;
+  uint32_t c = t_countdown;
+  if (MPSHIM_LIKELY(c > 1)) {
+    t_countdown = c - 1;
+    return false;
+  }
+  // Intervals uniform in [1, 2 * rate - 1]: one allocation in `rate` on average, at
+  // places a program cannot line up with.
+  if (t_random == 0) t_random = uint64_t(uintptr_t(&t_random)) * 0x9e3779b97f4a7c15ull | 1;
+  t_random ^= t_random << 13;
+  t_random ^= t_random >> 7;
+  t_random ^= t_random << 17;
+  t_countdown = g_sample_rate <= 1 ? 1 : uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
+  return c == 1 && !thread_quiet();
+}
+
+bool guard_big(size_t size) { return g_check == CheckMode::Full && size > g_guard_size; }
+
+bool checked_free(void* p, Dealloc how) {
+  Found_ b;
+  int r = lookup(p, how, &b, true);
+  if (r < 0) return guarded_free(p, how, dealloc_name(how));
+  if (r > 0) release(b, Found::Free);
+  return true;
+}
+
+int checked_realloc_source(void* p, size_t* size) {
+  uint64_t gs;
+  if (guarded_size(p, &gs)) {
+    *size = size_t(gs);
+    return 1;
+  }
+  Found_ b;
+  int r = lookup(p, Dealloc::Realloc, &b, true);
+  if (r < 0) {
+    // Not the allocator's: a guarded block freed already, or another allocator's memory.
+    return guarded_free(p, Dealloc::Realloc, "realloc") ? 0 : -1;
+  }
+  if (r > 0) *size = size_t(tag::size(b.tag, b.usable));
+  return r;
+}
+
+void checked_release(void* p, Found found) {
+  Found_ b;
+  if (lookup(p, Dealloc::Free, &b, false) > 0) release(b, found);
+  else guarded_free(p, Dealloc::Realloc, "realloc");
+}
+
+size_t checked_usable(const void* p) {
+  uint64_t gs;
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  if (!cpu::find_block(p, &start, &usable, &t)) return guarded_size(p, &gs) ? size_t(gs) : 0;
+  uint64_t v = t != nullptr ? load_tag(t) : 0;
+  if (!tag::live(v) || uintptr_t(start) + front_of(tag::kind(v)) != uintptr_t(p)) return 0;
+  // Sample mode has no redzones: the slot's slack may be used as glibc allows.
+  return g_check == CheckMode::Sample ? usable : size_t(tag::size(v, usable));
+}
+
+namespace {
+
+struct ExitScan {
+  static constexpr size_t kMax = 8;
+  MemError errs[kMax];
+  size_t n = 0;
+};
+
+void verify_tagged(void* start, size_t usable, uint64_t* t, void* ctx) {
+  auto* s = static_cast<ExitScan*>(ctx);
+  uint64_t v = load_tag(t);
+  if (s->n == ExitScan::kMax || !tag::live(v)) return;
+  if (!verify_block(uintptr_t(start), usable, v, &s->errs[s->n])) s->errs[s->n++].found = Found::Exit;
+}
+
+}  // namespace
+
+void check_all_blocks() {
+  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return;
+  ExitScan s;
+  cpu::lock_all();
+  cpu::for_each_tagged(verify_tagged, &s);
+  cpu::unlock_all();
+  for (size_t i = 0; i < s.n; ++i) report_error(s.errs[i]);
+  history_verify_all();
+}
+
+void for_each_check_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  history_ranges(fn, ctx);
+  guarded_ranges(fn, ctx);
+}
+
+void check_before_fork() {
+  guarded_before_fork();
+  history_before_fork();
+}
+void check_after_fork_parent() {
+  history_after_fork_parent();
+  guarded_after_fork_parent();
+}
+void check_after_fork_child() {
+  history_after_fork_child();
+  guarded_after_fork_child();
+}
+
+}  // namespace mpshim::track

@@ -1,0 +1,145 @@
+// Memory-error checks (MPSHIM_CHECK): the layout of a checked block (redzones, patterns),
+// frees checked against the allocation history, the quarantine of freed blocks and guarded
+// blocks (sampled ones, big ones in full mode). Errors go to a sink the entry layer sets,
+// which writes the report and decides whether the program goes on.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "track/track.h"
+
+namespace mpshim::track {
+
+/// MPSHIM_CHECK, in the option's order.
+enum class CheckMode : uint8_t { Off = 0, Sample, Light, Full };
+extern CheckMode g_check;
+/// True when any check is on (then tracking is on too).
+inline bool checking() { return g_check != CheckMode::Off; }
+
+/// The kinds of memory error, named as AddressSanitizer names them (error_name).
+enum class ErrorKind : uint8_t {
+  HeapOverflow,   ///< heap-buffer-overflow: a write or access past the block's end
+  HeapUnderflow,  ///< heap-buffer-underflow: before its start (full mode's front redzone)
+  UseAfterFree,   ///< heap-use-after-free
+  DoubleFree,     ///< double-free
+  BadFree,        ///< bad-free: not the start of a live block (interior, never returned)
+  Mismatch,       ///< alloc-dealloc-mismatch: new/free, new[]/delete, malloc/delete, ...
+};
+const char* error_name(ErrorKind k);
+
+/// Where an error was seen.
+enum class Found : uint8_t {
+  Call,     ///< at the bad call itself (bad, double, mismatched free)
+  Free,     ///< a redzone checked when the block was freed
+  Realloc,  ///< a redzone checked when the block was reallocated
+  Reuse,    ///< a freed block's pattern checked when it left the quarantine
+  Exit,     ///< the check of every block at exit
+  Fault,    ///< a guard page: the faulting access itself
+};
+
+/// One memory error, with what is known of its block (the allocation history).
+struct MemError {
+  ErrorKind kind = ErrorKind::BadFree;
+  Found found = Found::Call;
+  Memory mem = Memory::Host;
+  bool write = true;        ///< Fault: a write (else a read)
+  uintptr_t addr = 0;       ///< the pointer passed, the first corrupted byte, the faulting address
+  uintptr_t last = 0;       ///< the last corrupted byte (redzone and pattern checks); 0: addr only
+  uintptr_t block = 0;      ///< the block's start as the program got it; 0: no block known
+  uint64_t size = 0;        ///< its requested size
+  Kind alloc_kind = Kind::None;  ///< how it was allocated (None: unknown)
+  bool freed = false;       ///< it was freed already (free_stack is its first free)
+  uint32_t alloc_stack = 0, free_stack = 0;
+  uint32_t access_stack = 0;     ///< the bad call or access; 0: none (Found::Exit)
+  const char* call = nullptr;    ///< function of the bad call ("free", "operator delete", "cuMemFree")
+};
+
+/// Receives every error found, outside the tracker's locks. Returns only when the program
+/// is to go on (MPSHIM_ON_ERROR=report).
+using ErrorSink = void (*)(const MemError& e);
+/// Sets the sink (the entry layer's, once at start-up). Without one, errors are dropped.
+void set_error_sink(ErrorSink sink);
+/// Hands `e` to the sink, capturing the calling thread's stack as its access stack when it
+/// has none (unless found at exit).
+void report_error(MemError e);
+
+/// The calling thread's stack (its caller first), interned; 0 when stacks are off.
+uint32_t capture_current();
+/// The same from a signal handler: frames before `pc` (the handler, the signal
+/// trampoline) are dropped when `pc` is among them.
+uint32_t capture_from(uintptr_t pc);
+
+/// How the program frees: the name of each is what reports print.
+enum class Dealloc : uint8_t { Free, Delete, DeleteArray, Realloc };
+
+/// Function name of `how` ("free", "operator delete", ...).
+const char* dealloc_name(Dealloc how);
+/// True when freeing a block allocated with `kind` as `how` frees is a mismatch.
+bool mismatched(Kind kind, Dealloc how);
+
+/// Bytes written in redzones, and over new blocks in full mode (reads of them show).
+constexpr unsigned char kRedzoneByte = 0xac;
+constexpr unsigned char kUninitByte = 0xbe;
+
+/// Layout of a checked block in its allocator slot: `front` redzone bytes, the block, then
+/// at least `back` redzone bytes up to the slot's end.
+struct Layout {
+  size_t front, back;
+};
+Layout layout(size_t size, Kind kind);
+
+/// The allocation side: records the slot `slot` (from the allocator, `layout(size,
+/// kind)` bytes around `size`) as a block allocated with `kind`, fills its redzones and
+/// returns the pointer the program gets.
+void* on_alloc_checked(void* slot, size_t size, Kind kind);
+
+/// True for this allocation when it is to be sampled (MPSHIM_CHECK=sample).
+bool sample_now();
+/// True when a block of `size` goes on guard pages in full mode.
+bool guard_big(size_t size);
+/// A block of `size` alone on pages ending in a guard page, recorded and tracked;
+/// nullptr when none can be had (too many sampled blocks, no memory, alignment above a page).
+void* guarded_alloc(size_t size, size_t align, Kind kind);
+
+/// Checks and frees `p` as `how` frees it: bad, double and mismatched frees are reported
+/// (a bad free is then ignored), redzones verified, the block quarantined or given back.
+/// False when `p` is not the shim's memory at all (another allocator's: never blamed).
+bool checked_free(void* p, Dealloc how);
+/// For realloc: checks `p` as checked_free does without freeing it. 1 and its size in
+/// `*size` when it is a live block, 0 when an error was reported (leave it alone), -1
+/// when it is not the shim's memory.
+int checked_realloc_source(void* p, size_t* size);
+/// Frees a block that checked_realloc_source accepted (its redzones verified).
+void checked_release(void* p, Found found);
+/// Requested size of the live block at `p` (malloc_usable_size under checks: the redzones
+/// must stay untouched); 0 when `p` is none.
+size_t checked_usable(const void* p);
+
+/// A SIGSEGV at `addr`: true when it hit a guarded block (or its guard page), with the
+/// error in `*e`; `recover` then makes that page accessible so the access can go on.
+bool guarded_fault(uintptr_t addr, bool recover, MemError* e);
+
+/// At exit: verifies every live block's redzones and the quarantined blocks' patterns.
+void check_all_blocks();
+
+/// For the leak check: extra bytes before a live block's requested size that its scan
+/// must cover (full mode's front redzone), from its allocation kind.
+size_t scan_front(Kind kind);
+/// For the leak check: the tracker's own memory that holds block addresses (quarantine,
+/// guarded records), which is no root.
+void for_each_check_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+
+/// A guarded block's record for the leak check (a host block outside the allocator's
+/// slots, kept with the foreign blocks), with its allocation stack; and its removal.
+void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack);
+void forget_foreign(const void* p);
+/// True on a thread inside the tracker (or with tracking disabled): no sampling there.
+bool thread_quiet();
+
+/// Start-up (from track::init) and fork.
+void check_init();
+void check_before_fork();
+void check_after_fork_parent();
+void check_after_fork_child();
+
+}  // namespace mpshim::track

@@ -1,0 +1,148 @@
+// Memory-error checks (MPSHIM_CHECK): one program run per error class, in abort and in
+// report mode, checking the kind, the sizes and the function names of the stacks; the JSON
+// form; and a clean program that gets no report in any mode.
+#ifndef BOOST_TEST_DYN_LINK
+#define BOOST_TEST_DYN_LINK
+#endif
+#define BOOST_TEST_MODULE e2e_memcheck
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <filesystem>
+#include <sstream>
+
+#include "harness.h"
+#include "leaks/json.h"
+
+namespace {
+
+struct Case {
+  const char* name;   // errors.cc's argument
+  const char* mode;   // MPSHIM_CHECK
+  const char* kind;   // the error's name
+  std::vector<std::string> expect;  // text the report must hold, in this order
+};
+
+std::ostream& operator<<(std::ostream& o, const Case& c) { return o << c.name << "/" << c.mode; }
+
+const std::vector<Case> kCases = {
+    {"overflow1", "light", "heap-buffer-overflow",
+     {"1 byte(s) past the end of a 10-byte block", "Found when the block was freed:", "in release_block",
+      "Block allocated with malloc at:", "in make_block"}},
+    {"overflow100", "light", "heap-buffer-overflow",
+     {"100 byte(s) past the end of a 1000-byte block", "in release_block", "in make_block"}},
+    {"underflow", "full", "heap-buffer-underflow",
+     {"1 byte(s) before the start of a 32-byte block", "in release_block", "in make_block"}},
+    {"double", "light", "double-free",
+     {"free of 0x", "a 32-byte block freed already", "Bad call:", "in release_block",
+      "Block allocated with malloc at:", "in make_block", "Block freed at:", "in release_block"}},
+    {"double", "sample", "double-free", {"free of 0x", "Bad call:", "in release_block"}},
+    {"interior", "light", "bad-free",
+     {"8 byte(s) inside a 32-byte block", "in release_block", "in make_block"}},
+    {"never", "light", "bad-free", {"never returned by an allocation function", "in release_block"}},
+    {"new_free", "light", "alloc-dealloc-mismatch",
+     {"4-byte block", "allocated with operator new, freed with free", "in release_block", "in make_object"}},
+    {"newarray_delete", "sample", "alloc-dealloc-mismatch",
+     {"12-byte block", "allocated with operator new[], freed with operator delete", "in delete_object",
+      "in make_array"}},
+    {"malloc_delete", "full", "alloc-dealloc-mismatch",
+     {"allocated with malloc, freed with operator delete", "in delete_object", "in make_block"}},
+    {"write_after_free", "light", "heap-use-after-free",
+     {"offset 3 in a freed 64-byte block", "(found at exit)", "in make_block", "Block freed at:",
+      "in release_block"}},
+    {"guard", "full", "heap-buffer-overflow",
+     {"WRITE at 0x", "1 byte(s) past the end of a 100000-byte block", "Faulting access:", "in write_byte",
+      "in make_block"}},
+    {"sample_overflow", "sample", "heap-buffer-overflow",
+     {"WRITE at 0x", "1 byte(s) past the end of a 64-byte block", "Faulting access:", "in write_byte",
+      "in make_block"}},
+    {"sample_uaf", "sample", "heap-use-after-free",
+     {"WRITE at 0x", "offset 0 in a freed 64-byte block", "Faulting access:", "in write_byte",
+      "in make_block", "Block freed at:", "in release_block"}},
+};
+
+e2e::Result run(const Case& c, const char* on_error, std::vector<std::pair<std::string, std::string>> env = {}) {
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), c.name};
+  cmd.env = {{"MPSHIM_CHECK", c.mode}, {"MPSHIM_ON_ERROR", on_error}, {"MPSHIM_SAMPLE_RATE", "1"}};
+  for (auto& e : env) cmd.env.push_back(e);
+  return e2e::run(cmd);
+}
+
+// The report's text holds each expected piece, in order, after the error line.
+void check_text(const Case& c, const std::string& err) {
+  std::string head = std::string("mpshim: ERROR: ") + c.kind + ": ";
+  size_t at = err.find(head);
+  BOOST_TEST_REQUIRE(at != std::string::npos, err);
+  for (const std::string& piece : c.expect) {
+    size_t next = err.find(piece, at);
+    BOOST_TEST(next != std::string::npos, "missing '" << piece << "' in order:\n" << err);
+    if (next != std::string::npos) at = next + piece.size();
+  }
+  BOOST_TEST(err.find(std::string("SUMMARY: mpshim: ") + c.kind + " in memcheck_errors") != std::string::npos, err);
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(report_mode_goes_on, boost::unit_test::data::make(kCases), c) {
+  e2e::Result r = run(c, "report");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  check_text(c, r.err);
+  // One error, counted in the exit summary.
+  BOOST_TEST(r.err.find("1 memory error(s)") != std::string::npos, r.err);
+}
+
+BOOST_DATA_TEST_CASE(abort_mode_stops, boost::unit_test::data::make(kCases), c) {
+  e2e::Result r = run(c, "abort");
+  BOOST_TEST(r.exit_code == -1, r.describe());
+  int sig = std::string(c.name).find("sample_") == 0 || std::string(c.name) == "guard" ? SIGSEGV : SIGABRT;
+  BOOST_TEST(r.signal == sig, r.describe());
+  BOOST_TEST(r.out.empty(), r.describe());
+  check_text(c, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(exit_code_counts_errors) {
+  e2e::Result r = run(kCases[0], "report", {{"MPSHIM_LEAK_EXITCODE", "23"}});
+  BOOST_TEST(r.exit_code == 23, r.describe());
+}
+
+BOOST_AUTO_TEST_CASE(json_report) {
+  e2e::TempDir dir;
+  const Case& c = kCases[3];  // double free, light: every stack
+  e2e::Result r = run(c, "report", {{"MPSHIM_REPORT", dir / "r.%p.json"}, {"MPSHIM_REPORT_FORMAT", "json"}});
+  BOOST_TEST_REQUIRE(r.ok(), r.describe());
+  std::string text;
+  for (auto& entry : std::filesystem::directory_iterator(dir.path())) text = e2e::read_file(entry.path());
+  // One object per error line, then the leak report.
+  std::istringstream lines(text);
+  std::string first;
+  std::getline(lines, first);
+  leaktest::Json e = leaktest::parse_json(first);
+  BOOST_TEST(e["kind"].str() == "double-free");
+  BOOST_TEST(e["call"].str() == "free");
+  BOOST_TEST(e["block"]["size"].u64() == 32u);
+  BOOST_TEST(e["block"]["function"].str() == "malloc");
+  BOOST_TEST(e["block"]["freed"].boolean);
+  auto has = [](const leaktest::Json& stack, const std::string& fn) {
+    for (const auto& f : stack.items)
+      if (!f["function"].is_null() && f["function"].str() == fn) return true;
+    return false;
+  };
+  BOOST_TEST(has(e["stack"], "release_block"));
+  BOOST_TEST(has(e["block"]["alloc_stack"], "make_block"));
+  BOOST_TEST(has(e["block"]["free_stack"], "release_block"));
+  std::string rest((std::istreambuf_iterator<char>(lines)), std::istreambuf_iterator<char>());
+  leaktest::Json leaks = leaktest::parse_json(rest);
+  BOOST_TEST(leaks["summary"]["errors"].u64() == 1u);
+}
+
+// A program without errors gets no report in any mode, and the same output.
+BOOST_DATA_TEST_CASE(clean_program_is_not_blamed,
+                     boost::unit_test::data::make({"sample", "light", "full"}), mode) {
+  Case c{"clean", mode, "", {}};
+  e2e::Result r = run(c, "abort");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n");
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+}

@@ -1,0 +1,97 @@
+// One memory error per run, chosen by argv[1]; prints "survived" when the program goes on
+// after it (MPSHIM_ON_ERROR=report). Blocks come from make_block and go to release_block,
+// whose names the tests look for in the reported stacks.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+extern "C" __attribute__((noinline)) char* make_block(size_t n) {
+  char* p = static_cast<char*>(malloc(n));
+  asm volatile("" ::"r"(p) : "memory");
+  return p;
+}
+extern "C" __attribute__((noinline)) void release_block(void* p) {
+  asm volatile("" ::"r"(p) : "memory");
+  free(p);
+}
+extern "C" __attribute__((noinline)) void write_byte(char* p, long i) {
+  asm volatile("" ::"r"(p) : "memory");
+  p[i] = 1;
+}
+extern "C" __attribute__((noinline)) int* make_object() { return new int(3); }
+extern "C" __attribute__((noinline)) int* make_array() { return new int[3]; }
+extern "C" __attribute__((noinline)) void delete_object(int* p) { delete p; }
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  const char* c = argv[1];
+  if (!strcmp(c, "overflow1")) {
+    char* p = make_block(10);
+    write_byte(p, 10);
+    release_block(p);
+  } else if (!strcmp(c, "overflow100")) {
+    char* p = make_block(1000);
+    memset(p + 1000, 1, 100);
+    release_block(p);
+  } else if (!strcmp(c, "underflow")) {
+    char* p = make_block(32);
+    write_byte(p, -1);
+    release_block(p);
+  } else if (!strcmp(c, "double")) {
+    char* p = make_block(32);
+    release_block(p);
+    release_block(p);
+  } else if (!strcmp(c, "interior")) {
+    char* p = make_block(32);
+    release_block(p + 8);
+  } else if (!strcmp(c, "never")) {
+    // A small block's 4 MiB chunk starts with the allocator's header: never a block.
+    char* p = make_block(32);
+    release_block(reinterpret_cast<void*>(uintptr_t(p) & ~((uintptr_t(1) << 22) - 1)));
+  } else if (!strcmp(c, "new_free")) {
+    release_block(make_object());
+  } else if (!strcmp(c, "newarray_delete")) {
+    delete_object(make_array());
+  } else if (!strcmp(c, "malloc_delete")) {
+    delete_object(reinterpret_cast<int*>(make_block(4)));
+  } else if (!strcmp(c, "write_after_free")) {
+    char* p = make_block(64);
+    release_block(p);
+    write_byte(p, 3);
+  } else if (!strcmp(c, "guard")) {
+    char* p = make_block(100000);
+    write_byte(p, 100000);
+    release_block(p);
+  } else if (!strcmp(c, "sample_overflow")) {
+    char* p = make_block(64);
+    write_byte(p, 64);
+    release_block(p);
+  } else if (!strcmp(c, "sample_uaf")) {
+    char* p = make_block(64);
+    release_block(p);
+    write_byte(p, 0);
+  } else if (!strcmp(c, "clean")) {
+    // Every allocation function, right sizes and pairs: no report at all.
+    for (int i = 0; i < 2000; ++i) {
+      char* p = make_block(size_t(i) * 7 + 1);
+      memset(p, 1, size_t(i) * 7 + 1);
+      p = static_cast<char*>(realloc(p, size_t(i) * 13 + 5));
+      memset(p, 2, size_t(i) * 13 + 5);
+      release_block(p);
+      delete_object(make_object());
+      int* a = make_array();
+      delete[] a;
+      void* q = nullptr;
+      if (posix_memalign(&q, 64, 100) == 0) memset(q, 3, 100);
+      free(q);
+      char* z = static_cast<char*>(calloc(3, 50));
+      if (z[149] != 0) return 3;
+      free(z);
+    }
+  } else {
+    return 2;
+  }
+  printf("survived\n");
+  return 0;
+}
