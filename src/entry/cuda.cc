@@ -6,6 +6,7 @@
 #include "config/options.h"
 #include "entry/cuda_cache.h"
 #include "entry/entry.h"
+#include "track/memcheck.h"
 #include "prim/fmt.h"
 #include "prim/lock.h"
 #include "report/report.h"
@@ -39,6 +40,24 @@ void track_free(const void* p) {
   if (tracking_device()) track::on_foreign_free(p);
 }
 const void* as_ptr(DevPtr p) { return reinterpret_cast<const void*>(uintptr_t(p)); }
+
+// A CUDA free the shim saw go wrong, under MPSHIM_CHECK: a double free, a pointer never
+// returned by a CUDA allocation, or memory of another kind (malloc's, device memory passed
+// to cuMemFreeHost). Returns after the report only with MPSHIM_ON_ERROR=report.
+void report_bad_free(uintptr_t p, const char* call, track::Memory expected) {
+  track::MemError e;
+  e.kind = track::ErrorKind::BadFree;
+  e.addr = p;
+  e.call = call;
+  e.mem = expected;
+  if (track::describe_foreign(p, &e)) {
+    if (e.freed && e.block == p) e.kind = track::ErrorKind::DoubleFree;
+    else if (e.block == p && e.mem != expected) e.kind = track::ErrorKind::Mismatch;
+  } else if (track::describe_host(p, &e) && e.block == p) {
+    e.kind = track::ErrorKind::Mismatch;
+  }
+  track::report_error(e);
+}
 
 // The device of the calling thread's current context, remembered per thread: the cache
 // keys its pools by context and records each one's device.
@@ -250,18 +269,29 @@ Result mem_free(DevPtr p) {
         // Inside a cached segment but not a live block: the driver would free the whole
         // segment under other blocks.
         count(g_stats.invalid_frees);
-        prim::Writer(2).str("mpshim: cuMemFree(").hex(p).str(
-            "): not a live device allocation (double free or interior pointer); ignored\n");
+        if (track::checking())
+          report_bad_free(p, "cuMemFree", track::Memory::Device);
+        else
+          prim::Writer(2).str("mpshim: cuMemFree(").hex(p).str(
+              "): not a live device allocation (double free or interior pointer); ignored\n");
         return kErrorInvalidValue;
       case Freed::NotOurs: break;
     }
   }
   auto f = real_fn<Result (*)(DevPtr)>(Hook::MemFree);
   if (f == nullptr) return kErrorNotInitialized;
+  track::MemError host;
+  if (p != 0 && track::checking() && track::describe_host(p, &host)) {
+    // malloc's memory is never the driver's to free.
+    report_bad_free(p, "cuMemFree", track::Memory::Device);
+    return kErrorInvalidValue;
+  }
   Result r = f(p);
   if (r == kSuccess && p != 0) {
     count(g_stats.passed_frees);
     track_free(as_ptr(p));
+  } else if (r == kErrorInvalidValue && p != 0 && track::checking()) {
+    report_bad_free(p, "cuMemFree", track::Memory::Device);
   }
   return r;
 }
@@ -325,8 +355,16 @@ Result mem_host_alloc(void** out, size_t size, unsigned flags) {
 Result mem_free_host(void* p) {
   auto f = real_fn<Result (*)(void*)>(Hook::MemFreeHost);
   if (f == nullptr) return kErrorNotInitialized;
+  auto addr = reinterpret_cast<uintptr_t>(p);
+  track::MemError host;
+  if (p != nullptr && track::checking() && track::describe_host(addr, &host)) {
+    report_bad_free(addr, "cuMemFreeHost", track::Memory::Pinned);
+    return kErrorInvalidValue;
+  }
   Result r = f(p);
   if (r == kSuccess) track_free(p);
+  else if (r == kErrorInvalidValue && p != nullptr && track::checking())
+    report_bad_free(addr, "cuMemFreeHost", track::Memory::Pinned);
   return r;
 }
 

@@ -20,6 +20,7 @@
 #include "prim/os.h"
 #include "prim/thread.h"
 #include "report/report.h"
+#include "track/memcheck.h"
 
 namespace mpshim::entry {
 
@@ -111,10 +112,24 @@ void free_cold(void* p) {
   if (g_mode == kOn) free(p);
 }
 
+// Under the checks: free() or delete of device, managed or pinned memory that CUDA handed
+// out is reported as such (and the memory left alone); false for any other pointer.
+static bool report_cuda_memory_freed(void* p) {
+  track::MemError e;
+  auto addr = reinterpret_cast<uintptr_t>(p);
+  if (!track::describe_foreign(addr, &e) || e.block != addr || e.freed) return false;
+  e.kind = track::ErrorKind::Mismatch;
+  e.addr = addr;
+  e.call = "free";
+  track::report_error(e);
+  return true;
+}
+
 // Reports a free the allocator cannot honour and leaves the memory alone.
 void bad_free(void* p) {
   static std::atomic<int> reported{0};
   if (is_bootstrap(p)) return;
+  if (track::checking() && report_cuda_memory_freed(p)) return;
   bool ours = cpu::owns(p);
   if (!ours) cpu::g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
   if (reported.fetch_add(1, std::memory_order_relaxed) >= 10) return;

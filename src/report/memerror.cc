@@ -68,8 +68,13 @@ void describe(prim::Writer& w, const MemError& e) {
       break;
     case ErrorKind::DoubleFree:
       w.str(e.call != nullptr ? e.call : "free").str(" of ").hex(e.addr);
-      if (known) w.str(", a ").u64(e.size).str("-byte block freed already");
-      else w.str(", freed already");
+      if (known) {
+        w.str(", a ").u64(e.size).str("-byte ");
+        if (*mem != '\0') w.str(mem).str(" memory ");
+        w.str("block freed already");
+      } else {
+        w.str(", freed already");
+      }
       break;
     case ErrorKind::BadFree:
       w.str(e.call != nullptr ? e.call : "free").str(" of ").hex(e.addr);
@@ -81,7 +86,9 @@ void describe(prim::Writer& w, const MemError& e) {
       }
       break;
     case ErrorKind::Mismatch:
-      w.u64(e.size).str("-byte block at ").hex(e.block).str(" allocated with ");
+      w.u64(e.size).str("-byte ");
+      if (*mem != '\0') w.str(mem).str(" memory ");
+      w.str("block at ").hex(e.block).str(" allocated with ");
       w.str(track::kind_name(e.alloc_kind)).str(", freed with ").str(e.call != nullptr ? e.call : "free");
       break;
   }

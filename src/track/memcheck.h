@@ -63,6 +63,14 @@ void set_error_sink(ErrorSink sink);
 /// has none (unless found at exit).
 void report_error(MemError e);
 
+/// For a misused CUDA free: what is known of the device, managed or pinned block at `addr`
+/// (its start, live in the records, or freed earlier and remembered by the history) goes to
+/// `e` (block, size, alloc_kind, alloc_stack, mem, and freed with free_stack); false when
+/// nothing is known.
+bool describe_foreign(uintptr_t addr, MemError* e);
+/// The same for a host block holding `addr` (cuMemFree or cuMemFreeHost of malloc's memory).
+bool describe_host(uintptr_t addr, MemError* e);
+
 /// The calling thread's stack (its caller first), interned; 0 when stacks are off.
 uint32_t capture_current();
 /// The same from a signal handler: frames before `pc` (the handler, the signal

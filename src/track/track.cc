@@ -126,6 +126,44 @@ bool on_foreign_free(const void* p) {
 // ---------------------------------------------------------------------------------------
 // For the memory-error checks
 
+bool describe_foreign(uintptr_t addr, MemError* e) {
+  ForeignBlock f;
+  if (g_enabled && g_foreign.find(addr, &f)) {
+    e->block = f.start;
+    e->size = f.size;
+    e->alloc_kind = f.kind;
+    e->alloc_stack = f.stack;
+    e->mem = f.mem;
+    e->freed = false;
+    return true;
+  }
+  FreedBlock h;
+  if (!g_enabled || !history_find(addr, &h) || h.mem == Memory::Host) return false;
+  e->block = h.user;
+  e->size = h.size;
+  e->alloc_kind = h.kind;
+  e->alloc_stack = h.alloc_stack;
+  e->free_stack = h.free_stack;
+  e->mem = h.mem;
+  e->freed = true;
+  return true;
+}
+
+bool describe_host(uintptr_t addr, MemError* e) {
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  if (!g_enabled || !cpu::find_block(reinterpret_cast<void*>(addr), &start, &usable, &t)) return false;
+  uint64_t v = load_tag(t);
+  if (v == 0) return false;
+  e->block = uintptr_t(start);
+  e->size = tag::size(v, usable);
+  e->alloc_kind = tag::kind(v);
+  e->alloc_stack = tag::stack(v);
+  e->mem = Memory::Host;
+  return true;
+}
+
 MPSHIM_NOINLINE uint32_t capture_current() {
   if (t_depth != 0) return 0;
   return caller_stack();

@@ -9,6 +9,7 @@
 #define BOOST_TEST_MODULE e2e_cuda
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -234,6 +235,42 @@ BOOST_AUTO_TEST_CASE(mem_get_info) {
   e2e::Result r = run_cuda({"meminfo"}, {{"FAKECUDA_MEMORY", "256M"}});
   BOOST_TEST(r.ok(), r.describe());
   BOOST_TEST(values(r.out)["big"] == "0", r.out);
+}
+
+// CUDA frees gone wrong, under the memory-error checks: the kind, the stacks, and CUDA's
+// own error for the bad call (CUDA_ERROR_INVALID_VALUE) when the program goes on.
+BOOST_AUTO_TEST_CASE(device_misuse) {
+  struct Case {
+    const char* mode;
+    const char* title;   // the report's first line, after "ERROR: "
+    const char* frame;   // a function of the bad call's stack
+  };
+  const Case cases[] = {
+      {"double", "double-free: cuMemFree of 0x", "free_twice"},
+      {"never", "bad-free: cuMemFree of 0x7e1234560000, which was never returned", "free_device"},
+      {"interior", "bad-free: cuMemFree of 0x", "free_device"},
+      {"host", "alloc-dealloc-mismatch: 300-byte block at 0x", "free_device"},
+      {"as_host", "alloc-dealloc-mismatch: 5000-byte device memory block at 0x", "main"},
+      {"pinned", "alloc-dealloc-mismatch: 5000-byte device memory block at 0x", "main"},
+  };
+  for (const char* cuda : {"on", "track"}) {
+    for (const Case& c : cases) {
+      e2e::Result r = run_cuda({"cuda_misuse", c.mode}, {{"MPSHIM_CHECK", "light"},
+                                                         {"MPSHIM_ON_ERROR", "report"},
+                                                         {"MPSHIM_CUDA", cuda}});
+      BOOST_TEST(r.ok(), r.describe());
+      std::string what = std::string(cuda) + " " + c.mode + "\n" + r.err;
+      BOOST_TEST(r.err.find(std::string("mpshim: ERROR: ") + c.title) != std::string::npos, what);
+      BOOST_TEST(r.err.find(std::string(" in ") + c.frame + " ") != std::string::npos, what);
+      BOOST_TEST(r.err.find("1 memory error(s)") != std::string::npos, what);
+      if (std::string(c.mode) != "as_host") BOOST_TEST(r.out == "result=1\n", what);
+      if (std::string(c.mode) == "double")
+        BOOST_TEST(r.err.find("Block freed at:") != std::string::npos, what);
+    }
+  }
+  e2e::Result abort_mode = run_cuda({"cuda_misuse", "double"}, {{"MPSHIM_CHECK", "light"}});
+  BOOST_TEST(abort_mode.signal == SIGABRT, abort_mode.describe());
+  BOOST_TEST(abort_mode.err.find("mpshim: ERROR: double-free") != std::string::npos, abort_mode.err);
 }
 
 // include/mpshim.h's CUDA functions: statistics, reset of the peaks, release of the cache.
