@@ -18,6 +18,7 @@
 #include "entry/real.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
+#include "report/profile_json.h"
 #include "report/report.h"
 
 namespace mpshim::entry {
@@ -299,7 +300,12 @@ void at_exit() {
     report::write_stats(s);
   }
   if (c.stats) cuda::write_stats();
-  if (g_mode == kOn && track::enabled()) leak_check(true);
+  if (g_mode == kOn && track::enabled()) {
+    track::disable_thread();  // what the symboliser allocates is not the program's
+    report::write_profile();
+    track::enable_thread();
+    leak_check(true);
+  }
 }
 
 int dlclose(void* handle) {

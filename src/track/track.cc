@@ -13,6 +13,7 @@
 #include "track/classify.h"
 #include "track/driver_image.h"
 #include "track/foreign.h"
+#include "track/profile.h"
 #include "track/roots.h"
 #include "track/scratch.h"
 #include "track/stack_table.h"
@@ -48,6 +49,7 @@ void init() {
   ++t_depth;
   g_enabled = true;
   capture_init();
+  profile::init();
   --t_depth;
 }
 
@@ -87,8 +89,28 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
-  store_tag(t, tag::make(kind, 0, caller_stack(), size, usable));
+  uint32_t id = caller_stack();
+  store_tag(t, tag::make(kind, 0, id, size, usable));
+  if (MPSHIM_UNLIKELY(profile::on())) profile::on_alloc(profile::kHost, id, size, uintptr_t(p));
 }
+
+namespace {
+
+// Pinned memory is host memory; device and managed memory are the device's.
+profile::Side side_of(Memory m) { return m == Memory::Device || m == Memory::Managed ? profile::kDevice : profile::kHost; }
+
+MPSHIM_NOINLINE void profile_free(void* p, uint64_t v) {
+  if (tag::internal(v)) return;
+  size_t usable = 0;
+  if (MPSHIM_UNLIKELY((v & tag::kSlack) != 0)) {
+    void* start;
+    uint64_t* tag;
+    cpu::find_block(p, &start, &usable, &tag);
+  }
+  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, usable), uintptr_t(p));
+}
+
+}  // namespace
 
 MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem) {
   if (!g_enabled || p == nullptr) return;
@@ -97,17 +119,26 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   bool quiet = t_depth != 0;
   uint32_t id = quiet ? 0 : caller_stack();
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
+  if (profile::on()) profile::on_alloc(side_of(mem), id, size, uintptr_t(p));
 }
 
-bool on_foreign_free(const void* p) { return g_enabled && g_foreign.erase(uintptr_t(p)); }
+bool on_foreign_free(const void* p) {
+  if (!g_enabled) return false;
+  ForeignBlock b;
+  if (!g_foreign.erase(uintptr_t(p), &b)) return false;
+  if (profile::on()) profile::on_free(side_of(b.mem), b.stack, b.size, b.start);
+  return true;
+}
 
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
 
 bool on_free(void* p) {
   uint64_t* t = cpu::tag_of(p);
-  if (MPSHIM_UNLIKELY(t == nullptr || load_tag(t) == 0)) return false;
+  uint64_t v = t != nullptr ? load_tag(t) : 0;
+  if (MPSHIM_UNLIKELY(v == 0)) return false;
   store_tag(t, 0);
+  if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
   return true;
 }
 
@@ -449,6 +480,7 @@ void after_fork_child() {
   g_check_lock.reset();
   g_foreign.after_fork_child();
   g_stacks.after_fork_child();
+  profile::after_fork_child();
   prim::unwinder_pipe_after_fork_child();
 }
 
