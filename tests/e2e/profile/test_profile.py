@@ -311,7 +311,7 @@ class HtmlPage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-        cls.tmp = os.path.join(ARGS.build, "profile-page")
+        cls.tmp = os.path.abspath(os.path.join(ARGS.build, "profile-page"))
         os.makedirs(cls.tmp, exist_ok=True)
         env = {"LD_LIBRARY_PATH": ARGS.fake_cuda}
         _, data = profile_of([os.path.join(ARGS.build, "profile_device_peaks")], cls.tmp, env)
