@@ -28,6 +28,7 @@ struct SideState {
   std::atomic<uint32_t> gen{0};
   std::atomic<uint64_t> peak_time{0};
   std::atomic<int64_t> step{1};         // a change of this many bytes takes a sample
+  std::atomic<int64_t> timed_peak{0};   // the peak when peak_time was last read
   std::atomic<int64_t> last_sampled{0};
 };
 
@@ -144,8 +145,14 @@ MPSHIM_NOINLINE void raise_peak(SideState& st, int64_t now) {
   while (now > p) {
     if (st.peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
       st.gen.fetch_add(1, std::memory_order_relaxed);
-      st.peak_time.store(elapsed_ns(), std::memory_order_relaxed);
-      st.step.store(now / 100 > 0 ? now / 100 : 1, std::memory_order_relaxed);
+      // While memory grows every allocation is a new peak: the clock is read only when the
+      // peak passed the last timed one by a step (1%), so peak_time is when memory first
+      // came within 1% of the peak.
+      if (now - st.timed_peak.load(std::memory_order_relaxed) >= st.step.load(std::memory_order_relaxed)) {
+        st.timed_peak.store(now, std::memory_order_relaxed);
+        st.peak_time.store(elapsed_ns(), std::memory_order_relaxed);
+        st.step.store(now / 100 > 0 ? now / 100 : 1, std::memory_order_relaxed);
+      }
       return;
     }
   }
@@ -274,6 +281,7 @@ void reset_for_test(size_t max_samples) {
     st.gen = 0;
     st.peak_time = 0;
     st.step = 1;
+    st.timed_peak = 0;
     st.last_sampled = 0;
   }
   g_nsamples = 0;
