@@ -396,6 +396,12 @@ def tracking_tools(ctx):
     tools.append(("mpshim", mpshim_wrap,
                   lambda r, t: parse_mpshim(sorted(glob.glob(os.path.join(t, "mpshim.*.report"))))))
 
+    def profile_wrap(argv, env, tmp):  # tracking plus the allocation profile (MPSHIM_PROFILE)
+        env.update(MPSHIM_PROFILE=os.path.join(tmp, "profile.%p.json"))
+        return mpshim_wrap(argv, env, tmp)
+    tools.append(("mpshim-profile", profile_wrap,
+                  lambda r, t: parse_mpshim(sorted(glob.glob(os.path.join(t, "mpshim.*.report"))))))
+
     if shutil.which("heaptrack") and shutil.which("heaptrack_print"):
         tools.append(("heaptrack", lambda a, e, t: ["heaptrack", "-o", os.path.join(t, "ht")] + a,
                       lambda r, t: parse_heaptrack(r.out + r.err, first(t, "ht.*"))))

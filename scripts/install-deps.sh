@@ -12,6 +12,8 @@ packages=(
   libpython3.11-testsuite
   # benchmarks: the allocators compared, and the tools and programs they run
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine
+  # `mpshim report --html`: the libraries inlined into the page, and the browser its test runs
+  libjs-d3 libjs-dygraphs chromium
 )
 
 if [[ $(id -u) == 0 ]]; then

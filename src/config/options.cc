@@ -49,7 +49,7 @@ size_t find(const char* s, size_t n) {
 }
 
 // Options that name a file or change the exit status (see ignored_when_secure).
-constexpr const char* kUnsafe[] = {"REPORT", "FOLDED", "SUPPRESSIONS", "LEAK_EXITCODE"};
+constexpr const char* kUnsafe[] = {"REPORT", "FOLDED", "SUPPRESSIONS", "LEAK_EXITCODE", "PROFILE"};
 
 constexpr const char* kOn[] = {"1", "on", "yes", "true", "enable"};
 constexpr const char* kOff[] = {"0", "off", "no", "false", "disable"};

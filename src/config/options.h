@@ -35,6 +35,8 @@ enum class Type { Bool, Uint, Size, String, Enum };
   X(LEAK_EXITCODE, leak_exitcode, Uint, 0, 0, 255, "", "exit status when leaks are found (0: keep)") \
   X(SUPPRESSIONS, suppressions, String, 0, 0, 0, "", "file of leak:pattern suppressions")          \
   X(FOLDED, folded, String, 0, 0, 0, "", "also write leaks as folded stacks to this path (%p: pid)") \
+  X(PROFILE, profile, String, 0, 0, 0, "",                                                        \
+    "record an allocation profile of host and device memory; write it as JSON to this path at exit (%p: pid)") \
   X(SYSTEM_DEBUG, system_debug, Bool, 0, 0, 1, "",                                                \
     "read separate debug files (/usr/lib/debug) for file:line in system libraries (slower)")        \
   X(CHILDREN, children, String, 0, 0, 0, "none",                                                   \

@@ -10,6 +10,7 @@
 #include "prim/fmt.h"
 #include "prim/lock.h"
 #include "report/report.h"
+#include "track/profile.h"
 
 namespace mpshim::entry::cuda {
 namespace {
@@ -33,11 +34,22 @@ void note_used() {
 // MPSHIM_CUDA=off: the exported hooks (programs linked against libcuda) pass through too.
 bool tracking_device() { return tracking() && mode() != CudaMode::Off; }
 
+uint64_t reserved_now();
+
+// The profile's device reserved figure follows the cache's segments.
+void profile_reserved() {
+  if (track::profile::on() && caching()) track::profile::set_device_reserved(reserved_now());
+}
+
 void track_alloc(const void* p, size_t size, track::Kind kind, track::Memory mem) {
-  if (tracking_device()) track::on_foreign_alloc(p, size, kind, mem);
+  if (!tracking_device()) return;
+  track::on_foreign_alloc(p, size, kind, mem);
+  profile_reserved();
 }
 void track_free(const void* p) {
-  if (tracking_device()) track::on_foreign_free(p);
+  if (!tracking_device()) return;
+  track::on_foreign_free(p);
+  profile_reserved();
 }
 const void* as_ptr(DevPtr p) { return reinterpret_cast<const void*>(uintptr_t(p)); }
 

@@ -19,6 +19,7 @@
 #include "prim/fmt.h"
 #include "prim/os.h"
 #include "prim/thread.h"
+#include "report/profile_json.h"
 #include "report/report.h"
 #include "track/memcheck.h"
 
@@ -325,6 +326,9 @@ void at_exit() {
   if (c.stats) cuda::write_stats();
   if (g_mode != kOn || !track::enabled()) return;
   check_at_exit();
+  track::disable_thread();  // what the symboliser allocates is not the program's
+  report::write_profile();
+  track::enable_thread();
   if (c.leaks) {
     leak_check(true);
   } else if (report::memory_errors() != 0 && c.leak_exitcode != 0) {

@@ -15,6 +15,7 @@
 #include "track/foreign.h"
 #include "track/history.h"
 #include "track/memcheck.h"
+#include "track/profile.h"
 #include "track/roots.h"
 #include "track/scratch.h"
 #include "track/stack_table.h"
@@ -51,6 +52,7 @@ void init() {
   g_enabled = true;
   capture_init();
   check_init();
+  profile::init();
   --t_depth;
 }
 
@@ -101,9 +103,29 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
-  if (MPSHIM_UNLIKELY(g_depth == 0)) return store_tag(t, tag::make(kind, stackless_flags(), 0, size, usable));
-  store_tag(t, tag::make(kind, 0, caller_stack(), size, usable));
+  uint32_t id = caller_stack();
+  uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0) ? stackless_flags() : 0;
+  store_tag(t, tag::make(kind, flags, id, size, usable));
+  if (MPSHIM_UNLIKELY(profile::on())) profile::on_alloc(profile::kHost, id, size, uintptr_t(p));
 }
+
+namespace {
+
+// Pinned memory is host memory; device and managed memory are the device's.
+profile::Side side_of(Memory m) { return m == Memory::Device || m == Memory::Managed ? profile::kDevice : profile::kHost; }
+
+MPSHIM_NOINLINE void profile_free(void* p, uint64_t v) {
+  if (tag::internal(v)) return;
+  size_t usable = 0;
+  if (MPSHIM_UNLIKELY((v & tag::kSlack) != 0)) {
+    void* start;
+    uint64_t* tag;
+    cpu::find_block(p, &start, &usable, &tag);
+  }
+  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, usable), uintptr_t(p));
+}
+
+}  // namespace
 
 MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem) {
   if (!g_enabled || p == nullptr) return;
@@ -112,11 +134,13 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   bool quiet = t_depth != 0;
   uint32_t id = quiet ? 0 : caller_stack();
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
+  if (profile::on()) profile::on_alloc(side_of(mem), id, size, uintptr_t(p));
 }
 
 bool on_foreign_free(const void* p) {
   ForeignBlock f;
   if (!g_enabled || !g_foreign.erase(uintptr_t(p), &f)) return false;
+  if (profile::on()) profile::on_free(side_of(f.mem), f.stack, f.size, f.start);
   // Under the checks, a later double free names where the block was allocated and freed.
   if (checking())
     history_push(FreedBlock{0, f.start, f.size, f.stack, f.ignored ? 0 : capture_current(), 0, f.kind, f.mem});
@@ -202,8 +226,10 @@ void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::
 
 bool on_free(void* p) {
   uint64_t* t = cpu::tag_of(p);
-  if (MPSHIM_UNLIKELY(t == nullptr || load_tag(t) == 0)) return false;
+  uint64_t v = t != nullptr ? load_tag(t) : 0;
+  if (MPSHIM_UNLIKELY(v == 0)) return false;
   store_tag(t, 0);
+  if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
   return true;
 }
 
@@ -551,6 +577,7 @@ void after_fork_child() {
   check_after_fork_child();
   g_foreign.after_fork_child();
   g_stacks.after_fork_child();
+  profile::after_fork_child();
   prim::unwinder_pipe_after_fork_child();
 }
 

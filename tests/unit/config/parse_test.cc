@@ -343,5 +343,5 @@ TEST(ConfigParse, SecureModeOptionList) {
   std::string ignored;
   for (size_t i = 0; i < count; ++i)
     if (mpshim::config::ignored_when_secure(o[i])) ignored += std::string(o[i].name) + " ";
-  EXPECT_EQ(ignored, "REPORT LEAK_EXITCODE SUPPRESSIONS FOLDED ");
+  EXPECT_EQ(ignored, "REPORT LEAK_EXITCODE SUPPRESSIONS FOLDED PROFILE ");
 }

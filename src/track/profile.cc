@@ -1,0 +1,300 @@
+#include "track/profile.h"
+
+#include "config/options.h"
+#include "prim/lock.h"
+#include "prim/os.h"
+
+namespace mpshim::track::profile {
+
+bool g_on = false;
+
+namespace {
+
+// Sites: per side a directory of pages of kPageSites sites, indexed by stack id (dense,
+// below 2^28), pages mapped on first use.
+constexpr int kPageShift = 12;
+constexpr size_t kPageSites = size_t(1) << kPageShift;
+constexpr size_t kDirPages = size_t(1) << (28 - kPageShift);
+
+// The timeline: at most this many samples; when full, neighbours merge and the interval
+// doubles, so a long run costs the same memory as a short one.
+constexpr size_t kMaxSamples = 32768;
+constexpr uint64_t kInterval = 10'000'000;  // 10 ms
+// Events of a thread between two looks at the clock (for the interval rule).
+constexpr uint32_t kTick = 256;
+
+struct SideState {
+  std::atomic<int64_t> live{0}, peak{0};
+  std::atomic<uint32_t> gen{0};
+  std::atomic<uint64_t> peak_time{0};
+  std::atomic<int64_t> step{1};         // a change of this many bytes takes a sample
+  std::atomic<int64_t> timed_peak{0};   // the peak when peak_time was last read
+  std::atomic<int64_t> last_sampled{0};
+};
+
+std::atomic<Site*>* g_dir[2];
+SideState g_side[2];
+
+prim::Lock g_lock;  // the timeline
+Sample* g_samples;
+size_t g_nsamples, g_max_samples;
+bool g_merged;  // the timeline was full once: changes are sampled at most every interval/64
+std::atomic<uint64_t> g_interval{kInterval};
+std::atomic<uint64_t> g_last_time{0};
+uint64_t g_rss, g_rss_time, g_peak_rss;
+std::atomic<uint64_t> g_reserved{0}, g_peak_reserved{0};
+std::atomic<bool> g_reserved_known{false};
+uint64_t g_start;
+
+MPSHIM_TLS uintptr_t t_last;  // the thread's last allocation, for temporaries
+MPSHIM_TLS uint32_t t_tick;
+
+Site* site(Side side, uint32_t stack) {
+  std::atomic<Site*>& slot = g_dir[side][stack >> kPageShift];
+  Site* page = slot.load(std::memory_order_acquire);
+  if (MPSHIM_UNLIKELY(page == nullptr)) {
+    auto* fresh = static_cast<Site*>(prim::os_map(kPageSites * sizeof(Site)));
+    if (fresh == nullptr) return nullptr;
+    if (slot.compare_exchange_strong(page, fresh, std::memory_order_acq_rel)) {
+      page = fresh;
+    } else {
+      prim::os_unmap(fresh, kPageSites * sizeof(Site));
+    }
+  }
+  return &page[stack & (kPageSites - 1)];
+}
+
+// The live bytes of a site change: the first change after a new peak saves what it held at
+// that peak, so the snapshot at the peak costs nothing until a site moves.
+MPSHIM_INLINE void move(Site* s, SideState& st, int64_t delta) {
+  uint32_t g = st.gen.load(std::memory_order_relaxed);
+  if (s->gen.load(std::memory_order_relaxed) != g) {
+    s->snap.store(s->live.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s->gen.store(g, std::memory_order_relaxed);
+  }
+  s->live.fetch_add(delta, std::memory_order_relaxed);
+}
+
+// Reserved bytes are never below allocated ones; an allocation's sample comes before the
+// cache's new figure.
+uint64_t column_reserved() {
+  int64_t dev = g_side[kDevice].live.load(std::memory_order_relaxed);
+  uint64_t allocated = dev > 0 ? uint64_t(dev) : 0;
+  uint64_t reserved = g_reserved_known.load(std::memory_order_relaxed) ? g_reserved.load(std::memory_order_relaxed) : 0;
+  return reserved > allocated ? reserved : allocated;
+}
+
+uint64_t max_u(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+// Halves the timeline: each pair becomes one sample holding the highest value of each
+// column, at the time of the pair's higher host figure.
+void merge_locked() {
+  size_t n = g_nsamples / 2;
+  for (size_t i = 0; i < n; ++i) {
+    const Sample& a = g_samples[2 * i];
+    const Sample& b = g_samples[2 * i + 1];
+    g_samples[i] = Sample{b.host > a.host ? b.time_ns : a.time_ns, max_u(a.host, b.host),
+                          max_u(a.host_resident, b.host_resident), max_u(a.device, b.device),
+                          max_u(a.device_reserved, b.device_reserved)};
+  }
+  if (g_nsamples % 2 != 0) g_samples[n++] = g_samples[g_nsamples - 1];
+  g_nsamples = n;
+  g_merged = true;
+  g_interval.store(g_interval.load(std::memory_order_relaxed) * 2, std::memory_order_relaxed);
+}
+
+void append_locked(uint64_t t) {
+  if (t - g_rss_time >= kInterval || g_nsamples == 0) {
+    g_rss = prim::os_rss();
+    g_rss_time = t;
+    if (g_rss > g_peak_rss) g_peak_rss = g_rss;
+  }
+  int64_t host = g_side[kHost].live.load(std::memory_order_relaxed);
+  int64_t dev = g_side[kDevice].live.load(std::memory_order_relaxed);
+  if (g_nsamples == g_max_samples) merge_locked();
+  g_samples[g_nsamples++] = Sample{t, host > 0 ? uint64_t(host) : 0, g_rss, dev > 0 ? uint64_t(dev) : 0,
+                                   column_reserved()};
+  g_side[kHost].last_sampled.store(host, std::memory_order_relaxed);
+  g_side[kDevice].last_sampled.store(dev, std::memory_order_relaxed);
+  g_last_time.store(t, std::memory_order_relaxed);
+}
+
+// A sample when the interval has passed, or (`changed`) when a figure moved by a step.
+MPSHIM_NOINLINE void take_sample(bool changed) {
+  uint64_t t = elapsed_ns();
+  uint64_t since = t - g_last_time.load(std::memory_order_relaxed);
+  uint64_t interval = g_interval.load(std::memory_order_relaxed);
+  if (since < (changed ? (g_merged ? interval / 64 : 0) : interval)) return;
+  if (!g_lock.try_lock()) return;  // another thread is taking one
+  append_locked(t);
+  g_lock.unlock();
+}
+
+MPSHIM_INLINE void check_sample(SideState& st, int64_t now) {
+  int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
+  if (d < 0) d = -d;
+  if (MPSHIM_UNLIKELY(d >= st.step.load(std::memory_order_relaxed))) return take_sample(true);
+  if (MPSHIM_UNLIKELY(++t_tick >= kTick)) {
+    t_tick = 0;
+    take_sample(false);
+  }
+}
+
+MPSHIM_NOINLINE void raise_peak(SideState& st, int64_t now) {
+  int64_t p = st.peak.load(std::memory_order_relaxed);
+  while (now > p) {
+    if (st.peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
+      st.gen.fetch_add(1, std::memory_order_relaxed);
+      // While memory grows every allocation is a new peak: the clock is read only when the
+      // peak passed the last timed one by a step (1%), so peak_time is when memory first
+      // came within 1% of the peak.
+      if (now - st.timed_peak.load(std::memory_order_relaxed) >= st.step.load(std::memory_order_relaxed)) {
+        st.timed_peak.store(now, std::memory_order_relaxed);
+        st.peak_time.store(elapsed_ns(), std::memory_order_relaxed);
+        st.step.store(now / 100 > 0 ? now / 100 : 1, std::memory_order_relaxed);
+      }
+      return;
+    }
+  }
+}
+
+void map_all(size_t max_samples) {
+  g_max_samples = max_samples != 0 ? max_samples : kMaxSamples;
+  for (auto& d : g_dir) d = static_cast<std::atomic<Site*>*>(prim::os_map(kDirPages * sizeof(Site*)));
+  g_samples = static_cast<Sample*>(prim::os_map(g_max_samples * sizeof(Sample)));
+  g_start = prim::now_ns();
+  g_on = g_dir[0] != nullptr && g_dir[1] != nullptr && g_samples != nullptr;
+  if (g_on) append_locked(0);
+}
+
+}  // namespace
+
+uint64_t elapsed_ns() { return prim::now_ns() - g_start; }
+uint64_t interval_ns() { return g_interval.load(std::memory_order_relaxed); }
+
+void init() {
+  if (config::get().profile[0] == '\0') return;
+  map_all(0);
+}
+
+void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
+  Site* s = site(side, stack);
+  if (s == nullptr) return;
+  s->allocs.fetch_add(1, std::memory_order_relaxed);
+  s->bytes.fetch_add(size, std::memory_order_relaxed);
+  SideState& st = g_side[side];
+  move(s, st, int64_t(size));
+  int64_t now = st.live.fetch_add(int64_t(size), std::memory_order_relaxed) + int64_t(size);
+  t_last = p;
+  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
+  check_sample(st, now);
+}
+
+void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
+  Site* s = site(side, stack);
+  if (s == nullptr) return;
+  // heaptrack's rule: freed before the thread allocated anything else.
+  if (t_last == p) s->temps.fetch_add(1, std::memory_order_relaxed);
+  t_last = 0;
+  SideState& st = g_side[side];
+  move(s, st, -int64_t(size));
+  int64_t now = st.live.fetch_sub(int64_t(size), std::memory_order_relaxed) - int64_t(size);
+  check_sample(st, now);
+}
+
+void set_device_reserved(uint64_t bytes) {
+  if (!g_on) return;
+  g_reserved_known.store(true, std::memory_order_relaxed);
+  uint64_t old = g_reserved.exchange(bytes, std::memory_order_relaxed);
+  uint64_t peak = g_peak_reserved.load(std::memory_order_relaxed);
+  while (bytes > peak && !g_peak_reserved.compare_exchange_weak(peak, bytes, std::memory_order_relaxed)) {
+  }
+  if (old != bytes) take_sample(true);
+}
+
+void finish() {
+  if (!g_on) return;
+  g_lock.lock();
+  append_locked(elapsed_ns());
+  g_lock.unlock();
+}
+
+Totals totals(Side side) {
+  Totals t{};
+  const SideState& st = g_side[side];
+  for_each_site(side, [](uint32_t, const SiteFigures& f, void* ctx) {
+    auto* t = static_cast<Totals*>(ctx);
+    t->allocs += f.allocs;
+    t->bytes += f.bytes;
+    t->temps += f.temps;
+  }, &t);
+  t.live = st.live.load(std::memory_order_relaxed);
+  t.peak = st.peak.load(std::memory_order_relaxed);
+  t.peak_time_ns = st.peak_time.load(std::memory_order_relaxed);
+  if (side == kDevice) {
+    uint64_t r = g_peak_reserved.load(std::memory_order_relaxed);
+    t.peak_reserved = g_reserved_known.load(std::memory_order_relaxed) ? r : uint64_t(t.peak);
+  } else {
+    t.peak_reserved = g_peak_rss;
+  }
+  return t;
+}
+
+void for_each_site(Side side, void (*fn)(uint32_t stack, const SiteFigures& f, void* ctx), void* ctx) {
+  if (!g_on) return;
+  uint32_t gen = g_side[side].gen.load(std::memory_order_relaxed);
+  for (size_t pg = 0; pg < kDirPages; ++pg) {
+    Site* page = g_dir[side][pg].load(std::memory_order_acquire);
+    if (page == nullptr) continue;
+    for (size_t i = 0; i < kPageSites; ++i) {
+      const Site& s = page[i];
+      uint64_t allocs = s.allocs.load(std::memory_order_relaxed);
+      if (allocs == 0) continue;
+      int64_t live = s.live.load(std::memory_order_relaxed);
+      bool saved = s.gen.load(std::memory_order_relaxed) == gen;
+      SiteFigures f{allocs, s.bytes.load(std::memory_order_relaxed), s.temps.load(std::memory_order_relaxed),
+                    saved ? s.snap.load(std::memory_order_relaxed) : live, live};
+      fn(uint32_t((pg << kPageShift) | i), f, ctx);
+    }
+  }
+}
+
+size_t timeline(const Sample** out) {
+  *out = g_samples;
+  return g_nsamples;
+}
+
+void after_fork_child() { g_lock.reset(); }
+
+void reset_for_test(size_t max_samples) {
+  for (auto& d : g_dir) {
+    if (d == nullptr) continue;
+    for (size_t pg = 0; pg < kDirPages; ++pg)
+      if (Site* page = d[pg].load(std::memory_order_relaxed)) prim::os_unmap(page, kPageSites * sizeof(Site));
+    prim::os_unmap(d, kDirPages * sizeof(Site*));
+    d = nullptr;
+  }
+  if (g_samples != nullptr) prim::os_unmap(g_samples, g_max_samples * sizeof(Sample));
+  for (SideState& st : g_side) {
+    st.live = 0;
+    st.peak = 0;
+    st.gen = 0;
+    st.peak_time = 0;
+    st.step = 1;
+    st.timed_peak = 0;
+    st.last_sampled = 0;
+  }
+  g_nsamples = 0;
+  g_merged = false;
+  g_interval = kInterval;
+  g_last_time = 0;
+  g_rss = g_rss_time = g_peak_rss = 0;
+  g_reserved = 0;
+  g_peak_reserved = 0;
+  g_reserved_known = false;
+  t_last = 0;
+  t_tick = 0;
+  map_all(max_samples);
+}
+
+}  // namespace mpshim::track::profile
