@@ -95,26 +95,51 @@ class Classifier {
     }
   }
 
+  // Leaders are taken first among the unreachable blocks that no other one points to, then
+  // among those pointed to only inside (as a container's header is by its nodes' back
+  // pointers), then the rest, each time in array order: a leaked container is named by its
+  // owner, whatever the addresses of its parts.
   void cliques() {
-    for (size_t i = 0; i < n_; ++i) {
-      if (b_[i].reach != Reach::Unvisited) continue;
-      b_[i].reach = Reach::Direct;
-      work_.items[work_.len++] = uint32_t(i);
-      while (work_.len != 0) {
-        const ScanBlock& blk = b_[work_.items[--work_.len]];
-        if (blk.opaque) continue;
-        bool driver = blk.driver;
-        scan(blk.start, blk.start + blk.size, [this, i, driver](size_t c) {
-          if (driver && b_[c].cuda) return;
-          Reach& r = b_[c].reach;
-          if (r == Reach::Unvisited) {
-            r = Reach::Indirect;
-            work_.items[work_.len++] = uint32_t(c);
-          } else if (r == Reach::Direct && c != i) {
-            r = Reach::Indirect;  // an earlier leader is part of this clique
-          }
+    size_t bytes = n_;
+    auto* in = static_cast<uint8_t*>(prim::os_map(bytes));  // bit 0: pointed into, 1: at
+    if (in != nullptr) {
+      for (size_t i = 0; i < n_; ++i) {
+        const ScanBlock& blk = b_[i];
+        if (blk.reach != Reach::Unvisited || blk.opaque) continue;
+        scan(blk.start, blk.start + blk.size, [this, i, in](size_t c) {
+          if (c != i && b_[c].reach == Reach::Unvisited) in[c] |= word_ == b_[c].start ? 2 : 1;
         });
       }
+    }
+    for (int pass = 0; pass < 3; ++pass) {
+      for (size_t i = 0; i < n_; ++i) {
+        if (b_[i].reach != Reach::Unvisited) continue;
+        uint8_t v = in != nullptr ? in[i] : 0;
+        if (in != nullptr && (pass == 0 ? v != 0 : pass == 1 ? (v & 2) != 0 : false)) continue;
+        lead(i);
+      }
+    }
+    if (in != nullptr) prim::os_unmap(in, bytes);
+  }
+
+  // Block i becomes Direct and claims what it leads to.
+  void lead(size_t i) {
+    b_[i].reach = Reach::Direct;
+    work_.items[work_.len++] = uint32_t(i);
+    while (work_.len != 0) {
+      const ScanBlock& blk = b_[work_.items[--work_.len]];
+      if (blk.opaque) continue;
+      bool driver = blk.driver;
+      scan(blk.start, blk.start + blk.size, [this, i, driver](size_t c) {
+        if (driver && b_[c].cuda) return;
+        Reach& r = b_[c].reach;
+        if (r == Reach::Unvisited) {
+          r = Reach::Indirect;
+          work_.items[work_.len++] = uint32_t(c);
+        } else if (r == Reach::Direct && c != i) {
+          r = Reach::Indirect;  // an earlier leader is part of this clique
+        }
+      });
     }
   }
 
@@ -151,6 +176,7 @@ class Classifier {
       int64_t c = index_.find(s);
       if (c < 0) continue;
       uint64_t size = b_[c].size != 0 ? b_[c].size : 1;
+      word_ = w;
       if (w - s < size) visit(size_t(c));
     }
     if (st_ != nullptr) {
@@ -167,6 +193,7 @@ class Classifier {
   Index index_;
   WorkStack work_;
   uintptr_t lo_ = 0, hi_ = 0;
+  uintptr_t word_ = 0;  // the word scan() passes to its visitor
 };
 
 }  // namespace

@@ -86,6 +86,20 @@ TEST(Classify, DriverRecordsDoNotHoldCudaBlocks) {
   EXPECT_EQ(g.reach(4), Reach::Reachable);
 }
 
+// A leaked container whose nodes point back into its header: the owner leads, even when a
+// node lies at a lower address, and a block nobody points to leads before any cycle.
+TEST(Classify, OwnerLeadsTheCycleOfItsNodes) {
+  Graph g(3, 4);
+  g.link(2, 0);        // owner (block 2) -> node (block 0), at its start
+  g.link(0, 2, 1, 8);  // node -> inside the owner (the header's address)
+  g.link(1, 0, 0);     // block 1 -> node too
+  g.link(0, 1, 2);     // node -> block 1: 0, 1 and 2 are one cycle, 1 and 0 pointed at
+  g.run({});
+  EXPECT_EQ(g.reach(2), Reach::Direct);
+  EXPECT_EQ(g.reach(0), Reach::Indirect);
+  EXPECT_EQ(g.reach(1), Reach::Indirect);
+}
+
 TEST(Classify, LeakedChainIsOneDirectAndTheRestIndirect) {
   Graph g(4, 2);
   g.link(0, 1);
