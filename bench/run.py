@@ -83,15 +83,17 @@ def clean_env():
     return env
 
 
-def run_child(ctx, argv, env, tmp):
-    """Runs argv through bench-launch; returns its wall time, CPU time (user+sys, children
-    included) and peak RSS. Output goes to files: a pipe could fill up and stall the child."""
+def run_child(ctx, argv, env, tmp, stdin=None, cwd=None):
+    """Runs argv through bench-launch (input from the file `stdin`, in folder `cwd`); returns
+    its wall time, CPU time (user+sys, children included) and peak RSS. Output goes to
+    files: a pipe could fill up and stall the child."""
     paths = [os.path.join(tmp, n) for n in ("stdout", "stderr", "usage")]
     if "LD_PRELOAD" in env:
         env["BENCH_PRELOAD"] = env.pop("LD_PRELOAD")
-    with open(paths[0], "wb") as out, open(paths[1], "wb") as err:
+    with open(paths[0], "wb") as out, open(paths[1], "wb") as err, \
+            open(stdin or os.devnull, "rb") as inp:
         code = subprocess.call([ctx.launcher, paths[2]] + argv, env=env, stdout=out, stderr=err,
-                               stdin=subprocess.DEVNULL)
+                               stdin=inp, cwd=cwd)
     out_text, err_text, usage = (read_file(p) for p in paths)
     fields = usage.split()
     if code != 0 or len(fields) != 5:

@@ -44,7 +44,10 @@ void thread_cache_init() {
 }
 
 static void init_bins(ThreadCache* tc) {
+  tc->live = 0;
+  tc->budget_tick = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
+    tc->class_live[c] = 0;
     tc->bins[c].head = nullptr;
     tc->bins[c].count = 0;
     tc->bins[c].max = kClasses.info[c].max_cached;
@@ -102,11 +105,32 @@ size_t thread_cache_bytes(const ThreadCache* tc) {
 
 void thread_cache_merge(ThreadCache* tc) {
   int64_t live = 0;
-  for (unsigned c = 1; c < kNumClasses; ++c)
-    live += int64_t(tc->bins[c].allocs - tc->bins[c].frees) * kClasses.info[c].size;
+  for (unsigned c = 1; c < kNumClasses; ++c) {
+    tc->class_live[c] = int64_t(tc->bins[c].allocs - tc->bins[c].frees) * kClasses.info[c].size;
+    live += tc->class_live[c];
+  }
+  tc->live = live;
   if (live != tc->merged_live) {
     add_allocated(live - tc->merged_live);
     tc->merged_live = live;
+  }
+}
+
+// The global live counter is shared by every thread: a slow path updates this thread's
+// figure for its own class only, and the global one when it moved by kMergeBytes since
+// (a snapshot adds what is not merged yet, so statistics stay exact; only the peak is
+// sampled that coarsely between snapshots).
+static constexpr int64_t kMergeBytes = 64u << 10;
+
+static void merge_class(ThreadCache* tc, unsigned cls) {
+  const Bin& b = tc->bins[cls];
+  int64_t now = int64_t(b.allocs - b.frees) * kClasses.info[cls].size;
+  tc->live += now - tc->class_live[cls];
+  tc->class_live[cls] = now;
+  int64_t delta = tc->live - tc->merged_live;
+  if (delta >= kMergeBytes || delta <= -kMergeBytes) {
+    add_allocated(delta);
+    tc->merged_live = tc->live;
   }
 }
 
@@ -134,7 +158,7 @@ static void flush_if_purged(ThreadCache* tc) {
 void* thread_cache_refill(ThreadCache* tc, unsigned cls) {
   const ClassInfo& ci = kClasses.info[cls];
   flush_if_purged(tc);
-  thread_cache_merge(tc);
+  merge_class(tc, cls);
   unsigned want = tc->refill[cls];
   tc->refill[cls] = uint16_t(2 * want < ci.batch ? 2 * want : ci.batch);
   Batch b = central_take(cls, want);
@@ -148,12 +172,17 @@ void* thread_cache_refill(ThreadCache* tc, unsigned cls) {
 }
 
 void thread_cache_overflow(ThreadCache* tc, unsigned cls) {
-  thread_cache_merge(tc);
+  merge_class(tc, cls);
   Bin& bin = tc->bins[cls];
   const ClassInfo& ci = kClasses.info[cls];
   if (bin.count > bin.max) central_give(cls, detach(bin, ci.batch));
   flush_if_purged(tc);
-  // Over the byte budget: trim the largest bins first.
+  // Over the byte budget: trim the largest bins first. Summing the bins costs a pass over
+  // every class, so small classes (whose bins hold little each) check every 16th overflow.
+  if (ci.size < 1024 && (++tc->budget_tick & 15) != 0) {
+    maybe_start_purger();
+    return;
+  }
   size_t bytes = thread_cache_bytes(tc);
   for (unsigned c = kNumClasses - 1; c > 0 && bytes > g_settings.thread_cache; --c) {
     Bin& b = tc->bins[c];
@@ -177,7 +206,9 @@ void thread_cache_flush(ThreadCache* tc) {
   // Hand the counters to the process totals; the live bytes are merged already.
   thread_cache_merge(tc);
   tc->merged_live = 0;
+  tc->live = 0;
   for (unsigned c = 1; c < kNumClasses; ++c) {
+    tc->class_live[c] = 0;
     g_counters.class_allocs[c].fetch_add(tc->bins[c].allocs, std::memory_order_relaxed);
     g_counters.class_frees[c].fetch_add(tc->bins[c].frees, std::memory_order_relaxed);
     tc->bins[c].allocs = tc->bins[c].frees = 0;

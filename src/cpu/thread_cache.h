@@ -23,6 +23,8 @@ struct ThreadCache {
 
   Bin bins[kNumClasses];
   int64_t merged_live;        ///< live bytes already added to the global counter
+  int64_t live;               ///< live bytes as of the last slow path of each class (sum of class_live)
+  uint32_t budget_tick;       ///< overflows since the byte budget was last checked
   uint32_t flush_epoch;       ///< g_flush_epoch when the cache was last emptied
   ThreadCache* next_all;      ///< registry of every cache
   uintptr_t stack_addr;       ///< an address on the owner's stack
@@ -32,6 +34,7 @@ struct ThreadCache {
   /// into every block, so the first refills are small (a page's worth) and double up to
   /// the class's batch: a short-lived process touches only the pages it uses.
   uint16_t refill[kNumClasses];
+  int64_t class_live[kNumClasses];  ///< live bytes of each class at its last slow path
   /// The tracker's per-thread room (its stack-walk memo), zeroed for each new owner.
   alignas(64) unsigned char tracker[kTrackerBytes];
 };
