@@ -28,6 +28,9 @@ namespace {
 StackTable g_stacks;
 ForeignStore g_foreign;
 size_t g_depth = 16;
+// Set by the first block recorded outside the shim: until then a leak check has nothing to
+// report (every block is internal, a root), and a short process skips its scan.
+bool g_recorded = false;
 // Nesting of "inside the tracker or tracking disabled" on this thread.
 MPSHIM_TLS int t_depth;
 prim::Lock g_check_lock;
@@ -87,6 +90,7 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
+  if (MPSHIM_UNLIKELY(!g_recorded)) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   store_tag(t, tag::make(kind, 0, caller_stack(), size, usable));
 }
 
@@ -96,6 +100,7 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   // never reported.
   bool quiet = t_depth != 0;
   uint32_t id = quiet ? 0 : caller_stack();
+  if (!quiet) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
 }
 
@@ -322,6 +327,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);
+  walk_cache_mapping(collect_hole, &st);
   uintptr_t store_lo, store_hi;
   g_foreign.mapping_locked(&store_lo, &store_hi);
   if (store_lo != store_hi) collect_hole(store_lo, store_hi, &st);
@@ -394,6 +400,10 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
 }
 
 int check_locked(LeakSink sink, void* ctx, bool at_exit) {
+  if (!__atomic_load_n(&g_recorded, __ATOMIC_RELAXED)) {
+    Block none{};
+    return sink(&none, 0, ctx) ? 1 : 0;
+  }
   CheckState st;
   if (!run_classification(st, at_exit)) {
     constexpr char kMsg[] = "mpshim: leak check failed (out of memory); no report\n";

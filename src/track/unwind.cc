@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "prim/defines.h"
+#include "prim/os.h"
 
 namespace mpshim::track {
 
@@ -50,7 +51,8 @@ MPSHIM_INLINE Rule unpack(uint64_t v) {
 // ---------------------------------------------------------------------------------------
 // The cache: open addressing keyed by return address. A slot's key is claimed with CAS and
 // its rule stored after it; a reader that finds the key but no rule yet just misses.
-// It lives in .bss, so only the pages that hold rules are ever touched.
+// It is mapped by the first rule found (a process that never captures a stack has none),
+// and only the pages that hold rules are ever touched. The leak scan skips it.
 
 constexpr int kCacheBits = 16;
 constexpr size_t kCacheMask = (size_t(1) << kCacheBits) - 1;
@@ -60,7 +62,8 @@ struct Slot {
   std::atomic<uintptr_t> pc;
   std::atomic<uint64_t> rule;
 };
-Slot g_cache[size_t(1) << kCacheBits];
+constexpr size_t kCacheBytes = sizeof(Slot) << kCacheBits;
+std::atomic<Slot*> g_cache{nullptr};
 std::atomic<size_t> g_cached{0};
 
 MPSHIM_INLINE size_t home(uintptr_t pc) {
@@ -68,21 +71,35 @@ MPSHIM_INLINE size_t home(uintptr_t pc) {
 }
 
 MPSHIM_INLINE uint64_t cached_rule(uintptr_t pc) {
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  if (MPSHIM_UNLIKELY(cache == nullptr)) return 0;
   size_t i = home(pc);
   for (int probe = 0; probe < kProbes; ++probe, i = (i + 1) & kCacheMask) {
-    uintptr_t key = g_cache[i].pc.load(std::memory_order_relaxed);
-    if (key == pc) return g_cache[i].rule.load(std::memory_order_acquire);
+    uintptr_t key = cache[i].pc.load(std::memory_order_relaxed);
+    if (key == pc) return cache[i].rule.load(std::memory_order_acquire);
     if (key == 0) return 0;
   }
   return 0;
 }
 
+Slot* cache_slots() {
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  if (cache != nullptr) return cache;
+  auto* fresh = static_cast<Slot*>(prim::os_map(kCacheBytes));
+  if (fresh == nullptr) return nullptr;
+  if (g_cache.compare_exchange_strong(cache, fresh, std::memory_order_acq_rel)) return fresh;
+  prim::os_unmap(fresh, kCacheBytes);
+  return cache;
+}
+
 void cache_rule(uintptr_t pc, uint64_t rule) {
+  Slot* cache = cache_slots();
+  if (cache == nullptr) return;  // no memory: rules are found again each time, only slower
   size_t i = home(pc);
   for (int probe = 0; probe < kProbes; ++probe, i = (i + 1) & kCacheMask) {
     uintptr_t key = 0;
-    if (g_cache[i].pc.compare_exchange_strong(key, pc, std::memory_order_relaxed)) {
-      g_cache[i].rule.store(rule, std::memory_order_release);
+    if (cache[i].pc.compare_exchange_strong(key, pc, std::memory_order_relaxed)) {
+      cache[i].rule.store(rule, std::memory_order_release);
       g_cached.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -571,7 +588,7 @@ void shift(WalkMemo* m, size_t from, size_t to, size_t len) {
 
 }  // namespace
 
-size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
+size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo, size_t* walked) {
   if (max == 0) return 0;
   // This function keeps a frame pointer (it asks for its frame address), so its caller's
   // registers are known without any table.
@@ -629,6 +646,7 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
     Step st = n + 1 == max ? kEnd : step(s, &e.bp_at, &e.cfa_at, &e.flags);
     if (st == kFail) {
       if (m != nullptr) m->n = 0;
+      if (walked != nullptr) *walked = n + 1;
       return kWalkFailed;
     }
     if (n < kKept) {
@@ -650,20 +668,30 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
 
 void walk_forget() {
   g_generation.fetch_add(1, std::memory_order_acq_rel);
-  for (Slot& s : g_cache) {
-    s.rule.store(0, std::memory_order_relaxed);
-    s.pc.store(0, std::memory_order_release);
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  for (size_t i = 0; cache != nullptr && i <= kCacheMask; ++i) {
+    cache[i].rule.store(0, std::memory_order_relaxed);
+    cache[i].pc.store(0, std::memory_order_release);
   }
   g_cached.store(0, std::memory_order_relaxed);
+}
+
+void walk_cache_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  auto lo = reinterpret_cast<uintptr_t>(g_cache.load(std::memory_order_acquire));
+  if (lo != 0) fn(lo, lo + kCacheBytes, ctx);
 }
 
 size_t walk_cached() { return g_cached.load(std::memory_order_relaxed); }
 
 #else  // other architectures always use libunwind
 
-size_t walk_stack(uintptr_t*, size_t, WalkMemo*) { return kWalkFailed; }
+size_t walk_stack(uintptr_t*, size_t, WalkMemo*, size_t* walked) {
+  if (walked != nullptr) *walked = 0;
+  return kWalkFailed;
+}
 void walk_forget() {}
 size_t walk_cached() { return 0; }
+void walk_cache_mapping(void (*)(uintptr_t, uintptr_t, void*), void*) {}
 
 #endif
 

@@ -41,15 +41,20 @@ struct WalkMemo {
 
 /// Writes up to `max` return addresses to `out`, innermost first: out[0] is the return
 /// address into walk_stack's caller. Returns the count (the walk ends at the outermost
-/// frame, at `max`, or at a frame whose stack pointer makes no sense), or kWalkFailed.
-/// `memo` (may be null) must belong to the calling thread. Never allocates; the first
-/// capture through a new return address takes the dynamic linker's lock once
-/// (dl_iterate_phdr) to find its rule.
+/// frame, at `max`, or at a frame whose stack pointer makes no sense), or kWalkFailed;
+/// then the frames up to the one it could not step from are in `out`, their count in
+/// *walked (when given). `memo` (may be null) must belong to the calling thread. Never
+/// allocates; the first capture through a new return address takes the dynamic linker's
+/// lock once (dl_iterate_phdr) to find its rule.
 __attribute__((noinline)) size_t walk_stack(uintptr_t* out, size_t max,
-                                            WalkMemo* memo = nullptr);
+                                            WalkMemo* memo = nullptr, size_t* walked = nullptr);
 
 /// Forgets every cached rule (after a module is unloaded, its addresses may be reused).
 void walk_forget();
+
+/// Calls fn for the mapping of the rule cache, when there is one (the leak scan skips it:
+/// it holds code addresses only).
+void walk_cache_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
 /// Number of return addresses whose rule is cached (tests).
 size_t walk_cached();
