@@ -107,7 +107,8 @@ MPSHIM_NOINLINE size_t general_stack(uintptr_t* out, size_t max) {
 
 }  // namespace
 
-size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo) {
+size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo, WalkCache* cache,
+                     uint32_t* recalled) {
   if (depth > kMaxDepth) depth = kMaxDepth;
   if (depth == 0) return 0;
   constexpr size_t kCap = kMaxDepth + 32;
@@ -118,7 +119,8 @@ size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo) 
     size_t want = depth + skip + own + 1;
     if (want > kCap) want = kCap;
     size_t walked = 0;
-    size_t n = walk_stack(buf, want, memo, &walked);
+    size_t n = walk_stack(buf, want, memo, &walked, memo != nullptr ? cache : nullptr, recalled);
+    if (n == kWalkRecalled) return n;
     if (n == kWalkFailed) {
       // libunwind, else (it cannot be loaded while the dynamic linker is busy) the frames
       // up to the one the walker could not follow. A frame of the dynamic linker without

@@ -65,8 +65,16 @@ MPSHIM_INLINE uint32_t caller_stack() {
   ++t_depth;  // the unwinder may allocate the first time it sees a module
   uintptr_t pcs[kMaxDepth];
   ThreadState* ts = thread_state();
-  size_t n = capture_stack(pcs, g_depth, 1, ts != nullptr ? &ts->walk : nullptr);
-  uint32_t id = ts != nullptr ? ts->stacks.intern(g_stacks, pcs, n) : g_stacks.intern(pcs, n);
+  uint32_t id;
+  if (ts == nullptr) {
+    id = g_stacks.intern(pcs, capture_stack(pcs, g_depth, 1));
+  } else {
+    size_t n = capture_stack(pcs, g_depth, 1, &ts->walk, &ts->walks, &id);
+    if (n != kWalkRecalled) {
+      id = ts->stacks.intern(g_stacks, pcs, n);
+      walk_remember(&ts->walks, ts->walk, id);
+    }
+  }
   --t_depth;
   return id;
 }
