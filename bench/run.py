@@ -5,7 +5,9 @@ Every workload runs under every allocator (LD_PRELOAD), interleaved: run 1 of ea
 allocator, then run 2, ..., so drift on a noisy machine hits all of them alike. Per workload
 the table shows the median wall time, CPU time and peak RSS (from wait4's rusage) and the
 ratios to glibc; then the geometric means. `--tracking` compares mpshim's leak tracking with
-heaptrack, valgrind memcheck and LeakSanitizer instead. See docs/benchmarks.md.
+heaptrack, valgrind memcheck and LeakSanitizer instead; `--startup` measures what each allocator
+adds to the start and exit of a process that does almost nothing (`/bin/true`). See
+docs/benchmarks.md.
 """
 import argparse
 import glob
@@ -517,6 +519,65 @@ def sites_table(results, tools):
                                          "blocks reported"], rows)
 
 
+# ---------------------------------------------------------------- start-up
+
+
+STARTUP_BATCH = 20
+
+
+def compare_startup(ctx):
+    """Batches of STARTUP_BATCH runs of /bin/true per configuration, interleaved; returns
+    (tables, data, failures) with the median over batches of the time per process."""
+    configs = [("glibc", None, {})]
+    mimalloc = dict(OTHER_ALLOCATORS)["mimalloc"]
+    if os.path.exists(mimalloc):
+        configs.append(("mimalloc", mimalloc, {}))
+    else:
+        ctx.notes.append("mimalloc skipped: %s not installed" % mimalloc)
+    configs += [("mpshim", ctx.lib, {}), ("mpshim MPSHIM_LEAKS=0", ctx.lib, {"MPSHIM_LEAKS": "0"})]
+    argv = [os.path.join(ctx.bindir, "bench-startup"), str(STARTUP_BATCH), ctx.startup_program]
+    results = {name: [] for name, _, _ in configs}
+    failures = []
+    for run in range(ctx.runs):
+        order = configs[run % len(configs):] + configs[:run % len(configs)]
+        for name, lib, extra in order:
+            env = clean_env()
+            env.update(extra)
+            if lib:
+                env["BENCH_PRELOAD"] = lib
+            res = subprocess.run(argv, env=env, capture_output=True, text=True)
+            fields = res.stdout.split()
+            if res.returncode != 0 or len(fields) != 2:
+                failures.append("FAILED %s under %s: %s" % (ctx.startup_program, name,
+                                                            res.stderr.strip()[-200:]))
+                print(failures[-1], file=sys.stderr)
+                continue
+            results[name].append((float(fields[0]), float(fields[1])))
+        print("run %d/%d done" % (run + 1, ctx.runs), file=sys.stderr, flush=True)
+
+    def med(name, i):
+        return median([r[i] for r in results[name]])
+    base_w, base_c = med("glibc", 0), med("glibc", 1)
+    mi_w = med("mimalloc", 0) if results.get("mimalloc") else None
+    rows, data = [], {}
+    for name, _, _ in configs:
+        w, c = med(name, 0), med(name, 1)
+        rows.append([name, fmt(w, 3), fmt(diff(w, base_w), 3), fmt(ratio(w, base_w)), fmt(c, 3),
+                     fmt(diff(c, base_c), 3)])
+        data[name] = {"wall_ms": w, "added_wall_ms": diff(w, base_w), "cpu_ms": c,
+                      "added_cpu_ms": diff(c, base_c)}
+    notes = []
+    if mi_w is not None:
+        for name in ("mpshim", "mpshim MPSHIM_LEAKS=0"):
+            notes.append("%s adds %s ms per process more than mimalloc" % (
+                name, fmt(diff(data[name]["added_wall_ms"], data["mimalloc"]["added_wall_ms"]), 3)))
+    title = "start-up: %s, %d x %d runs per configuration (ms per process; added: minus glibc)" % (
+        ctx.startup_program, ctx.runs, STARTUP_BATCH)
+    tables = [Table(title, ["configuration", "wall ms", "added", "x glibc", "cpu ms", "added"],
+                    rows, notes + ctx.notes)]
+    return tables, data, failures
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -525,7 +586,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="very short runs, 1 run each, only glibc "
                     "and mpshim unless --allocators is given (for the test suite)")
     ap.add_argument("--runs", type=int, help="runs per workload and allocator (default 5, 3 with "
-                    "--tracking, 1 with --smoke)")
+                    "--tracking, 15 batches of 20 with --startup, 1 with --smoke)")
     ap.add_argument("--only", help="comma-separated workloads (see docs/benchmarks.md)")
     ap.add_argument("--allocators", help="comma-separated subset of glibc,jemalloc,mimalloc,"
                     "tcmalloc,mpshim; with --tracking of mpshim,heaptrack,valgrind,lsan,lsan-full "
@@ -535,10 +596,13 @@ def main():
     ap.add_argument("--bindir", help="folder of the built workload programs "
                     "(default: ../bench next to --lib)")
     ap.add_argument("--tracking", action="store_true", help="compare leak tracking tools instead")
+    ap.add_argument("--startup", nargs="?", const="/bin/true", metavar="PROGRAM",
+                    help="measure the start-up and exit of PROGRAM (default /bin/true) instead")
     ap.add_argument("--out", help="also write the results to this .json or .md file")
     ctx = ap.parse_args()
     ctx.notes = []
-    ctx.runs = ctx.runs or (1 if ctx.smoke else 3 if ctx.tracking else 5)
+    ctx.startup_program = ctx.startup
+    ctx.runs = ctx.runs or (1 if ctx.smoke else 3 if ctx.tracking else 15 if ctx.startup else 5)
     only = set(ctx.only.split(",")) if ctx.only else None
     wanted = ctx.wanted = set(ctx.allocators.split(",")) if ctx.allocators else None
 
@@ -554,7 +618,9 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="mpshim-bench-") as tmp:
         ctx.tmp = tmp
-        if ctx.tracking:
+        if ctx.startup:
+            tables, data, failures = compare_startup(ctx)
+        elif ctx.tracking:
             tables, data, failures = compare_tracking(ctx, only)
         else:
             allocators = [("glibc", None)]
@@ -576,7 +642,7 @@ def main():
             tables[-1].notes += ctx.notes
 
     header = "%s, %d run(s) each, interleaved; medians" % (
-        "leak tracking" if ctx.tracking else "allocators", ctx.runs)
+        "start-up" if ctx.startup else "leak tracking" if ctx.tracking else "allocators", ctx.runs)
     print(header)
     for t in tables:
         print()

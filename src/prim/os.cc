@@ -3,7 +3,9 @@
 #include "prim/file.h"
 
 #include <cerrno>
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -129,5 +131,12 @@ size_t os_rss() {
 }
 
 void os_close(int fd) { close(fd); }
+
+void* load_library(const char* name) {
+  if (_r_debug.r_state != r_debug::RT_CONSISTENT) return nullptr;
+  return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+}
+
+void* library_symbol(void* library, const char* symbol) { return dlsym(library, symbol); }
 
 }  // namespace mpshim::prim

@@ -36,5 +36,11 @@ const char* const* environment();
 /// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
 size_t os_rss();
 void os_close(int fd);
+/// Loads a shared library by name (RTLD_NOW | RTLD_LOCAL); nullptr when it cannot, or when
+/// the dynamic linker is in the middle of loading or unloading (a nested dlopen is not
+/// allowed then).
+void* load_library(const char* name);
+/// The address of `symbol` in a library from load_library; nullptr when absent.
+void* library_symbol(void* library, const char* symbol);
 
 }  // namespace mpshim::prim

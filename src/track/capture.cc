@@ -1,7 +1,5 @@
 #include "track/capture.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <link.h>
 
 #include <atomic>
@@ -13,6 +11,7 @@
 #include "prim/file.h"
 #include "track/track.h"
 #include "track/unwind.h"
+#include "track/unwinder.h"
 
 namespace mpshim::track {
 namespace {
@@ -79,12 +78,7 @@ int on_object(dl_phdr_info* info, size_t, void*) {
 
 }  // namespace
 
-void capture_init() {
-  dl_iterate_phdr(on_object, nullptr);
-  // Per-thread caches keep the unwinder free of locks when several threads allocate.
-  Unwinding u;  // libunwind initialises itself here, opening its pipe
-  if (u.ok) unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-}
+void capture_init() { dl_iterate_phdr(on_object, nullptr); }
 
 bool in_unwinder() { return t_unwinding; }
 
@@ -95,13 +89,14 @@ bool in_own_object(uintptr_t pc) { return g_own.contains(pc); }
 namespace {
 
 // libunwind's walk, for stacks walk_stack cannot follow: the same result, out[0] being the
-// return address into this function's caller.
+// return address into this function's caller. kWalkFailed when libunwind cannot run now.
 MPSHIM_NOINLINE size_t general_stack(uintptr_t* out, size_t max) {
   void* buf[kMaxDepth + 40];
   auto ra = reinterpret_cast<void*>(__builtin_return_address(0));
   Unwinding u;
-  if (!u.ok) return 0;
-  int got = unw_backtrace(buf, int(max + 3 < std::size(buf) ? max + 3 : std::size(buf)));
+  const Unwinder* unw = u.ok ? unwinder() : nullptr;
+  if (unw == nullptr) return kWalkFailed;
+  int got = unw->backtrace(buf, int(max + 3 < std::size(buf) ? max + 3 : std::size(buf)));
   size_t n = got > 0 ? size_t(got) : 0, first = 0;
   while (first < 3 && first < n && buf[first] != ra) ++first;
   if (first == 3 || first == n) first = 1;  // not found: assume one frame of our own
@@ -112,7 +107,8 @@ MPSHIM_NOINLINE size_t general_stack(uintptr_t* out, size_t max) {
 
 }  // namespace
 
-size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo) {
+size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo, WalkCache* cache,
+                     uint32_t* recalled) {
   if (depth > kMaxDepth) depth = kMaxDepth;
   if (depth == 0) return 0;
   constexpr size_t kCap = kMaxDepth + 32;
@@ -122,8 +118,24 @@ size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo) 
     // buf[0] is this function's own frame.
     size_t want = depth + skip + own + 1;
     if (want > kCap) want = kCap;
-    size_t n = walk_stack(buf, want, memo);
-    if (n == kWalkFailed) n = general_stack(buf, want);
+    size_t walked = 0;
+    size_t n = walk_stack(buf, want, memo, &walked, memo != nullptr ? cache : nullptr, recalled);
+    if (n == kWalkRecalled) return n;
+    if (n == kWalkFailed) {
+      // libunwind, else (it cannot be loaded while the dynamic linker is busy) the frames
+      // up to the one the walker could not follow. A frame of the dynamic linker without
+      // unwind rules is the bottom of the stack that runs the libraries' constructors
+      // (_dl_start_user), where libunwind stops too: it is not loaded for that.
+      uintptr_t general[kCap];
+      size_t got = walked != 0 && g_ld.contains(buf[walked - 1]) ? kWalkFailed
+                                                                  : general_stack(general, want);
+      if (got != kWalkFailed) {
+        n = got;
+        for (size_t i = 0; i < n; ++i) buf[i] = general[i];
+      } else {
+        n = walked;
+      }
+    }
     size_t i = 1 + skip;
     size_t first = i;
     while (i < n && g_own.contains(buf[i])) ++i;
@@ -146,20 +158,21 @@ bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs
   unw_context_t uc;
   unw_cursor_t c;
   Unwinding u;
-  if (!u.ok || unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0) return false;
+  const Unwinder* unw = u.ok ? unwinder() : nullptr;
+  if (unw == nullptr || unw->getcontext(&uc) != 0 || unw->init_local(&c, &uc) != 0) return false;
   auto exit_fn = reinterpret_cast<unw_word_t>(&exit);
-  for (int depth = 0; depth < 256 && unw_step(&c) > 0; ++depth) {
+  for (int depth = 0; depth < 256 && unw->step(&c) > 0; ++depth) {
     unw_proc_info_t pi;
-    if (unw_get_proc_info(&c, &pi) != 0 || pi.start_ip != exit_fn) continue;
-    if (unw_step(&c) <= 0) return false;
+    if (unw->get_proc_info(&c, &pi) != 0 || pi.start_ip != exit_fn) continue;
+    if (unw->step(&c) <= 0) return false;
     unw_word_t v;
-    if (unw_get_reg(&c, UNW_REG_SP, &v) != 0) return false;
+    if (unw->get_reg(&c, UNW_REG_SP, &v) != 0) return false;
     *sp = v;
 #if defined(__x86_64__)
     const int saved[] = {UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
                          UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15};
     for (int r : saved)
-      if (*nregs < cap && unw_get_reg(&c, r, &v) == 0) regs[(*nregs)++] = v;
+      if (*nregs < cap && unw->get_reg(&c, r, &v) == 0) regs[(*nregs)++] = v;
 #endif
     return true;
   }

@@ -24,10 +24,15 @@ bool capture_skips_own_object();
 /// Writes up to `depth` (<= kMaxDepth) return addresses of the caller's stack to `out`,
 /// innermost first, and returns their count. The first `skip` frames of the caller
 /// (starting with the caller itself) are dropped, then every further leading frame that
-/// lies in the shim's own object. `memo` is the calling thread's walk memo (or null). Must
-/// not be inlined: it finds its caller's frame by its own return address.
+/// lies in the shim's own object. `memo` is the calling thread's walk memo (or null). With
+/// the thread's `cache`, a stack it knows gives kWalkRecalled and the value stored with it
+/// in *recalled; the caller then stores the value of a new stack with
+/// walk_remember(cache, *memo, value). Must not be inlined: it finds its caller's frame by
+/// its own return address.
 __attribute__((noinline)) size_t capture_stack(uintptr_t* out, size_t depth, size_t skip,
-                                               WalkMemo* memo = nullptr);
+                                               WalkMemo* memo = nullptr,
+                                               WalkCache* cache = nullptr,
+                                               uint32_t* recalled = nullptr);
 
 /// The frame that called exit() on this thread, for the leak check at exit: frames below
 /// it belong to exit's machinery (atexit handlers, destructors) and are full of stale

@@ -60,7 +60,7 @@ uint32_t RecentStacks::intern(StackTable& table, const uintptr_t* pcs, size_t n)
   // Two-way sets chosen by the innermost two frames, which tell most sites apart; the
   // compare of every frame settles it.
   uintptr_t key = (pcs[0] ^ (n > 1 ? pcs[1] << 17 : 0)) * 0x9e3779b97f4a7c15ull;
-  size_t set = size_t(key >> 61);  // kSlots / 2 sets
+  size_t set = size_t(key >> 62);  // kSlots / 2 sets
   for (size_t way = 0; way < 2; ++way) {
     Slot& s = slots_[2 * set + way];
     bool same = s.n == n && s.id != 0;

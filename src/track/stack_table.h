@@ -72,7 +72,7 @@ class StackTable {
 /// probe of the shared table. Zero-filled is a valid empty cache; it belongs to one thread.
 class RecentStacks {
  public:
-  static constexpr size_t kSlots = 16;  // 8 sets of 2
+  static constexpr size_t kSlots = 8;  // 4 sets of 2
   static constexpr size_t kFrames = 16;
 
   /// Same result as table.intern(pcs, n).

@@ -10,6 +10,7 @@ namespace mpshim::track {
 
 struct ThreadState {
   WalkMemo walk;
+  WalkCache walks;
   RecentStacks stacks;
 };
 

@@ -31,6 +31,9 @@ namespace {
 StackTable g_stacks;
 ForeignStore g_foreign;
 size_t g_depth = 16;
+// Set by the first block recorded outside the shim: until then a leak check has nothing to
+// report (every block is internal, a root), and a short process skips its scan.
+bool g_recorded = false;
 // Nesting of "inside the tracker or tracking disabled" on this thread.
 MPSHIM_TLS int t_depth;
 prim::Lock g_check_lock;
@@ -67,8 +70,16 @@ MPSHIM_INLINE uint32_t caller_stack() {
   ++t_depth;  // the unwinder may allocate the first time it sees a module
   uintptr_t pcs[kMaxDepth];
   ThreadState* ts = thread_state();
-  size_t n = capture_stack(pcs, g_depth, 1, ts != nullptr ? &ts->walk : nullptr);
-  uint32_t id = ts != nullptr ? ts->stacks.intern(g_stacks, pcs, n) : g_stacks.intern(pcs, n);
+  uint32_t id;
+  if (ts == nullptr) {
+    id = g_stacks.intern(pcs, capture_stack(pcs, g_depth, 1));
+  } else {
+    size_t n = capture_stack(pcs, g_depth, 1, &ts->walk, &ts->walks, &id);
+    if (n != kWalkRecalled) {
+      id = ts->stacks.intern(g_stacks, pcs, n);
+      walk_remember(&ts->walks, ts->walk, id);
+    }
+  }
   --t_depth;
   return id;
 }
@@ -103,6 +114,7 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
+  if (MPSHIM_UNLIKELY(!g_recorded)) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   uint32_t id = caller_stack();
   uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0) ? stackless_flags() : 0;
   store_tag(t, tag::make(kind, flags, id, size, usable));
@@ -133,6 +145,7 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   // never reported.
   bool quiet = t_depth != 0;
   uint32_t id = quiet ? 0 : caller_stack();
+  if (!quiet) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
   if (profile::on()) profile::on_alloc(side_of(mem), id, size, uintptr_t(p));
 }
@@ -216,6 +229,7 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
 bool thread_quiet() { return t_depth != 0; }
 
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
+  if (t_depth == 0) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, t_depth != 0});
 }
 
@@ -446,6 +460,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);
+  walk_cache_mapping(collect_hole, &st);
   uintptr_t store_lo, store_hi;
   g_foreign.mapping_locked(&store_lo, &store_hi);
   if (store_lo != store_hi) collect_hole(store_lo, store_hi, &st);
@@ -519,6 +534,10 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
 }
 
 int check_locked(LeakSink sink, void* ctx, bool at_exit) {
+  if (!__atomic_load_n(&g_recorded, __ATOMIC_RELAXED)) {
+    Block none{};
+    return sink(&none, 0, ctx) ? 1 : 0;
+  }
   CheckState st;
   if (!run_classification(st, at_exit)) {
     constexpr char kMsg[] = "mpshim: leak check failed (out of memory); no report\n";

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "prim/defines.h"
+#include "prim/os.h"
 
 namespace mpshim::track {
 
@@ -50,7 +51,8 @@ MPSHIM_INLINE Rule unpack(uint64_t v) {
 // ---------------------------------------------------------------------------------------
 // The cache: open addressing keyed by return address. A slot's key is claimed with CAS and
 // its rule stored after it; a reader that finds the key but no rule yet just misses.
-// It lives in .bss, so only the pages that hold rules are ever touched.
+// It is mapped by the first rule found (a process that never captures a stack has none),
+// and only the pages that hold rules are ever touched. The leak scan skips it.
 
 constexpr int kCacheBits = 16;
 constexpr size_t kCacheMask = (size_t(1) << kCacheBits) - 1;
@@ -60,7 +62,8 @@ struct Slot {
   std::atomic<uintptr_t> pc;
   std::atomic<uint64_t> rule;
 };
-Slot g_cache[size_t(1) << kCacheBits];
+constexpr size_t kCacheBytes = sizeof(Slot) << kCacheBits;
+std::atomic<Slot*> g_cache{nullptr};
 std::atomic<size_t> g_cached{0};
 
 MPSHIM_INLINE size_t home(uintptr_t pc) {
@@ -68,21 +71,35 @@ MPSHIM_INLINE size_t home(uintptr_t pc) {
 }
 
 MPSHIM_INLINE uint64_t cached_rule(uintptr_t pc) {
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  if (MPSHIM_UNLIKELY(cache == nullptr)) return 0;
   size_t i = home(pc);
   for (int probe = 0; probe < kProbes; ++probe, i = (i + 1) & kCacheMask) {
-    uintptr_t key = g_cache[i].pc.load(std::memory_order_relaxed);
-    if (key == pc) return g_cache[i].rule.load(std::memory_order_acquire);
+    uintptr_t key = cache[i].pc.load(std::memory_order_relaxed);
+    if (key == pc) return cache[i].rule.load(std::memory_order_acquire);
     if (key == 0) return 0;
   }
   return 0;
 }
 
+Slot* cache_slots() {
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  if (cache != nullptr) return cache;
+  auto* fresh = static_cast<Slot*>(prim::os_map(kCacheBytes));
+  if (fresh == nullptr) return nullptr;
+  if (g_cache.compare_exchange_strong(cache, fresh, std::memory_order_acq_rel)) return fresh;
+  prim::os_unmap(fresh, kCacheBytes);
+  return cache;
+}
+
 void cache_rule(uintptr_t pc, uint64_t rule) {
+  Slot* cache = cache_slots();
+  if (cache == nullptr) return;  // no memory: rules are found again each time, only slower
   size_t i = home(pc);
   for (int probe = 0; probe < kProbes; ++probe, i = (i + 1) & kCacheMask) {
     uintptr_t key = 0;
-    if (g_cache[i].pc.compare_exchange_strong(key, pc, std::memory_order_relaxed)) {
-      g_cache[i].rule.store(rule, std::memory_order_release);
+    if (cache[i].pc.compare_exchange_strong(key, pc, std::memory_order_relaxed)) {
+      cache[i].rule.store(rule, std::memory_order_release);
       g_cached.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -491,7 +508,9 @@ struct State {
   bool bp_known;
 };
 
-enum Step { kStepped, kEnd, kFail };
+// kEndRule: the rule of the frame marks it the outermost (the result depends on its pc
+// alone); kEnd: any other end of the walk.
+enum Step { kStepped, kEnd, kEndRule, kFail };
 
 // Moves `s` to the caller's frame by the rule of s.pc. *bp_at and *cfa_at get the words
 // read besides the return address, *flags what the step did with rbp (WalkMemo's flags).
@@ -510,7 +529,7 @@ MPSHIM_INLINE Step step(State& s, uintptr_t* bp_at, uintptr_t* cfa_at, uint8_t* 
     cfa = *reinterpret_cast<const uintptr_t*>(*cfa_at);
     *flags |= WalkMemo::kUsesBp;
   } else {
-    return r.kind == kOutermost ? kEnd : kFail;
+    return r.kind == kOutermost ? kEndRule : kFail;
   }
   if (cfa <= s.sp || cfa - s.sp > kMaxFrameBytes || (cfa & 7) != 0) return kEnd;
   uintptr_t pc = *reinterpret_cast<const uintptr_t*>(cfa - 8);
@@ -569,15 +588,84 @@ void shift(WalkMemo* m, size_t from, size_t to, size_t len) {
   memmove(&m->flags[to], &m->flags[from], len);
 }
 
+// The cached way whose starting state is `s` and whose words all hold what they held, or
+// nullptr.
+MPSHIM_INLINE const WalkCache::Way* recall(WalkCache* cache, const State& s, size_t max,
+                                           uint32_t generation) {
+  constexpr size_t kMask = WalkCache::kWays - 1;
+  static_assert((WalkCache::kWays & kMask) == 0);
+  for (size_t t = 0; t < WalkCache::kWays; ++t) {
+    size_t i = (cache->last + t) & kMask;
+    const WalkCache::Way& w = cache->ways[i];
+    if (w.nchecks == 0 || w.sp != s.sp || w.pc != s.pc || w.max != max ||
+        w.generation != generation || (w.needs_bp && w.bp != s.bp))
+      continue;
+    size_t c = 0;
+    while (c < w.nchecks && *reinterpret_cast<const uintptr_t*>(s.sp + w.at[c]) == w.word[c]) ++c;
+    if (c == w.nchecks) {
+      cache->last = uint32_t(i);
+      return &w;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace
 
-size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
+void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
+  if (cache == nullptr || !m.complete || m.n == 0 ||
+      m.generation != g_generation.load(std::memory_order_acquire))
+    return;
+  uint32_t slot = (cache->last + 1) & (WalkCache::kWays - 1);
+  WalkCache::Way& w = cache->ways[slot];
+  w.nchecks = 0;
+  size_t c = 0;
+  auto add = [&](uintptr_t addr, uintptr_t word) {
+    intptr_t off = intptr_t(addr - m.sp[0]);
+    if (c == WalkCache::kChecks || off < INT32_MIN || off > INT32_MAX) return false;
+    w.at[c] = int32_t(off);
+    w.word[c++] = word;
+    return true;
+  };
+  // uses[i]: the rbp frame i was entered with decides some step from frame i on (a step
+  // uses it before one replaces it). Most saved rbp values are never used (code without
+  // frame pointers keeps anything in rbp), so only those that are count.
+  bool uses[WalkMemo::kFrames + 1] = {};
+  for (size_t i = m.n - 1; i-- > 0;)
+    uses[i] = (m.flags[i] & WalkMemo::kUsesBp) ||
+              ((m.flags[i] & WalkMemo::kSetsBp) == 0 && uses[i + 1]);
+  // The words each step read: the return address, the saved rbp (where it counts) and the
+  // CFA it loaded.
+  for (size_t i = 0; i + 1 < m.n; ++i) {
+    if (!add(m.sp[i + 1] - 8, m.pc[i + 1])) return;
+    if (m.bp_at[i] != 0 && uses[i + 1] && !add(m.bp_at[i], m.bp[i + 1])) return;
+    if (m.cfa_at[i] != 0 && !add(m.cfa_at[i], m.sp[i + 1])) return;
+  }
+  w.pc = m.pc[0];
+  w.sp = m.sp[0];
+  w.bp = m.bp[0];
+  w.needs_bp = uses[0];
+  w.max = m.max;
+  w.generation = m.generation;
+  w.value = value;
+  w.nchecks = uint16_t(c == 0 ? 0 : c);
+  cache->last = slot;
+}
+
+size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo, size_t* walked, WalkCache* cache,
+                  uint32_t* recalled) {
   if (max == 0) return 0;
   // This function keeps a frame pointer (it asks for its frame address), so its caller's
   // registers are known without any table.
   auto* top = static_cast<uintptr_t*>(__builtin_frame_address(0));
   State s{top[1], reinterpret_cast<uintptr_t>(top + 2), top[0], true};
   uint32_t generation = g_generation.load(std::memory_order_acquire);
+  if (cache != nullptr) {
+    if (const WalkCache::Way* w = recall(cache, s, max, generation)) {
+      *recalled = w->value;
+      return kWalkRecalled;
+    }
+  }
   constexpr size_t kKept = WalkMemo::kFrames;
   WalkMemo* m = memo;
   size_t old_n = m != nullptr && m->generation == generation ? m->n : 0;
@@ -586,7 +674,7 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
   // the entries below, and later frames are written to the memo in place (entries from the
   // current index on are then still the last walk's).
   Entry fresh[kKept];
-  bool merged = m == nullptr;
+  bool merged = m == nullptr, ended_by_rule = false;
   size_t n = 0, k = 0;
   for (;;) {
     if (merged && k < n) k = n;
@@ -628,7 +716,11 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
     Entry e{s, 0, 0, 0};
     Step st = n + 1 == max ? kEnd : step(s, &e.bp_at, &e.cfa_at, &e.flags);
     if (st == kFail) {
-      if (m != nullptr) m->n = 0;
+      if (m != nullptr) {
+        m->n = 0;
+        m->complete = false;
+      }
+      if (walked != nullptr) *walked = n + 1;
       return kWalkFailed;
     }
     if (n < kKept) {
@@ -636,7 +728,10 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
       else fresh[n] = e;
     }
     ++n;
-    if (st == kEnd) break;
+    if (st != kStepped) {
+      ended_by_rule = st == kEndRule;
+      break;
+    }
   }
   if (m != nullptr) {
     size_t kept = n < kKept ? n : kKept;
@@ -644,26 +739,40 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo) {
       for (size_t i = 0; i < kept; ++i) put(m, i, fresh[i]);
     m->n = uint32_t(kept);
     m->generation = generation;
+    m->max = uint32_t(max);
+    m->complete = n <= kKept && (n == max || ended_by_rule);
   }
   return n;
 }
 
 void walk_forget() {
   g_generation.fetch_add(1, std::memory_order_acq_rel);
-  for (Slot& s : g_cache) {
-    s.rule.store(0, std::memory_order_relaxed);
-    s.pc.store(0, std::memory_order_release);
+  Slot* cache = g_cache.load(std::memory_order_acquire);
+  for (size_t i = 0; cache != nullptr && i <= kCacheMask; ++i) {
+    cache[i].rule.store(0, std::memory_order_relaxed);
+    cache[i].pc.store(0, std::memory_order_release);
   }
   g_cached.store(0, std::memory_order_relaxed);
+}
+
+void walk_cache_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  auto lo = reinterpret_cast<uintptr_t>(g_cache.load(std::memory_order_acquire));
+  if (lo != 0) fn(lo, lo + kCacheBytes, ctx);
 }
 
 size_t walk_cached() { return g_cached.load(std::memory_order_relaxed); }
 
 #else  // other architectures always use libunwind
 
-size_t walk_stack(uintptr_t*, size_t, WalkMemo*) { return kWalkFailed; }
+void walk_remember(WalkCache*, const WalkMemo&, uint32_t) {}
+
+size_t walk_stack(uintptr_t*, size_t, WalkMemo*, size_t* walked, WalkCache*, uint32_t*) {
+  if (walked != nullptr) *walked = 0;
+  return kWalkFailed;
+}
 void walk_forget() {}
 size_t walk_cached() { return 0; }
+void walk_cache_mapping(void (*)(uintptr_t, uintptr_t, void*), void*) {}
 
 #endif
 

@@ -21,6 +21,8 @@ namespace mpshim::track {
 
 /// Returned by walk_stack when a frame needs the general unwinder.
 constexpr size_t kWalkFailed = ~size_t(0);
+/// Returned by walk_stack when its WalkCache knew the stack (see WalkCache).
+constexpr size_t kWalkRecalled = ~size_t(0) - 1;
 
 /// A thread's memo of its last walk (see above). Zero-filled is a valid empty memo.
 struct WalkMemo {
@@ -31,6 +33,10 @@ struct WalkMemo {
 
   uint32_t generation;  ///< walk_forget's count when recorded
   uint32_t n;           ///< frames recorded; the step of frame i is known for i + 1 < n
+  uint32_t max;         ///< the last walk's `max`
+  /// The last walk is recorded whole and ended where its own frames say (at `max`, or at a
+  /// frame whose rule marks the outermost), so its words decide its result (WalkCache).
+  bool complete;
   /// The state on entry to each frame.
   uintptr_t pc[kFrames], sp[kFrames], bp[kFrames];
   /// The words the step from frame i read besides the return address at sp[i + 1] - 8
@@ -39,17 +45,53 @@ struct WalkMemo {
   uint8_t flags[kFrames];
 };
 
+/// The stacks a thread walked last, each with a value of the caller's (its stack id) and the
+/// stack words its walk read: the walk is a function of its starting state (the caller's
+/// pc, stack pointer and, where a step uses it, rbp) and of those words, so a walk that
+/// starts from the same state and finds every word unchanged has the same result, and
+/// walk_stack returns the value instead (kWalkRecalled). Checking the words costs one
+/// load and compare each, without a rule lookup or a dependent chain. Zero-filled is a
+/// valid empty cache; it belongs to one thread.
+struct WalkCache {
+  static constexpr size_t kWays = 4;
+  static constexpr size_t kChecks = 36;
+  struct Way {
+    uintptr_t pc, sp, bp;  ///< the starting state
+    uint32_t max, generation, value;
+    uint16_t nchecks;      ///< 0: empty
+    bool needs_bp;
+    int32_t at[kChecks];      ///< offsets from sp of the words read
+    uintptr_t word[kChecks];  ///< what they held
+  };
+  Way ways[kWays];
+  uint32_t last;  ///< the way that matched or was filled last
+};
+
+/// After walk_stack(..., memo, ..., cache, ...) gave frames (not kWalkRecalled nor
+/// kWalkFailed): remembers `value` as that walk's result, when `memo` holds the whole walk
+/// and its words fit the cache.
+void walk_remember(WalkCache* cache, const WalkMemo& memo, uint32_t value);
+
 /// Writes up to `max` return addresses to `out`, innermost first: out[0] is the return
 /// address into walk_stack's caller. Returns the count (the walk ends at the outermost
-/// frame, at `max`, or at a frame whose stack pointer makes no sense), or kWalkFailed.
-/// `memo` (may be null) must belong to the calling thread. Never allocates; the first
-/// capture through a new return address takes the dynamic linker's lock once
+/// frame, at `max`, or at a frame whose stack pointer makes no sense), or kWalkFailed;
+/// then the frames up to the one it could not step from are in `out`, their count in
+/// *walked (when given). With `cache` (and `memo`, which walk_remember reads), a stack the
+/// cache knows gives kWalkRecalled and its value in *recalled, and `out` is left alone.
+/// `memo` and `cache` (may be null) must belong to the calling thread. Never allocates; the
+/// first capture through a new return address takes the dynamic linker's lock once
 /// (dl_iterate_phdr) to find its rule.
 __attribute__((noinline)) size_t walk_stack(uintptr_t* out, size_t max,
-                                            WalkMemo* memo = nullptr);
+                                            WalkMemo* memo = nullptr, size_t* walked = nullptr,
+                                            WalkCache* cache = nullptr,
+                                            uint32_t* recalled = nullptr);
 
 /// Forgets every cached rule (after a module is unloaded, its addresses may be reused).
 void walk_forget();
+
+/// Calls fn for the mapping of the rule cache, when there is one (the leak scan skips it:
+/// it holds code addresses only).
+void walk_cache_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
 /// Number of return addresses whose rule is cached (tests).
 size_t walk_cached();

@@ -232,10 +232,31 @@ __attribute__((noinline)) void chain_aligned(Chain* c) {
   g_chain_step(c);
   asm volatile("" ::"r"(buf) : "memory");
 }
+WalkCache* g_use_cache;
+constexpr size_t kCacheTestMax = 24;
+// Stacks stored with the cache: its values are indices here.
+uintptr_t g_known[4096][kCacheTestMax];
+size_t g_known_n[4096], g_known_count, g_recalls;
+
 __attribute__((noinline)) void chain_leaf(Both* b) {
-  b->walked = walk_stack(b->walk, kMax, g_use_memo);
+  if (g_use_cache != nullptr) {
+    uint32_t value = 0;
+    size_t n = walk_stack(b->walk, kCacheTestMax, g_use_memo, nullptr, g_use_cache, &value);
+    if (n == kWalkRecalled) {
+      ++g_recalls;
+      n = g_known_n[value];
+      std::memcpy(b->walk, g_known[value], sizeof g_known[value]);
+    } else if (n != kWalkFailed && g_known_count < 4096) {
+      g_known_n[g_known_count] = n;
+      std::memcpy(g_known[g_known_count], b->walk, sizeof g_known[0]);
+      walk_remember(g_use_cache, *g_use_memo, uint32_t(g_known_count++));
+    }
+    b->walked = n;
+  } else {
+    b->walked = walk_stack(b->walk, kMax, g_use_memo);
+  }
   void* raw[kMax];
-  int n = unw_backtrace(raw, kMax);
+  int n = unw_backtrace(raw, g_use_cache != nullptr ? int(kCacheTestMax) : int(kMax));
   b->general = n > 0 ? size_t(n) : 0;
   for (size_t i = 0; i < b->general; ++i) b->unw[i] = reinterpret_cast<uintptr_t>(raw[i]);
   asm volatile("" ::: "memory");
@@ -269,6 +290,33 @@ TEST(Walk, MemoAgreesWithLibunwindOnRandomChains) {
     for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
   }
   g_use_memo = nullptr;
+}
+
+// The cache of recent walks gives a stored stack only where the walk would give that
+// stack: chains drawn from a few seeds come back often (recalled), among others that
+// start from the same frames and differ further up (rbp-based frames of other sizes,
+// realigned frames), each checked against libunwind.
+TEST(Walk, CacheRecallsOnlyTheSameStack) {
+  WalkMemo memo{};
+  WalkCache cache{};
+  g_use_memo = &memo;
+  g_use_cache = &cache;
+  g_known_count = g_recalls = 0;
+  uint64_t pick = 99;
+  for (int i = 0; i < 4000; ++i) {
+    pick = pick * 6364136223846793005ull + 1442695040888963407ull;
+    uint64_t seed = 1000 + ((pick >> 40) % 6) * 7919;  // a few chains, again and again
+    if ((pick >> 20) % 4 == 0) seed = pick;            // and now and then a new one
+    Both b;
+    Chain c{seed, int((seed >> 7) % 12), &b};
+    chain_step(&c);
+    ASSERT_NE(b.walked, kWalkFailed);
+    ASSERT_EQ(b.walked, b.general) << "walk " << i;
+    for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+  }
+  g_use_memo = nullptr;
+  g_use_cache = nullptr;
+  EXPECT_GT(g_recalls, 1000u);
 }
 
 TEST(Walk, CostOf16Frames) {
