@@ -3,7 +3,10 @@
 light and full against tracking alone, valgrind memcheck and the same workload built with
 -fsanitize=address, on the workloads of run.py that have an AddressSanitizer build.
 
-  bench/memcheck.py [--runs N] [--smoke] [--lib build/preload/libmpshim.so]
+  bench/memcheck.py [--runs N] [--smoke] [--lib build/preload/libmpshim.so] [--also NAME=LIB]
+
+--also runs tracking and the three modes of another libmpshim.so too (e.g. a build before a
+change), in the same interleaved runs, as rows NAME-tracking, NAME-sample, ...
 """
 import argparse
 import os
@@ -22,9 +25,9 @@ WORKLOADS = [
 
 
 def tools(ctx):
-    def shim(check):
+    def shim(check, lib=None):
         def wrap(argv, env):
-            env.update(LD_PRELOAD=ctx.lib, MPSHIM_LEAKS="1", MPSHIM_REPORT="/dev/null")
+            env.update(LD_PRELOAD=lib or ctx.lib, MPSHIM_LEAKS="1", MPSHIM_REPORT="/dev/null")
             if check:
                 env["MPSHIM_CHECK"] = check
             return argv
@@ -40,6 +43,8 @@ def tools(ctx):
 
     out = [("glibc", lambda a, e: a), ("tracking", shim(None)), ("sample", shim("sample")),
            ("light", shim("light")), ("full", shim("full"))]
+    for name, lib in ctx.also:
+        out += [("%s-%s" % (name, m or "tracking"), shim(m, lib)) for m in (None, "sample", "light", "full")]
     if shutil.which("valgrind"):
         out.append(("valgrind", valgrind))
     out.append(("asan", asan))
@@ -53,11 +58,15 @@ def main():
     ap.add_argument("--lib", default=os.path.join(bench.ROOT, "build", "preload", "libmpshim.so"))
     ap.add_argument("--bindir")
     ap.add_argument("--no-valgrind", action="store_true")
+    ap.add_argument("--no-asan", action="store_true")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=LIB")
     ctx = ap.parse_args()
+    ctx.also = [(a.split("=", 1)[0], os.path.abspath(a.split("=", 1)[1])) for a in ctx.also]
     ctx.lib = os.path.abspath(ctx.lib)
     ctx.bindir = os.path.abspath(ctx.bindir or os.path.join(os.path.dirname(ctx.lib), "..", "bench"))
     ctx.launcher = os.path.join(ctx.bindir, "bench-launch")
-    ts = [t for t in tools(ctx) if not (ctx.no_valgrind and t[0] == "valgrind")]
+    ts = [t for t in tools(ctx) if not (ctx.no_valgrind and t[0] == "valgrind")
+          and not (ctx.no_asan and t[0] == "asan")]
     runs = 1 if ctx.smoke else ctx.runs
     results, failures = {}, []
     with tempfile.TemporaryDirectory(prefix="mpshim-memcheck-") as tmp:

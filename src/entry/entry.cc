@@ -142,7 +142,7 @@ void bad_free(void* p) {
 void* calloc(size_t n, size_t size) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_zeroed(n, size);
-    if (MPSHIM_UNLIKELY(track::checking())) return calloc_checked(n, size);
+    if (MPSHIM_UNLIKELY(track::checking()) && !track::skip_sample()) return calloc_checked(n, size);
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
       errno = ENOMEM;

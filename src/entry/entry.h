@@ -32,7 +32,7 @@ void bad_free(void* p);
 MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_fast(size);
-    if (MPSHIM_UNLIKELY(track::checking())) return alloc_checked(size, 16, kind);
+    if (MPSHIM_UNLIKELY(track::checking()) && !track::skip_sample()) return alloc_checked(size, 16, kind);
     void* p = cpu::alloc_with_slack(size);
     if (p != nullptr) track::on_alloc(p, size, kind);
     return p;
@@ -43,7 +43,7 @@ MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
 MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_aligned(align, size);
-    if (MPSHIM_UNLIKELY(track::checking())) return alloc_checked(size, align, kind);
+    if (MPSHIM_UNLIKELY(track::checking()) && !track::skip_sample()) return alloc_checked(size, align, kind);
     // Slack (cpu::with_slack) keeps the block's end inside its slot: one byte more for an
     // aligned block; a size the allocator refuses anyway stays as it is (no overflow).
     void* p = align <= 16 ? cpu::alloc_with_slack(size)
@@ -59,8 +59,11 @@ MPSHIM_INLINE void free(void* p, track::Dealloc how = track::Dealloc::Free) {
   if (p == nullptr) return;
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (track::enabled()) {
-      if (MPSHIM_UNLIKELY(track::checking())) return free_checked(p, how);
-      if (!track::on_free(p)) return bad_free(p);
+      if (MPSHIM_UNLIKELY(track::checking())) {
+        if (!track::free_unsampled(p, how)) return free_checked(p, how);
+      } else if (!track::on_free(p)) {
+        return bad_free(p);
+      }
     }
     if (MPSHIM_UNLIKELY(!cpu::free_fast(p))) bad_free(p);
     return;

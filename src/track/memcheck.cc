@@ -13,13 +13,13 @@
 namespace mpshim::track {
 
 CheckMode g_check = CheckMode::Off;
+MPSHIM_TLS uint32_t t_sample_countdown;
 
 namespace {
 
 std::atomic<ErrorSink> g_sink{nullptr};
 uint32_t g_sample_rate = 5000;
 uint64_t g_guard_size = 0;
-MPSHIM_TLS uint32_t t_countdown;  // allocations until this thread's next sample
 MPSHIM_TLS uint64_t t_random;
 
 // Light and full fill freed blocks up to this many bytes (full: all of them).
@@ -240,9 +240,9 @@ void* on_alloc_checked(void* slot, size_t size, Kind kind) {
 
 bool sample_now() {
   if (g_check != CheckMode::Sample) return false;
-  uint32_t c = t_countdown;
+  uint32_t c = t_sample_countdown;
   if (MPSHIM_LIKELY(c > 1)) {
-    t_countdown = c - 1;
+    t_sample_countdown = c - 1;
     return false;
   }
   // Intervals uniform in [1, 2 * rate - 1]: one allocation in `rate` on average, at
@@ -251,7 +251,7 @@ bool sample_now() {
   t_random ^= t_random << 13;
   t_random ^= t_random >> 7;
   t_random ^= t_random << 17;
-  t_countdown = g_sample_rate <= 1 ? 1 : uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
+  t_sample_countdown = g_sample_rate <= 1 ? 1 : uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
   return c == 1 && !thread_quiet();
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "prim/defines.h"
 #include "track/track.h"
 
 namespace mpshim::track {
@@ -103,6 +104,22 @@ void* on_alloc_checked(void* slot, size_t size, Kind kind);
 
 /// True for this allocation when it is to be sampled (MPSHIM_CHECK=sample).
 bool sample_now();
+/// Allocations left before this thread's next sample (sample_now's countdown).
+extern MPSHIM_TLS uint32_t t_sample_countdown;
+/// Sample mode, an allocation that is not this thread's next sample: counted, true, and
+/// the caller tracks it as without checks (no call into the checked path). False
+/// otherwise, the caller then goes through alloc_checked.
+MPSHIM_INLINE bool skip_sample() {
+  uint32_t c = t_sample_countdown;
+  if (g_check != CheckMode::Sample || c <= 1) return false;
+  t_sample_countdown = c - 1;
+  return true;
+}
+/// Sample mode, the free of a live block of the allocator starting at `p`, freed as it was
+/// allocated: its tag cleared as tracking alone clears it, true, and the caller gives the
+/// slot back to the allocator. False for anything else (a sampled block, an error, another
+/// mode): the caller then goes through checked_free. Unsampled blocks keep no history.
+bool free_unsampled(void* p, Dealloc how);
 /// True when a block of `size` goes on guard pages in full mode.
 bool guard_big(size_t size);
 /// A block of `size` alone on pages ending in a guard page, recorded and tracked;

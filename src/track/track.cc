@@ -247,6 +247,16 @@ bool on_free(void* p) {
   return true;
 }
 
+bool free_unsampled(void* p, Dealloc how) {
+  if (g_check != CheckMode::Sample) return false;
+  uint64_t* t = cpu::tag_of(p);
+  uint64_t v = t != nullptr ? load_tag(t) : 0;
+  if (MPSHIM_UNLIKELY(!tag::live(v)) || (mismatched(tag::kind(v), how) && !tag::internal(v))) return false;
+  store_tag(t, 0);
+  if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
+  return true;
+}
+
 size_t stack_frames(uint32_t id, const uintptr_t** pcs) { return g_stacks.frames(id, pcs); }
 uint32_t stack_count() { return g_stacks.id_limit(); }
 
