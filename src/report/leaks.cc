@@ -161,6 +161,22 @@ void text_stack(prim::Writer& w, uint32_t id) {
   text_frames(w, pcs, n);
 }
 
+void json_frame(prim::Writer& w, uintptr_t pc, const SymInfo* si, const SymFrame* f) {
+  w.str("\"pc\":\"").hex(pc).str("\",\"function\":");
+  json_or_null(w, f->function);
+  w.str(",\"module\":");
+  json_or_null(w, si->module);
+  w.str(",\"offset\":");
+  if (si->module != nullptr) w.chr('"').hex(si->offset).chr('"');
+  else w.str("null");
+  w.str(",\"file\":");
+  json_or_null(w, f->file);
+  w.str(",\"line\":");
+  if (f->file != nullptr && f->line != 0) w.u64(f->line);
+  else w.str("null");
+  if (f->next != nullptr) w.str(",\"inlined\":true");
+}
+
 void json_stack(prim::Writer& w, uint32_t id) {
   w.chr('[');
   const uintptr_t* pcs = nullptr;
@@ -169,20 +185,9 @@ void json_stack(prim::Writer& w, uint32_t id) {
   for (size_t i = 0; i < n; ++i) {
     const SymInfo* si = symbolize(pcs[i]);
     for (const SymFrame* f = &si->frame; f != nullptr; f = f->next) {
-      w.str(first ? "{\"pc\":\"" : ",{\"pc\":\"").hex(pcs[i]).str("\",\"function\":");
+      w.str(first ? "{" : ",{");
       first = false;
-      json_or_null(w, f->function);
-      w.str(",\"module\":");
-      json_or_null(w, si->module);
-      w.str(",\"offset\":");
-      if (si->module != nullptr) w.chr('"').hex(si->offset).chr('"');
-      else w.str("null");
-      w.str(",\"file\":");
-      json_or_null(w, f->file);
-      w.str(",\"line\":");
-      if (f->file != nullptr && f->line != 0) w.u64(f->line);
-      else w.str("null");
-      if (f->next != nullptr) w.str(",\"inlined\":true");
+      json_frame(w, pcs[i], si, f);
       w.chr('}');
     }
   }

@@ -7,6 +7,7 @@
 
 #include "prim/fmt.h"
 #include "report/report.h"
+#include "report/symbolize.h"
 
 namespace mpshim::report {
 
@@ -53,6 +54,9 @@ int open_report(int pid, bool append);
 /// Writes the frames of stack `id` as the leak report does (text lines, or a JSON array).
 void text_stack(prim::Writer& w, uint32_t id);
 void json_stack(prim::Writer& w, uint32_t id);
+/// The fields of one JSON frame object (pc, function, module, offset, file, line, inlined),
+/// without the braces: frame `f` of the symbolised `pc`.
+void json_frame(prim::Writer& w, uintptr_t pc, const SymInfo* si, const SymFrame* f);
 
 /// Copies path template `tmpl` into `out` with every "%p" replaced by `pid` (and "%%" by
 /// "%"); false when it does not fit in `cap`.

@@ -64,11 +64,6 @@ struct PcIndex {
   }
 };
 
-void json_or_null(prim::Writer& w, const char* s) {
-  if (s != nullptr) w.json_str(s);
-  else w.str("null");
-}
-
 // The frames of every pc not yet in the table, as the leak report writes frames.
 void write_frames(prim::Writer& w, PcIndex& idx, const uintptr_t* pcs, size_t n) {
   for (size_t i = 0; i < n; ++i) {
@@ -78,20 +73,9 @@ void write_frames(prim::Writer& w, PcIndex& idx, const uintptr_t* pcs, size_t n)
     slot->first = idx.next;
     const SymInfo* si = symbolize(pcs[i]);
     for (const SymFrame* f = &si->frame; f != nullptr; f = f->next) {
-      w.str(idx.next == 0 ? "\n{\"pc\":\"" : ",\n{\"pc\":\"").hex(pcs[i]).str("\",\"function\":");
+      w.str(idx.next == 0 ? "\n{" : ",\n{");
       ++idx.next;
-      json_or_null(w, f->function);
-      w.str(",\"module\":");
-      json_or_null(w, si->module);
-      w.str(",\"offset\":");
-      if (si->module != nullptr) w.chr('"').hex(si->offset).chr('"');
-      else w.str("null");
-      w.str(",\"file\":");
-      json_or_null(w, f->file);
-      w.str(",\"line\":");
-      if (f->file != nullptr && f->line != 0) w.u64(f->line);
-      else w.str("null");
-      if (f->next != nullptr) w.str(",\"inlined\":true");
+      json_frame(w, pcs[i], si, f);
       w.chr('}');
     }
     slot->count = idx.next - slot->first;
