@@ -61,6 +61,18 @@ BOOST_AUTO_TEST_CASE(interposed, *boost::unit_test::precondition(ShimPreloaded()
   api_case("interposed");
 }
 
+// The shim exports dlsym (for the CUDA driver's entry points): a library preloaded before
+// it must still get "the next object after me" from RTLD_NEXT.
+BOOST_AUTO_TEST_CASE(dlsym_rtld_next, *boost::unit_test::precondition(ShimPreloaded())) {
+  e2e::Command c;
+  c.argv = {"/bin/true"};
+  c.preload = false;
+  c.env = {{"LD_PRELOAD", e2e::built("libnext_probe.so") + " " + e2e::shim_library()}};
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "next=shim\n", "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Under an address-space limit (RLIMIT_AS, `ulimit -v`) 1 GiB above what the process maps,
