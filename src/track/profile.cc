@@ -23,8 +23,11 @@ constexpr uint64_t kInterval = 10'000'000;  // 10 ms
 // Events of a thread between two looks at the clock (for the interval rule).
 constexpr uint32_t kTick = 256;
 
+// `live` has a cache line to itself: reading the other fields (rarely written) does not
+// wait for the threads that add to it.
 struct SideState {
-  std::atomic<int64_t> live{0}, peak{0};
+  alignas(64) std::atomic<int64_t> live{0};
+  alignas(64) std::atomic<int64_t> peak{0};
   std::atomic<uint32_t> gen{0};
   std::atomic<uint64_t> peak_time{0};
   std::atomic<int64_t> step{1};         // a change of this many bytes takes a sample
@@ -48,6 +51,49 @@ uint64_t g_start;
 
 MPSHIM_TLS uintptr_t t_last;  // the thread's last allocation, for temporaries
 MPSHIM_TLS uint32_t t_tick;
+
+// Live bytes move at every event of every thread. Each thread keeps its change in a slot of
+// its own and adds it to the side's total when it passes kBatch, so threads do not contend
+// for one counter. A thread sees the total plus its own slot (exact in a single thread);
+// the timeline and the totals add every slot (exact: slots outlive their threads).
+constexpr int64_t kBatch = 64 << 10;
+constexpr size_t kSlots = 256;
+struct alignas(64) Pending {
+  std::atomic<int64_t> bytes[2];
+};
+Pending g_pending[kSlots];
+std::atomic<size_t> g_nslots{0};
+MPSHIM_TLS Pending* t_pending;
+MPSHIM_TLS bool t_no_slot;  // every slot taken: this thread adds to the totals directly
+
+Pending* my_slot() {
+  if (MPSHIM_LIKELY(t_pending != nullptr) || t_no_slot) return t_pending;
+  size_t i = g_nslots.fetch_add(1, std::memory_order_relaxed);
+  if (i < kSlots) t_pending = &g_pending[i];
+  else t_no_slot = true;
+  return t_pending;
+}
+
+// Adds `delta` to the live bytes of `side`; returns them as this thread sees them.
+MPSHIM_INLINE int64_t change_live(SideState& st, Side side, int64_t delta) {
+  Pending* slot = my_slot();
+  if (MPSHIM_UNLIKELY(slot == nullptr)) return st.live.fetch_add(delta, std::memory_order_relaxed) + delta;
+  int64_t mine = slot->bytes[side].load(std::memory_order_relaxed) + delta;
+  if (mine >= kBatch || mine <= -kBatch) {
+    slot->bytes[side].store(0, std::memory_order_relaxed);
+    return st.live.fetch_add(mine, std::memory_order_relaxed) + mine;
+  }
+  slot->bytes[side].store(mine, std::memory_order_relaxed);
+  return st.live.load(std::memory_order_relaxed) + mine;
+}
+
+// The live bytes of `side` with every thread's change not added yet.
+int64_t live_all(Side side) {
+  int64_t v = g_side[side].live.load(std::memory_order_relaxed);
+  size_t n = g_nslots.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n && i < kSlots; ++i) v += g_pending[i].bytes[side].load(std::memory_order_relaxed);
+  return v;
+}
 
 Site* site(Side side, uint32_t stack) {
   std::atomic<Site*>& slot = g_dir[side][stack >> kPageShift];
@@ -78,7 +124,7 @@ MPSHIM_INLINE void move(Site* s, SideState& st, int64_t delta) {
 // Reserved bytes are never below allocated ones; an allocation's sample comes before the
 // cache's new figure.
 uint64_t column_reserved() {
-  int64_t dev = g_side[kDevice].live.load(std::memory_order_relaxed);
+  int64_t dev = live_all(kDevice);
   uint64_t allocated = dev > 0 ? uint64_t(dev) : 0;
   uint64_t reserved = g_reserved_known.load(std::memory_order_relaxed) ? g_reserved.load(std::memory_order_relaxed) : 0;
   return reserved > allocated ? reserved : allocated;
@@ -109,8 +155,8 @@ void append_locked(uint64_t t) {
     g_rss_time = t;
     if (g_rss > g_peak_rss) g_peak_rss = g_rss;
   }
-  int64_t host = g_side[kHost].live.load(std::memory_order_relaxed);
-  int64_t dev = g_side[kDevice].live.load(std::memory_order_relaxed);
+  int64_t host = live_all(kHost);
+  int64_t dev = live_all(kDevice);
   if (g_nsamples == g_max_samples) merge_locked();
   g_samples[g_nsamples++] = Sample{t, host > 0 ? uint64_t(host) : 0, g_rss, dev > 0 ? uint64_t(dev) : 0,
                                    column_reserved()};
@@ -184,7 +230,7 @@ void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   s->bytes.fetch_add(size, std::memory_order_relaxed);
   SideState& st = g_side[side];
   move(s, st, int64_t(size));
-  int64_t now = st.live.fetch_add(int64_t(size), std::memory_order_relaxed) + int64_t(size);
+  int64_t now = change_live(st, side, int64_t(size));
   t_last = p;
   if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
   check_sample(st, now);
@@ -198,7 +244,7 @@ void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   t_last = 0;
   SideState& st = g_side[side];
   move(s, st, -int64_t(size));
-  int64_t now = st.live.fetch_sub(int64_t(size), std::memory_order_relaxed) - int64_t(size);
+  int64_t now = change_live(st, side, -int64_t(size));
   check_sample(st, now);
 }
 
@@ -228,7 +274,7 @@ Totals totals(Side side) {
     t->bytes += f.bytes;
     t->temps += f.temps;
   }, &t);
-  t.live = st.live.load(std::memory_order_relaxed);
+  t.live = live_all(side);
   t.peak = st.peak.load(std::memory_order_relaxed);
   t.peak_time_ns = st.peak_time.load(std::memory_order_relaxed);
   if (side == kDevice) {
@@ -275,6 +321,8 @@ void reset_for_test(size_t max_samples) {
     d = nullptr;
   }
   if (g_samples != nullptr) prim::os_unmap(g_samples, g_max_samples * sizeof(Sample));
+  for (Pending& p : g_pending)
+    for (auto& b : p.bytes) b = 0;
   for (SideState& st : g_side) {
     st.live = 0;
     st.peak = 0;

@@ -35,7 +35,7 @@ void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p);
 void set_device_reserved(uint64_t bytes);
 
 /// Counters of one (stack, memory kind).
-struct Site {
+struct alignas(64) Site {  // a cache line each: threads at different sites share none
   std::atomic<uint64_t> allocs, bytes, temps;
   std::atomic<int64_t> live;  ///< bytes live now
   std::atomic<int64_t> snap;  ///< live at the peak of generation `gen`, saved lazily
