@@ -17,7 +17,7 @@ import sys
 
 SRC = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, SRC)
-from run import Table, fmt, median, ratio  # noqa: E402  (the allocator benchmark's helpers)
+from run import Table, fmt, median, print_results, ratio  # noqa: E402  (the allocator benchmark's helpers)
 
 CONFIGS = [("driver", {}), ("shim-depth0", {"MPSHIM_STACK_DEPTH": "0"}), ("shim", {}),
            ("shim-track", {"MPSHIM_CUDA": "track"})]
@@ -207,12 +207,7 @@ def main():
     header = ("cuda: %d run(s) each, interleaved; medians; cuMemAlloc %d us, cuMemFree %d us + "
               "device sync" % (ctx.runs, ctx.alloc_latency, ctx.free_latency))
     tables = tables_of(results, modes) + [targets(results, modes, capacity)]
-    print(header)
-    for t in tables:
-        print()
-        print(t.text())
-    for f in failures:
-        print(f)
+    print_results(header, tables, failures)
     if ctx.out:
         with open(ctx.out, "w") as f:
             if ctx.out.endswith(".json"):

@@ -223,12 +223,7 @@ def main():
         bench.Table("peak RSS (glibc: MiB)", ["benchmark", "glibc"] + others, rss_rows, notes)]
     header = ("mimalloc-bench, %d thread(s) for the N benchmarks, %d run(s) each, interleaved; "
               "medians" % (ctx.procs, ctx.runs))
-    print(header)
-    for t in tables:
-        print()
-        print(t.text())
-    for f in failures:
-        print(f)
+    bench.print_results(header, tables, failures)
     if ctx.out:
         with open(ctx.out, "w") as f:
             f.write("## " + header + "\n\n" + "\n\n".join(t.markdown() for t in tables) + "\n")

@@ -581,6 +581,16 @@ def compare_startup(ctx):
 # ---------------------------------------------------------------- main
 
 
+
+def print_results(header, tables, failures):
+    """The header line, each table after a blank line, then the failures (every runner)."""
+    print(header)
+    for t in tables:
+        print()
+        print(t.text())
+    for f in failures:
+        print(f)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="very short runs, 1 run each, only glibc "
@@ -643,12 +653,7 @@ def main():
 
     header = "%s, %d run(s) each, interleaved; medians" % (
         "start-up" if ctx.startup else "leak tracking" if ctx.tracking else "allocators", ctx.runs)
-    print(header)
-    for t in tables:
-        print()
-        print(t.text())
-    for f in failures:
-        print(f)
+    print_results(header, tables, failures)
     if ctx.out:
         with open(ctx.out, "w") as f:
             if ctx.out.endswith(".json"):
