@@ -106,21 +106,18 @@ Hook hook_by_symbol(const char* name) {
 Hook hook_by_request(const char* base, int version, uint64_t flags) {
   if (base == nullptr || base[0] != 'c' || base[1] != 'u') return Hook::Count;
   bool ptsz = (flags & kPerThreadStream) != 0;
-  int fallback = -1;
+  bool has_ptsz = false;  // the name has a per-thread variant at all
+  int plain = -1;         // the variant of this version without it
   for (int i = 0; i < kHookCount; ++i) {
     const HookInfo& h = kHooks[i];
-    if (version < h.from || (h.until != 0 && version >= h.until) || strcmp(h.base, base) != 0)
-      continue;
+    if (strcmp(h.base, base) != 0) continue;
+    has_ptsz |= h.ptsz;
+    if (version < h.from || (h.until != 0 && version >= h.until)) continue;
     if (h.ptsz == ptsz) return Hook(i);
-    if (!h.ptsz) fallback = i;  // an entry point without a per-thread variant
+    if (!h.ptsz) plain = i;
   }
-  // Only when the name has no per-thread variant at all.
-  if (fallback >= 0 && ptsz) {
-    for (int i = 0; i < kHookCount; ++i)
-      if (kHooks[i].ptsz && strcmp(kHooks[i].base, base) == 0) return Hook::Count;
-    return Hook(fallback);
-  }
-  return Hook::Count;
+  // An entry point without a per-thread variant ignores the flag.
+  return ptsz && !has_ptsz && plain >= 0 ? Hook(plain) : Hook::Count;
 }
 
 const Driver* driver() {
