@@ -168,6 +168,9 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
         o.addr = uintptr_t(bad);
         o.last = uintptr_t(last);
       }
+      // Its record goes first: a leak scan (here or in a child forked meanwhile) must
+      // never read pages that are about to become inaccessible.
+      forget_foreign(ptr);
       // Inaccessible from now on, its pages given back; kept until evicted.
       prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
@@ -179,7 +182,6 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
     }
   }
   if (release) {
-    forget_foreign(ptr);
     free_stack = capture_current();
     prim::Guard l(g_lock);
     long i = holder(p);
