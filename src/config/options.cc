@@ -371,9 +371,8 @@ const char* read_exe_path() {
 
 // Programs exec'd from the one started keep the allocator; unless MPSHIM_CHILDREN names
 // them they track, report and change their exit status no more.
-void apply_role(const char* const* env, Config* c) {
+void apply_role(const char* const* env, int pid, Config* c) {
   uint64_t hash = settings_hash(env);
-  int pid = prim::os_getpid();
   Role r = role(env, hash, pid, c->children, read_exe_path);
   if (r == Role::Root) {
     write_mark(hash, pid, g_root_mark);
@@ -392,11 +391,11 @@ const char* root_mark() { return g_root_mark[0] != '\0' ? g_root_mark : nullptr;
 
 namespace {
 
-const Config& parse_now() {
+const Config& parse_now(int pid) {
   t_parsing = true;
   const char* const* env = prim::environment();
   parse(env, &g_config, nullptr, prim::secure_execution());
-  apply_role(env, &g_config);
+  apply_role(env, pid, &g_config);
   keep_strings(&g_config);
   t_parsing = false;
   g_state.store(2, std::memory_order_release);
@@ -414,7 +413,7 @@ MPSHIM_COLD const Config& get_slow() {
   while (g_state.load(std::memory_order_acquire) != 2) {
     if (owner != self && g_parser_pid.compare_exchange_strong(owner, self)) {
       g_state.store(1, std::memory_order_relaxed);
-      return parse_now();
+      return parse_now(self);
     }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -328,7 +328,8 @@ bool expand_path(const char* tmpl, int pid, char* out, size_t cap) {
 bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Totals* out) {
   Totals t{};
   radix_sort(blocks, n, block_key);
-  Group* groups = map_array<Group>(n);
+  Group none;  // a clean process maps nothing
+  Group* groups = n == 0 ? &none : map_array<Group>(n);
   if (groups == nullptr) {
     prim::Writer(2).str("mpshim: out of memory for the leak report\n");
     bool leaks = false;
@@ -372,15 +373,17 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
   t.groups_total = listed;
   t.groups_listed = o.max_groups != 0 && o.max_groups < listed ? o.max_groups : listed;
   if (!(o.quiet_when_clean && listed == 0 && t.suppressed_blocks == 0)) {
+    ReportOptions named = o;
+    if (named.exe == nullptr) named.exe = executable_path();
     prim::Writer w(o.fd);
-    if (o.format == Format::Json) write_json(w, groups, t, o);
-    else write_text(w, groups, t, o);
+    if (o.format == Format::Json) write_json(w, groups, t, named);
+    else write_text(w, groups, t, named);
   }
   if (o.folded_fd >= 0) {
     prim::Writer w(o.folded_fd);
     for (size_t k = 0; k < listed; ++k) folded_group(w, groups[k]);
   }
-  unmap_array(groups, n);
+  if (n != 0) unmap_array(groups, n);
   if (out != nullptr) *out = t;
   return t.blocks[int(LeakClass::Direct)] + t.blocks[int(LeakClass::Indirect)] != 0;
 }
@@ -389,7 +392,7 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out) {
   const config::Config& c = config::get();
   ReportOptions o;
   o.pid = prim::os_getpid();
-  o.exe = executable_path();
+  o.exe = nullptr;  // a clean process that stays silent never reads it
   o.format = c.report_format == 1 ? Format::Json : Format::Text;
   o.reachable = c.report_reachable;
   o.max_groups = c.report_max;

@@ -33,7 +33,7 @@ struct ReportOptions {
   int folded_fd = -1;                       ///< folded stacks go here (-1: none)
   Suppressions* suppressions = nullptr;    ///< counts its hits; nullptr: none
   int pid = 0;
-  const char* exe = "";
+  const char* exe = "";  ///< nullptr: this process's executable, read only if something is written
   /// Write nothing when nothing is listed and nothing was suppressed (LeakSanitizer's
   /// habit on a terminal: a clean process, or each of a build's many, stays silent).
   bool quiet_when_clean = false;
