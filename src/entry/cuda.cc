@@ -52,6 +52,12 @@ void track_free(const void* p) {
   profile_reserved();
 }
 const void* as_ptr(DevPtr p) { return reinterpret_cast<const void*>(uintptr_t(p)); }
+// Before a driver free of host-accessible memory (pinned, managed): the driver may unmap it
+// before its record goes, and a leak check meanwhile (another thread's exit, a child forked
+// now) must not read it. Undone when the driver refuses the free.
+void closing(const void* p, bool on) {
+  if (tracking_device()) track::on_foreign_closing(p, on);
+}
 
 // A CUDA free the shim saw go wrong, under MPSHIM_CHECK: a double free, a pointer never
 // returned by a CUDA allocation, or memory of another kind (malloc's, device memory passed
@@ -298,13 +304,16 @@ Result mem_free(DevPtr p) {
     report_bad_free(p, "cuMemFree", track::Memory::Device);
     return kErrorInvalidValue;
   }
+  if (p == 0) return f(p);
+  closing(as_ptr(p), true);
   Result r = f(p);
-  if (r == kSuccess && p != 0) {
+  if (r == kSuccess) {
     count(g_stats.passed_frees);
     track_free(as_ptr(p));
-  } else if (r == kErrorInvalidValue && p != 0 && track::checking()) {
-    report_bad_free(p, "cuMemFree", track::Memory::Device);
+    return r;
   }
+  closing(as_ptr(p), false);
+  if (r == kErrorInvalidValue && track::checking()) report_bad_free(p, "cuMemFree", track::Memory::Device);
   return r;
 }
 
@@ -373,9 +382,14 @@ Result mem_free_host(void* p) {
     report_bad_free(addr, "cuMemFreeHost", track::Memory::Pinned);
     return kErrorInvalidValue;
   }
+  if (p != nullptr) closing(p, true);
   Result r = f(p);
-  if (r == kSuccess) track_free(p);
-  else if (r == kErrorInvalidValue && p != nullptr && track::checking())
+  if (r == kSuccess) {
+    track_free(p);
+    return r;
+  }
+  if (p != nullptr) closing(p, false);
+  if (r == kErrorInvalidValue && p != nullptr && track::checking())
     report_bad_free(addr, "cuMemFreeHost", track::Memory::Pinned);
   return r;
 }

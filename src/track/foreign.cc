@@ -79,6 +79,14 @@ bool ForeignStore::ignore(uintptr_t addr) {
   return true;
 }
 
+bool ForeignStore::set_closing(uintptr_t start, bool closing) {
+  prim::Guard g(lock_);
+  size_t i = lower_bound(start);
+  if (i == len_ || items_[i].start != start) return false;
+  items_[i].closing = closing;
+  return true;
+}
+
 size_t ForeignStore::size() {
   prim::Guard g(lock_);
   return len_;

@@ -20,6 +20,7 @@ struct ForeignBlock {
   Kind kind;       ///< allocation function (cuMemAlloc, ...)
   Memory mem;
   bool ignored;    ///< mpshim_ignore'd: never reported, scanned as a root when readable
+  bool closing = false;  ///< being freed: its memory may vanish, so a scan never reads it
 };
 
 /// A set of foreign blocks sorted by start in one array mapped with prim::os_map (never
@@ -46,6 +47,8 @@ class ForeignStore {
   bool find(uintptr_t addr, ForeignBlock* out);
   /// Marks the block holding `addr` ignored; false when none.
   bool ignore(uintptr_t addr);
+  /// Marks the block starting at `start` as being freed (or no longer); false when none.
+  bool set_closing(uintptr_t start, bool closing);
   size_t size();
 
   /// For a leak check: holds the lock, so the records stay as they are while they are

@@ -163,6 +163,10 @@ bool on_foreign_free(const void* p) {
 // ---------------------------------------------------------------------------------------
 // For the memory-error checks
 
+void on_foreign_closing(const void* p, bool closing) {
+  if (g_enabled) g_foreign.set_closing(uintptr_t(p), closing);
+}
+
 bool describe_foreign(uintptr_t addr, MemError* e) {
   ForeignBlock f;
   if (g_enabled && g_foreign.find(addr, &f)) {
@@ -360,7 +364,7 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
 // no root; device memory is never read at all.
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device};
+  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device || f.closing};
   b.cuda = true;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }

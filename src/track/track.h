@@ -72,6 +72,10 @@ void enable_thread();
 void on_foreign_alloc(const void* p, size_t size, Kind kind, Memory mem);
 /// Forgets the foreign block at `p`; false when there is none.
 bool on_foreign_free(const void* p);
+/// Before the driver frees host-accessible memory (pinned, managed) at `p`: a leak check
+/// from then on never reads it, as the driver may unmap it before on_foreign_free runs.
+/// `false` undoes it when the driver refused the free.
+void on_foreign_closing(const void* p, bool closing);
 
 /// A walker of memory that the leak scan must not read as roots although it is the shim's
 /// and not the host allocator's: the CUDA cache's records hold the address of every cached
