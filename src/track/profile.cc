@@ -3,6 +3,7 @@
 #include "config/options.h"
 #include "prim/lock.h"
 #include "prim/os.h"
+#include "track/thread_state.h"
 
 namespace mpshim::track::profile {
 
@@ -52,47 +53,104 @@ uint64_t g_start;
 MPSHIM_TLS uintptr_t t_last;  // the thread's last allocation, for temporaries
 MPSHIM_TLS uint32_t t_tick;
 
-// Live bytes move at every event of every thread. Each thread keeps its change in a slot of
-// its own and adds it to the side's total when it passes kBatch, so threads do not contend
-// for one counter. A thread sees the total plus its own slot (exact in a single thread);
-// the timeline and the totals add every slot (exact: slots outlive their threads).
+// Every event changes a site's counters and its side's live bytes. Threads allocating at
+// the same site would fight over its cache line, so each thread adds its changes to a table
+// of its own (a direct-mapped cache of sites): an entry moves into the shared site when
+// another site takes its place, live bytes into the side's total when they pass kBatch.
+// Tables outlive their threads (a new thread of the same allocator cache takes its
+// predecessor's over); the report adds what they hold, so the figures are exact. A thread
+// sees its side's total plus its own change (exact in a single thread).
 constexpr int64_t kBatch = 64 << 10;
-constexpr size_t kSlots = 256;
-struct alignas(64) Pending {
-  std::atomic<int64_t> bytes[2];
-};
-Pending g_pending[kSlots];
-std::atomic<size_t> g_nslots{0};
-MPSHIM_TLS Pending* t_pending;
-MPSHIM_TLS bool t_no_slot;  // every slot taken: this thread adds to the totals directly
+constexpr size_t kEntries = 256;
+constexpr size_t kMaxTables = 256;  // threads alive at once with a table; others add directly
 
-Pending* my_slot() {
-  if (MPSHIM_LIKELY(t_pending != nullptr) || t_no_slot) return t_pending;
-  size_t i = g_nslots.fetch_add(1, std::memory_order_relaxed);
-  if (i < kSlots) t_pending = &g_pending[i];
-  else t_no_slot = true;
-  return t_pending;
+}  // namespace
+
+struct alignas(64) Entry {
+  std::atomic<Site*> site;  // nullptr: empty
+  std::atomic<uint64_t> allocs, bytes, temps;
+  std::atomic<int64_t> live;   // change of the site's live bytes
+  std::atomic<int64_t> after;  // the part of `live` made since the peak of generation `gen`
+  std::atomic<uint32_t> gen;
+  Side side;
+};
+
+struct Table {
+  alignas(64) std::atomic<int64_t> pending[2];  // change of each side's live bytes
+  const void* owner;                            // the thread room it serves
+  Entry entries[kEntries];
+};
+
+namespace {
+
+prim::Lock g_tables_lock;
+Table* g_tables[kMaxTables];
+std::atomic<size_t> g_ntables{0};
+// What the live bytes a thread sees can miss: the other tables' changes not added to the
+// total yet. A thread takes a sample for a change only past this plus a step, or it would
+// take one at almost every event while several threads allocate (their views differ by
+// more than a step).
+alignas(64) std::atomic<int64_t> g_unseen{0};
+MPSHIM_TLS bool t_no_table;  // every table taken: this thread adds to the shared counters
+
+// Only the owner writes an entry, so plain loads and stores do (the report reads them).
+template <class T, class U>
+MPSHIM_INLINE void bump(std::atomic<T>& a, U d) {
+  a.store(a.load(std::memory_order_relaxed) + T(d), std::memory_order_relaxed);
+}
+
+MPSHIM_NOINLINE Table* claim_table(ThreadState* ts) {
+  prim::Guard g(g_tables_lock);
+  size_t n = g_ntables.load(std::memory_order_relaxed);
+  Table* t = nullptr;
+  for (size_t i = 0; i < n && t == nullptr; ++i)
+    if (g_tables[i]->owner == ts) t = g_tables[i];  // left by the room's last thread
+  if (t == nullptr && n < kMaxTables) {
+    t = static_cast<Table*>(prim::os_map(sizeof(Table)));
+    if (t != nullptr) {
+      t->owner = ts;
+      g_tables[n] = t;
+      g_ntables.store(n + 1, std::memory_order_release);
+      g_unseen.store(int64_t(n) * kBatch, std::memory_order_relaxed);
+    }
+  }
+  if (t == nullptr) t_no_table = true;
+  ts->profile = t;
+  return t;
+}
+
+// The calling thread's table; nullptr while it exits (its room may go to a new thread).
+MPSHIM_INLINE Table* my_table() {
+  ThreadState* ts = thread_state();
+  if (MPSHIM_UNLIKELY(ts == nullptr || t_no_table)) return nullptr;
+  Table* t = ts->profile;
+  return MPSHIM_LIKELY(t != nullptr) ? t : claim_table(ts);
 }
 
 // Adds `delta` to the live bytes of `side`; returns them as this thread sees them.
-MPSHIM_INLINE int64_t change_live(SideState& st, Side side, int64_t delta) {
-  Pending* slot = my_slot();
-  if (MPSHIM_UNLIKELY(slot == nullptr)) return st.live.fetch_add(delta, std::memory_order_relaxed) + delta;
-  int64_t mine = slot->bytes[side].load(std::memory_order_relaxed) + delta;
+MPSHIM_INLINE int64_t change_live(SideState& st, Table* t, Side side, int64_t delta) {
+  if (MPSHIM_UNLIKELY(t == nullptr)) return st.live.fetch_add(delta, std::memory_order_relaxed) + delta;
+  int64_t mine = t->pending[side].load(std::memory_order_relaxed) + delta;
   if (mine >= kBatch || mine <= -kBatch) {
-    slot->bytes[side].store(0, std::memory_order_relaxed);
+    t->pending[side].store(0, std::memory_order_relaxed);
     return st.live.fetch_add(mine, std::memory_order_relaxed) + mine;
   }
-  slot->bytes[side].store(mine, std::memory_order_relaxed);
+  t->pending[side].store(mine, std::memory_order_relaxed);
   return st.live.load(std::memory_order_relaxed) + mine;
 }
 
 // The live bytes of `side` with every thread's change not added yet.
 int64_t live_all(Side side) {
   int64_t v = g_side[side].live.load(std::memory_order_relaxed);
-  size_t n = g_nslots.load(std::memory_order_relaxed);
-  for (size_t i = 0; i < n && i < kSlots; ++i) v += g_pending[i].bytes[side].load(std::memory_order_relaxed);
+  size_t n = g_ntables.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) v += g_tables[i]->pending[side].load(std::memory_order_relaxed);
   return v;
+}
+
+// The part of an entry's change made before the current peak of its side (generation `g`).
+int64_t before_peak(const Entry& e, uint32_t g) {
+  int64_t live = e.live.load(std::memory_order_relaxed);
+  return e.gen.load(std::memory_order_relaxed) == g ? live - e.after.load(std::memory_order_relaxed) : live;
 }
 
 Site* site(Side side, uint32_t stack) {
@@ -119,6 +177,47 @@ MPSHIM_INLINE void move(Site* s, SideState& st, int64_t delta) {
     s->gen.store(g, std::memory_order_relaxed);
   }
   s->live.fetch_add(delta, std::memory_order_relaxed);
+}
+
+// Moves an entry's counters into its shared site: the part made before the current peak
+// goes into the site's snapshot too.
+MPSHIM_NOINLINE void flush(Entry& e) {
+  Site* s = e.site.load(std::memory_order_relaxed);
+  SideState& st = g_side[e.side];
+  int64_t live = e.live.load(std::memory_order_relaxed);
+  int64_t before = before_peak(e, st.gen.load(std::memory_order_relaxed));
+  s->allocs.fetch_add(e.allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s->bytes.fetch_add(e.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  s->temps.fetch_add(e.temps.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  move(s, st, live);
+  s->snap.fetch_add(before, std::memory_order_relaxed);
+  e.site.store(nullptr, std::memory_order_relaxed);
+  e.allocs.store(0, std::memory_order_relaxed);
+  e.bytes.store(0, std::memory_order_relaxed);
+  e.temps.store(0, std::memory_order_relaxed);
+  e.live.store(0, std::memory_order_relaxed);
+  e.after.store(0, std::memory_order_relaxed);
+}
+
+// The thread's entry of site `s`, its change since the side's peak started afresh when a
+// new peak came since it last moved.
+MPSHIM_INLINE Entry& entry(Table* t, Site* s, Side side, uint32_t g) {
+  Entry& e = t->entries[(uintptr_t(s) / sizeof(Site)) & (kEntries - 1)];
+  if (MPSHIM_UNLIKELY(e.site.load(std::memory_order_relaxed) != s)) {
+    if (e.site.load(std::memory_order_relaxed) != nullptr) flush(e);
+    e.side = side;
+    e.gen.store(g, std::memory_order_relaxed);
+    e.site.store(s, std::memory_order_relaxed);
+  } else if (e.gen.load(std::memory_order_relaxed) != g) {
+    e.after.store(0, std::memory_order_relaxed);
+    e.gen.store(g, std::memory_order_relaxed);
+  }
+  return e;
+}
+
+MPSHIM_INLINE void entry_live(Entry& e, int64_t delta) {
+  bump(e.live, delta);
+  bump(e.after, delta);
 }
 
 // Reserved bytes are never below allocated ones; an allocation's sample comes before the
@@ -179,7 +278,8 @@ MPSHIM_NOINLINE void take_sample(bool changed) {
 MPSHIM_INLINE void check_sample(SideState& st, int64_t now) {
   int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
   if (d < 0) d = -d;
-  if (MPSHIM_UNLIKELY(d >= st.step.load(std::memory_order_relaxed))) return take_sample(true);
+  if (MPSHIM_UNLIKELY(d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)))
+    return take_sample(true);
   if (MPSHIM_UNLIKELY(++t_tick >= kTick)) {
     t_tick = 0;
     take_sample(false);
@@ -213,6 +313,60 @@ void map_all(size_t max_samples) {
   if (g_on) append_locked(0);
 }
 
+// What the tables hold of each site of one side, for the report: an open-addressed map by
+// site, built from the entries when the report reads the sites.
+struct HeldSite {
+  const Site* site;
+  uint64_t allocs, bytes, temps;
+  int64_t live, before;
+};
+
+struct Held {
+  HeldSite* slots = nullptr;
+  size_t cap = 0;
+  HeldSite none{};
+
+  void gather(Side side, uint32_t gen) {
+    size_t n = g_ntables.load(std::memory_order_acquire), used = 0;
+    for (size_t i = 0; i < n; ++i)
+      for (const Entry& e : g_tables[i]->entries) used += e.site.load(std::memory_order_relaxed) != nullptr;
+    if (used == 0) return;
+    for (cap = 16; cap < 2 * used; cap *= 2) {
+    }
+    slots = static_cast<HeldSite*>(prim::os_map(cap * sizeof(HeldSite)));
+    if (slots == nullptr) return;  // out of memory: the shared figures alone
+    for (size_t i = 0; i < n; ++i) {
+      for (const Entry& e : g_tables[i]->entries) {
+        const Site* s = e.site.load(std::memory_order_relaxed);
+        if (s == nullptr || e.side != side) continue;
+        HeldSite* h = slot(s);
+        if (h == nullptr) continue;  // more entries than counted: appeared while this ran
+        h->site = s;
+        h->allocs += e.allocs.load(std::memory_order_relaxed);
+        h->bytes += e.bytes.load(std::memory_order_relaxed);
+        h->temps += e.temps.load(std::memory_order_relaxed);
+        h->live += e.live.load(std::memory_order_relaxed);
+        h->before += before_peak(e, gen);
+      }
+    }
+  }
+  // The slot of `s`, or the empty slot where it would go; nullptr when the map is full.
+  HeldSite* slot(const Site* s) {
+    size_t i = (uintptr_t(s) / sizeof(Site)) & (cap - 1);
+    for (size_t k = 0; k < cap; ++k, i = (i + 1) & (cap - 1))
+      if (slots[i].site == s || slots[i].site == nullptr) return &slots[i];
+    return nullptr;
+  }
+  const HeldSite* find(const Site* s) {
+    if (slots == nullptr) return &none;
+    HeldSite* h = slot(s);
+    return h != nullptr && h->site == s ? h : &none;
+  }
+  void release() {
+    if (slots != nullptr) prim::os_unmap(slots, cap * sizeof(HeldSite));
+  }
+};
+
 }  // namespace
 
 uint64_t elapsed_ns() { return prim::now_ns() - g_start; }
@@ -226,11 +380,19 @@ void init() {
 void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   Site* s = site(side, stack);
   if (s == nullptr) return;
-  s->allocs.fetch_add(1, std::memory_order_relaxed);
-  s->bytes.fetch_add(size, std::memory_order_relaxed);
   SideState& st = g_side[side];
-  move(s, st, int64_t(size));
-  int64_t now = change_live(st, side, int64_t(size));
+  Table* t = my_table();
+  if (MPSHIM_LIKELY(t != nullptr)) {
+    Entry& e = entry(t, s, side, st.gen.load(std::memory_order_relaxed));
+    bump(e.allocs, 1);
+    bump(e.bytes, size);
+    entry_live(e, int64_t(size));
+  } else {
+    s->allocs.fetch_add(1, std::memory_order_relaxed);
+    s->bytes.fetch_add(size, std::memory_order_relaxed);
+    move(s, st, int64_t(size));
+  }
+  int64_t now = change_live(st, t, side, int64_t(size));
   t_last = p;
   if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
   check_sample(st, now);
@@ -240,11 +402,19 @@ void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   Site* s = site(side, stack);
   if (s == nullptr) return;
   // heaptrack's rule: freed before the thread allocated anything else.
-  if (t_last == p) s->temps.fetch_add(1, std::memory_order_relaxed);
+  bool temp = t_last == p;
   t_last = 0;
   SideState& st = g_side[side];
-  move(s, st, -int64_t(size));
-  int64_t now = change_live(st, side, -int64_t(size));
+  Table* t = my_table();
+  if (MPSHIM_LIKELY(t != nullptr)) {
+    Entry& e = entry(t, s, side, st.gen.load(std::memory_order_relaxed));
+    if (temp) bump(e.temps, 1);
+    entry_live(e, -int64_t(size));
+  } else {
+    if (temp) s->temps.fetch_add(1, std::memory_order_relaxed);
+    move(s, st, -int64_t(size));
+  }
+  int64_t now = change_live(st, t, side, -int64_t(size));
   check_sample(st, now);
 }
 
@@ -289,20 +459,25 @@ Totals totals(Side side) {
 void for_each_site(Side side, void (*fn)(uint32_t stack, const SiteFigures& f, void* ctx), void* ctx) {
   if (!g_on) return;
   uint32_t gen = g_side[side].gen.load(std::memory_order_relaxed);
+  Held held;
+  held.gather(side, gen);
   for (size_t pg = 0; pg < kDirPages; ++pg) {
     Site* page = g_dir[side][pg].load(std::memory_order_acquire);
     if (page == nullptr) continue;
     for (size_t i = 0; i < kPageSites; ++i) {
       const Site& s = page[i];
-      uint64_t allocs = s.allocs.load(std::memory_order_relaxed);
+      const HeldSite* h = held.find(&s);
+      uint64_t allocs = s.allocs.load(std::memory_order_relaxed) + h->allocs;
       if (allocs == 0) continue;
       int64_t live = s.live.load(std::memory_order_relaxed);
       bool saved = s.gen.load(std::memory_order_relaxed) == gen;
-      SiteFigures f{allocs, s.bytes.load(std::memory_order_relaxed), s.temps.load(std::memory_order_relaxed),
-                    saved ? s.snap.load(std::memory_order_relaxed) : live, live};
+      SiteFigures f{allocs, s.bytes.load(std::memory_order_relaxed) + h->bytes,
+                    s.temps.load(std::memory_order_relaxed) + h->temps,
+                    (saved ? s.snap.load(std::memory_order_relaxed) : live) + h->before, live + h->live};
       fn(uint32_t((pg << kPageShift) | i), f, ctx);
     }
   }
+  held.release();
 }
 
 size_t timeline(const Sample** out) {
@@ -310,7 +485,10 @@ size_t timeline(const Sample** out) {
   return g_nsamples;
 }
 
-void after_fork_child() { g_lock.reset(); }
+void after_fork_child() {
+  g_lock.reset();
+  g_tables_lock.reset();
+}
 
 void reset_for_test(size_t max_samples) {
   for (auto& d : g_dir) {
@@ -321,8 +499,16 @@ void reset_for_test(size_t max_samples) {
     d = nullptr;
   }
   if (g_samples != nullptr) prim::os_unmap(g_samples, g_max_samples * sizeof(Sample));
-  for (Pending& p : g_pending)
-    for (auto& b : p.bytes) b = 0;
+  // Tables stay with their threads: emptied, not unmapped.
+  for (size_t i = 0; i < g_ntables.load(std::memory_order_relaxed); ++i) {
+    Table* t = g_tables[i];
+    for (auto& b : t->pending) b = 0;
+    for (Entry& e : t->entries) {
+      e.site = nullptr;
+      e.allocs = e.bytes = e.temps = 0;
+      e.live = e.after = 0;
+    }
+  }
   for (SideState& st : g_side) {
     st.live = 0;
     st.peak = 0;

@@ -8,10 +8,15 @@
 
 namespace mpshim::track {
 
+namespace profile {
+struct Table;
+}
+
 struct ThreadState {
   WalkMemo walk;
   WalkCache walks;
   RecentStacks stacks;
+  profile::Table* profile;  ///< the thread's table of profile counters (profile.cc)
 };
 
 static_assert(sizeof(ThreadState) <= cpu::kTrackerRoomBytes);

@@ -193,6 +193,30 @@ class HostProfile(unittest.TestCase):
         self.assertNotIn("(host)\n", r.stdout)
 
 
+class ThreadProfile(unittest.TestCase):
+    """Threads at the same sites, and more sites than a thread's table of counters holds."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="mpshim-profile-")
+        prog = os.path.join(ARGS.build, "profile_thread_sites")
+        cls.result, cls.data = profile_of([prog], cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_sites_exact(self):
+        s = sites_by_function(self.data, "host")
+        threads, rounds = 4, 20
+        self.assertEqual(figures(s["keep_block"]), (4000, 256000, 0, 25600, 25600))
+        self.assertEqual(figures(s["make_peak"]), (1, 16 << 20, 1, 16 << 20, 0))
+        many = [fn for fn in s if fn and fn.startswith("site_")]
+        self.assertEqual(len(many), 300)
+        for fn in many:
+            self.assertEqual(figures(s[fn]), (threads * rounds, 24 * threads * rounds, threads * rounds, 0, 0), fn)
+
+
 class DeviceProfile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
