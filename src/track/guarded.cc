@@ -95,7 +95,9 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
       best = long(i);
   if (best < 0 || g_items[best].data != data) return false;
   Guarded& g = g_items[best];
-  if (g.guard_open) prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
+  // A reported fault may have opened its guard page (with its data pages once freed).
+  if (g.guard_open || g.state == State::Open)
+    prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
   if (!prim::os_protect(reinterpret_cast<void*>(g.map), g.data, true)) return false;
   g_freed_bytes -= g.data;
   *map = g.map;
