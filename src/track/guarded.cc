@@ -83,6 +83,28 @@ void fill_error(const Guarded& g, MemError* e) {
   e->free_stack = e->freed ? g.free_stack : 0;
 }
 
+// Takes over the pages of the freed block freed longest ago when it has `data` bytes of
+// them and the slots are full (sample mode: the block would be evicted anyway): one
+// mprotect instead of an munmap, an mmap and a guard page's mprotect. Its record becomes
+// the new block's (same mapping, so the table stays sorted). Lock held.
+bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
+  if (g_slots == 0 || g_len < g_slots) return false;
+  long best = -1;
+  for (size_t i = 0; i < g_len; ++i)
+    if (g_items[i].state != State::Live && (best < 0 || g_items[i].freed_at < g_items[best].freed_at))
+      best = long(i);
+  if (best < 0 || g_items[best].data != data) return false;
+  Guarded& g = g_items[best];
+  // A reported fault may have opened its guard page (with its data pages once freed).
+  if (g.guard_open || g.state == State::Open)
+    prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
+  if (!prim::os_protect(reinterpret_cast<void*>(g.map), g.data, true)) return false;
+  g_freed_bytes -= g.data;
+  *map = g.map;
+  *at = size_t(best);
+  return true;
+}
+
 }  // namespace
 
 void guarded_init(size_t slots, uint64_t freed_bytes) {
@@ -96,35 +118,47 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
   if (align < 16) align = 16;
   size_t data = (size + pg - 1) & ~(pg - 1);
   if (data == 0) data = pg;
-  auto* map = static_cast<unsigned char*>(prim::os_map(data + pg));
-  if (map == nullptr) return nullptr;
-  prim::os_protect(map + data, pg, false);
-  uintptr_t user = (uintptr_t(map) + data - size) & ~(uintptr_t(align) - 1);
-  // The few bytes between the block and the guard page (alignment) get the redzone
-  // pattern, checked at free; full mode fills the block itself as it fills others.
-  unsigned char* end = reinterpret_cast<unsigned char*>(user + size);
-  __builtin_memset(end, kRedzoneByte, map + data - end);
-  if (g_check == CheckMode::Full && kind != Kind::Calloc)
-    __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
   uint32_t stack = capture_current();
-  bool ok;
+  uintptr_t map = 0;
   {
     prim::Guard l(g_lock);
-    while (g_slots != 0 && g_len >= g_slots && evict_oldest()) {
-    }
-    ok = (g_slots == 0 || g_len < g_slots) && (g_len < g_cap || grow());
-    if (ok) {
-      size_t at = 0;
-      while (at < g_len && g_items[at].map < uintptr_t(map)) ++at;
-      for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
-      g_items[at] = Guarded{uintptr_t(map), data, user, size, 0, stack, 0, kind, State::Live, false};
-      ++g_len;
+    size_t at;
+    if (reuse_oldest(data, &map, &at)) {
+      uintptr_t user = (map + data - size) & ~(uintptr_t(align) - 1);
+      g_items[at] = Guarded{map, data, user, size, 0, stack, 0, kind, State::Live, false};
     }
   }
-  if (!ok) {
-    prim::os_unmap(map, data + pg);
-    return nullptr;
+  if (map == 0) {
+    map = uintptr_t(prim::os_map(data + pg));
+    if (map == 0) return nullptr;
+    prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
+    bool ok;
+    {
+      prim::Guard l(g_lock);
+      while (g_slots != 0 && g_len >= g_slots && evict_oldest()) {
+      }
+      ok = (g_slots == 0 || g_len < g_slots) && (g_len < g_cap || grow());
+      if (ok) {
+        size_t at = 0;
+        while (at < g_len && g_items[at].map < map) ++at;
+        for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
+        g_items[at] = Guarded{map, data, (map + data - size) & ~(uintptr_t(align) - 1), size, 0, stack, 0,
+                              kind, State::Live, false};
+        ++g_len;
+      }
+    }
+    if (!ok) {
+      prim::os_unmap(reinterpret_cast<void*>(map), data + pg);
+      return nullptr;
+    }
   }
+  uintptr_t user = (map + data - size) & ~(uintptr_t(align) - 1);
+  // The few bytes between the block and the guard page (alignment) get the redzone
+  // pattern, checked at free; full mode fills the block itself as it fills others.
+  auto* end = reinterpret_cast<unsigned char*>(user + size);
+  __builtin_memset(end, kRedzoneByte, reinterpret_cast<unsigned char*>(map + data) - end);
+  if (g_check == CheckMode::Full && kind != Kind::Calloc)
+    __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
   record_foreign(reinterpret_cast<void*>(user), size, kind, stack);
   return reinterpret_cast<void*>(user);
 }
@@ -171,8 +205,9 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
       // Its record goes first: a leak scan (here or in a child forked meanwhile) must
       // never read pages that are about to become inaccessible.
       forget_foreign(ptr);
-      // Inaccessible from now on, its pages given back; kept until evicted.
-      prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
+      // Inaccessible from now on, kept until evicted; its pages given back unless it has
+      // one (then at most one page a slot stays resident, and its reuse does not fault).
+      if (g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
       g.state = State::Freed;
       g.freed_at = ++g_frees;

@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kShards = 8;
 constexpr size_t kRing = 8192;
 // How many blocks ahead of the next to leave the quarantine its verification prefetches.
-constexpr uint64_t kAhead = 8;
+constexpr uint64_t kAhead = 16;
 
 struct Shard {
   prim::Lock lock;
@@ -56,9 +56,33 @@ bool verify(const FreedBlock& b, MemError* e) {
 
 }  // namespace
 
+namespace {
+
+MPSHIM_INLINE uint64_t load8(const unsigned char* p) {
+  uint64_t v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+
+// True when [p, p + n), n >= 8, holds only `word`'s byte: unaligned words, the last one
+// overlapping, OR-ed together, so the loop's exit is its only unpredictable branch (the
+// sizes of redzones and freed blocks vary from call to call).
+MPSHIM_INLINE bool all_same(const unsigned char* p, size_t n, uint64_t word) {
+  uint64_t diff = load8(p + n - 8) ^ word;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    diff |= (load8(p + i) ^ word) | (load8(p + i + 8) ^ word) | (load8(p + i + 16) ^ word) |
+            (load8(p + i + 24) ^ word);
+  for (; i + 8 <= n; i += 8) diff |= load8(p + i) ^ word;
+  return diff == 0;
+}
+
+}  // namespace
+
 const unsigned char* find_changed(const unsigned char* p, size_t n, unsigned char byte,
                                   const unsigned char** last) {
   uint64_t word = 0x0101010101010101ull * byte;
+  if (n >= 8 && all_same(p, n, word)) return nullptr;
   size_t i = 0;
   const unsigned char* first = nullptr;
   while (i < n && (uintptr_t(p + i) & 7) != 0) {
@@ -120,9 +144,14 @@ void history_push(const FreedBlock& b) {
   }
   // A block leaving the quarantine has been out of the cache for a while: fetch the one
   // that leaves a few frees from now, so its verification does not wait on memory.
+  // Its first and last filled lines (most blocks span one or two), and the record after.
   if (s.next - s.held > kAhead) {
     const FreedBlock& soon = s.ring[(s.held + kAhead) % kRing];
-    if (soon.slot != 0) __builtin_prefetch(reinterpret_cast<const void*>(soon.user));
+    if (soon.slot != 0 && soon.fill != 0) {
+      __builtin_prefetch(reinterpret_cast<const void*>(soon.user));
+      __builtin_prefetch(reinterpret_cast<const void*>(soon.user + soon.fill - 1));
+    }
+    __builtin_prefetch(&s.ring[(s.held + 2 * kAhead) % kRing]);
   }
   s.lock.unlock();
   for (size_t i = 0; i < nout; ++i) {

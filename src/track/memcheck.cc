@@ -42,9 +42,6 @@ size_t tail_fill(size_t usable, size_t front, uint64_t size) {
   return room < cap ? room : cap;
 }
 
-bool is_new(Kind k) { return k == Kind::New || k == Kind::NewAligned; }
-bool is_new_array(Kind k) { return k == Kind::NewArray || k == Kind::NewArrayAligned; }
-
 // Verifies a live block's redzones; fills *e (without the found field) when one changed.
 bool verify_block(uintptr_t slot, size_t usable, uint64_t t, MemError* e) {
   if (g_check != CheckMode::Light && g_check != CheckMode::Full) return true;
@@ -185,14 +182,6 @@ const char* dealloc_name(Dealloc how) {
     case Dealloc::Realloc: return "realloc";
   }
   return "free";
-}
-
-bool mismatched(Kind kind, Dealloc how) {
-  switch (how) {
-    case Dealloc::Delete: return !is_new(kind);
-    case Dealloc::DeleteArray: return !is_new_array(kind);
-    default: return is_new(kind) || is_new_array(kind);
-  }
 }
 
 void set_error_sink(ErrorSink sink) { g_sink.store(sink, std::memory_order_release); }

@@ -83,8 +83,14 @@ enum class Dealloc : uint8_t { Free, Delete, DeleteArray, Realloc };
 
 /// Function name of `how` ("free", "operator delete", ...).
 const char* dealloc_name(Dealloc how);
-/// True when freeing a block allocated with `kind` as `how` frees is a mismatch.
-bool mismatched(Kind kind, Dealloc how);
+/// True when freeing a block allocated with `kind` as `how` frees is a mismatch: a bit of
+/// a mask of kinds (inline and branch-free: sample mode asks it on every free).
+MPSHIM_INLINE bool mismatched(Kind kind, Dealloc how) {
+  constexpr uint32_t kNew = 1u << unsigned(Kind::New) | 1u << unsigned(Kind::NewAligned);
+  constexpr uint32_t kNewArray = 1u << unsigned(Kind::NewArray) | 1u << unsigned(Kind::NewArrayAligned);
+  uint32_t bad = how == Dealloc::Delete ? ~kNew : how == Dealloc::DeleteArray ? ~kNewArray : kNew | kNewArray;
+  return (bad >> (unsigned(kind) & 31)) & 1;
+}
 
 /// Bytes written in redzones, and over new blocks in full mode (reads of them show).
 constexpr unsigned char kRedzoneByte = 0xac;

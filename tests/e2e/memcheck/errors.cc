@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     write_byte(p, 64);
     release_block(p);
+  } else if (!strcmp(c, "sample_reused")) {
+    // Sampled blocks whose pages newer ones took over (16 slots): the guard page still faults.
+    for (int i = 0; i < 40; ++i) release_block(make_block(64));
+    char* p = make_block(64);
+    write_byte(p, 64);
+    release_block(p);
   } else if (!strcmp(c, "sample_uaf")) {
     char* p = make_block(64);
     release_block(p);
