@@ -51,22 +51,29 @@ Batch central_take(unsigned cls, unsigned want) {
       if (sp == nullptr) break;
       partial_push(c, sp);
     }
-    while (b.count < want) {
-      void* p;
-      if (sp->free != nullptr) {
-        p = sp->free;
-        sp->free = *static_cast<void**>(p);
-      } else if (sp->bump < sp->end) {
-        p = sp->bump;
-        sp->bump += ci.size;
-      } else {
-        break;
-      }
+    if (sp->free != nullptr) {
+      // The span's free blocks keep their links: the list is cut after the last one taken
+      // and put in front of the batch. One write, not one a block: other threads freed
+      // them, and each write would pull a cache line back from them.
+      void* first = sp->free;
+      void* last = first;
+      uint32_t n = 1;
+      for (void* next; b.count + n < want && (next = *static_cast<void**>(last)) != nullptr; ++n)
+        last = next;
+      sp->free = *static_cast<void**>(last);
+      *static_cast<void**>(last) = b.head;
+      if (b.head == nullptr) b.tail = last;
+      b.head = first;
+      b.count += n;
+      sp->used += n;
+    }
+    for (; b.count < want && sp->bump < sp->end; ++b.count) {
+      void* p = sp->bump;
+      sp->bump += ci.size;
       ++sp->used;
       *static_cast<void**>(p) = b.head;
       if (b.head == nullptr) b.tail = p;
       b.head = p;
-      ++b.count;
     }
     if (sp->free == nullptr && sp->bump >= sp->end) partial_remove(c, sp);
   }

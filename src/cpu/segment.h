@@ -12,8 +12,9 @@ namespace mpshim::cpu {
 
 struct Segment;
 
-/// A run of pages serving one class. Lives in its segment's header, indexed by first page.
-struct Span {
+/// A run of pages serving one class. Lives in its segment's header, indexed by first page,
+/// on a cache line of its own: the central pools of other classes write its neighbours.
+struct alignas(64) Span {
   void* free;          ///< blocks returned to this span (linked through their first word)
   char* bump;          ///< next never-used block
   char* end;           ///< end of the carvable area
