@@ -18,6 +18,9 @@ struct Slab {
   size_t size;
 };
 
+// The first slab is in .bss: no system call at start-up, and no memory until touched (a
+// process that tracks nothing never touches it).
+alignas(64) char g_first_slab[kSlabSize];
 Slab* g_slabs = nullptr;
 char* g_bump = nullptr;  // free tail of the newest slab
 char* g_end = nullptr;
@@ -38,7 +41,8 @@ uint64_t* tags_take(unsigned cls) {
   }
   if (g_bump == nullptr || size_t(g_end - g_bump) < bytes) {
     // The old slab's tail is left unused: at most one array's worth.
-    auto* slab = static_cast<Slab*>(prim::os_map(kSlabSize));
+    void* mem = g_slabs == nullptr ? g_first_slab : prim::os_map(kSlabSize);
+    auto* slab = static_cast<Slab*>(mem);
     if (slab == nullptr) return nullptr;
     slab->size = kSlabSize;
     slab->next = g_slabs;

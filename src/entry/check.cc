@@ -13,18 +13,16 @@ namespace mpshim::entry {
 
 static std::atomic<int> g_reported_pid{0};
 
-static bool write_report(track::Block* blocks, size_t n, void*) {
+static bool write_report(track::Block* blocks, size_t n, void* pid) {
   report::Totals totals{};
-  return report::write_leak_report(blocks, n, &totals);
+  return report::write_leak_report(blocks, n, &totals, *static_cast<int*>(pid));
 }
 
 int leak_check(bool at_exit) {
   if (!tracking()) return -1;
-  if (at_exit) {
-    int pid = prim::os_getpid();
-    if (g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
-  }
-  int result = track::leak_check(write_report, nullptr, at_exit);
+  int pid = prim::os_getpid();
+  if (at_exit && g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
+  int result = track::leak_check(write_report, &pid, at_exit);
   uint64_t code = config::get().leak_exitcode;
   // Memory errors reported (MPSHIM_ON_ERROR=report) count as leaks do.
   bool failed = result == 1 || report::memory_errors() != 0;

@@ -2,6 +2,7 @@
 
 #include "prim/file.h"
 
+#include <atomic>
 #include <cerrno>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -22,7 +23,47 @@ void* os_map(size_t size) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+namespace {
+
+// Mappings of one alignment unit (the heap's segments) are tried first just below the last
+// one, where the kernel's top-down order would put them anyway: one mmap instead of an
+// over-sized one and two munmaps. The first is tried below the C library, whose
+// neighbourhood the kernel fills next. When the place is taken, the over-sized way finds
+// one and the next try starts below it. Segments unmapped above are not reused this way, so
+// the tries stay within 64 GiB of where the kernel last chose, and mappings larger than
+// one unit (large blocks, often short-lived) never take part.
+constexpr uintptr_t kDrift = uintptr_t(64) << 30;
+std::atomic<uintptr_t> g_aligned_below{0};
+std::atomic<uintptr_t> g_aligned_floor{0};
+
+void* map_below(uintptr_t below, size_t size, size_t align) {
+  uintptr_t floor = g_aligned_floor.load(std::memory_order_relaxed);
+  if (below < size + align || below - size < floor) return nullptr;
+  uintptr_t want = (below - size) & ~(uintptr_t(align) - 1);
+  int saved = errno;
+  void* p = mmap(reinterpret_cast<void*>(want), size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  errno = saved;
+  if (p == MAP_FAILED) return nullptr;  // taken
+  if (reinterpret_cast<uintptr_t>(p) == want) return p;
+  munmap(p, size);  // a kernel before 4.17 took the address as a hint only
+  return nullptr;
+}
+
+}  // namespace
+
 void* os_map_aligned(size_t size, size_t align) {
+  if (size == align) {
+    uintptr_t below = g_aligned_below.load(std::memory_order_relaxed);
+    if (below == 0) {
+      below = reinterpret_cast<uintptr_t>(&munmap) & ~(uintptr_t(align) - 1);
+      g_aligned_floor.store(below > kDrift ? below - kDrift : 0, std::memory_order_relaxed);
+    }
+    if (void* p = map_below(below, size, align)) {
+      g_aligned_below.store(reinterpret_cast<uintptr_t>(p), std::memory_order_relaxed);
+      return p;
+    }
+  }
   // Over-map by `align` and trim both ends, so the result starts on the boundary.
   size_t span = size + align;
   if (span < size) return nullptr;
@@ -34,6 +75,10 @@ void* os_map_aligned(size_t size, size_t align) {
   size_t tail = span - head - size;
   if (head != 0) munmap(raw, head);
   if (tail != 0) munmap(p + size, tail);
+  if (size == align) {
+    g_aligned_below.store(start, std::memory_order_relaxed);
+    g_aligned_floor.store(start > kDrift ? start - kDrift : 0, std::memory_order_relaxed);
+  }
   return p;
 }
 

@@ -388,10 +388,10 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
   return t.blocks[int(LeakClass::Direct)] + t.blocks[int(LeakClass::Indirect)] != 0;
 }
 
-bool write_leak_report(Block* blocks, size_t n, Totals* out) {
+bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid) {
   const config::Config& c = config::get();
   ReportOptions o;
-  o.pid = prim::os_getpid();
+  o.pid = pid;
   o.exe = nullptr;  // a clean process that stays silent never reads it
   o.format = c.report_format == 1 ? Format::Json : Format::Text;
   o.reachable = c.report_reachable;

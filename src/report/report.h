@@ -31,8 +31,8 @@ struct Totals {
 /// symbolises and writes the report where the configuration says (MPSHIM_REPORT,
 /// MPSHIM_REPORT_FORMAT, MPSHIM_REPORT_REACHABLE, MPSHIM_REPORT_MAX, MPSHIM_FOLDED).
 /// `blocks` may be reordered. Fills `out`; returns true when unsuppressed direct or
-/// indirect leaks were found.
-bool write_leak_report(Block* blocks, size_t n, Totals* out);
+/// indirect leaks were found. `pid` is this process's (names the report file and heads it).
+bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid);
 
 /// Writes the report of one memory error where reports go (MPSHIM_REPORT, text or JSON),
 /// and counts it.
