@@ -78,17 +78,23 @@ def report(*args):
     return run([os.path.join(ARGS.scripts, "mpshim"), "report", *args])
 
 
-class HostProfile(unittest.TestCase):
+class ProgramProfile(unittest.TestCase):
+    """The profile of one test program (PROG), made once for the class."""
+    PROG = None
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="mpshim-profile-")
-        prog = os.path.join(ARGS.build, "profile_host_peaks")
-        cls.result, cls.data = profile_of([prog], cls.tmp)
+        cls.result, cls.data = profile_of([os.path.join(ARGS.build, cls.PROG)], cls.tmp)
         cls.path = os.path.join(cls.tmp, "profile.json")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class HostProfile(ProgramProfile):
+    PROG = "profile_host_peaks"
 
     def test_schema_and_nothing_printed(self):
         d = self.data
@@ -193,18 +199,9 @@ class HostProfile(unittest.TestCase):
         self.assertNotIn("(host)\n", r.stdout)
 
 
-class ThreadProfile(unittest.TestCase):
+class ThreadProfile(ProgramProfile):
     """Threads at the same sites, and more sites than a thread's table of counters holds."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="mpshim-profile-")
-        prog = os.path.join(ARGS.build, "profile_thread_sites")
-        cls.result, cls.data = profile_of([prog], cls.tmp)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    PROG = "profile_thread_sites"
 
     def test_sites_exact(self):
         s = sites_by_function(self.data, "host")
