@@ -14,22 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "launch.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s RESULT_FILE PROGRAM [ARGS...]\n", argv[0]);
     return 2;
   }
-  const char* preload = getenv("BENCH_PRELOAD");
-  if (preload) {
-    setenv("LD_PRELOAD", preload, 1);
-    unsetenv("BENCH_PRELOAD");
-  }
+  pass_preload();
   double start = now();
   pid_t pid = fork();
   if (pid < 0) {

@@ -11,11 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "launch.h"
 
 int main(int argc, char** argv) {
   if (argc < 3 || atoi(argv[1]) <= 0) {
@@ -23,11 +19,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int count = atoi(argv[1]);
-  const char* preload = getenv("BENCH_PRELOAD");
-  if (preload) {
-    setenv("LD_PRELOAD", preload, 1);
-    unsetenv("BENCH_PRELOAD");
-  }
+  pass_preload();
   double cpu = 0, start = now();
   for (int i = 0; i < count; ++i) {
     pid_t pid = fork();
