@@ -14,6 +14,8 @@ packages=(
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 heaptrack hyperfine
   # `mpshim report --html`: the libraries inlined into the page, and the browser its test runs
   libjs-d3 libjs-dygraphs chromium
+  # `mpshim report`: source lines of the profile's frames (addr2line)
+  binutils
 )
 
 if [[ $(id -u) == 0 ]]; then

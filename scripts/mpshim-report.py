@@ -3,15 +3,25 @@
 
     mpshim report [--top N] [--kind host|device] PROFILE.json
     mpshim report --html PROFILE.json -o page.html
+    mpshim report --json PROFILE.json [-o FILE]
 
 The text summary follows heaptrack_print: the top peak consumers, the top allocators by
 count, the top temporary allocators and the memory live at exit, each with its stack.
 --html writes one self-contained page (timeline, flame graphs, leak table) that works
-offline: the plotting libraries are inlined when it is built.
+offline: the plotting libraries are inlined when it is built. --json writes the profile
+with its source lines added.
+
+The profile names each frame's function from the symbol tables; files, lines and inlined
+calls are read here from the modules' debug info with binutils' addr2line, for modules whose
+build id still matches the profile's.
 """
 import argparse
 import json
 import os
+import re
+import shutil
+import struct
+import subprocess
 import sys
 
 SCHEMA = 1
@@ -33,6 +43,122 @@ def load(path):
     if data.get("mpshim_profile") != SCHEMA:
         raise SystemExit(f"mpshim report: {path} is not an mpshim profile of schema {SCHEMA}")
     return data
+
+
+# ---- source lines ------------------------------------------------------------------------
+
+def elf_build_id(path):
+    """The GNU build id (hex) among the ELF file's notes; None when none or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 52 or head[:4] != b"\x7fELF":
+                return None
+            wide, end = head[4] == 2, "<" if head[5] == 1 else ">"
+            if wide:
+                phoff, = struct.unpack_from(end + "Q", head, 32)
+                phentsize, phnum = struct.unpack_from(end + "HH", head, 54)
+            else:
+                phoff, = struct.unpack_from(end + "I", head, 28)
+                phentsize, phnum = struct.unpack_from(end + "HH", head, 42)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+            for i in range(phnum):
+                ph = table[i * phentsize:(i + 1) * phentsize]
+                if struct.unpack_from(end + "I", ph, 0)[0] != 4:  # PT_NOTE
+                    continue
+                off, size = (struct.unpack_from(end + "QQ", ph, 8)[0], struct.unpack_from(end + "Q", ph, 32)[0]) \
+                    if wide else struct.unpack_from(end + "II", ph, 4)[0:1] + struct.unpack_from(end + "I", ph, 16)
+                f.seek(off)
+                notes, p = f.read(size), 0
+                while p + 12 <= len(notes):
+                    namesz, descsz, ntype = struct.unpack_from(end + "III", notes, p)
+                    desc = p + 12 + ((namesz + 3) & ~3)
+                    if ntype == 3 and notes[p + 12:p + 12 + namesz] == b"GNU\0":
+                        return notes[desc:desc + descsz].hex()
+                    p = desc + ((descsz + 3) & ~3)
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+DISCRIMINATOR = re.compile(r" \(discriminator \d+\)$")
+
+
+def addr2line(tool, path, offsets):
+    """For each return address offset in the module at `path`, the source frames of the
+    call before it, innermost first: [(function, file, line)]; None when addr2line fails."""
+    text = "".join(f"{o - 1:#x}\n" for o in offsets)
+    try:
+        r = subprocess.run([tool, "-a", "-f", "-i", "-C", "-e", path], input=text,
+                           capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    groups = []
+    lines = r.stdout.splitlines()
+    i = 0
+    while i < len(lines):
+        if not re.fullmatch(r"0x[0-9a-f]+", lines[i]):
+            return None
+        chain, i = [], i + 1
+        while i + 1 < len(lines) and not re.fullmatch(r"0x[0-9a-f]+", lines[i]):
+            fn, where = lines[i], DISCRIMINATOR.sub("", lines[i + 1])
+            file, _, line = where.rpartition(":")
+            chain.append((None if fn == "??" else fn, None if file in ("", "??") else file,
+                          int(line) if line.isdigit() and int(line) > 0 else None))
+            i += 2
+        groups.append(chain)
+    return groups if r.returncode == 0 and len(groups) == len(offsets) else None
+
+
+def add_source_lines(data, warn):
+    """Files, lines and inlined calls for the frames of a profile that has none yet: each
+    frame becomes the chain of source frames at its address (innermost first), the sites'
+    stacks follow. Modules that changed since the profile was written are left as they are."""
+    if data.get("source_lines", True):
+        return
+    frames = data["frames"]
+    tool = shutil.which("addr2line")
+    by_module = {}
+    for i, fr in enumerate(frames):
+        if fr.get("module") and fr.get("offset"):
+            by_module.setdefault(fr["module"], []).append(i)
+    if by_module and tool is None:
+        warn("addr2line (Debian's binutils) not found: stacks are shown without source lines")
+    ids = {m["path"]: m.get("build_id") for m in data.get("modules", [])}
+    chains = {}
+    for path, idx in sorted(by_module.items()) if tool else ():
+        if not os.path.isfile(path):
+            continue
+        want = ids.get(path)
+        if want and elf_build_id(path) != want:
+            warn(f"{path} changed since the profile was written (its build id): "
+                 "its frames are shown without source lines")
+            continue
+        got = addr2line(tool, path, [int(frames[i]["offset"], 16) for i in idx])
+        if got is not None:
+            chains.update(zip(idx, got))
+    out, where = [], []
+    for i, fr in enumerate(frames):
+        chain = chains.get(i)
+        # Without debug info addr2line names the nearest symbol before the address, which
+        # need not hold it: the profile's own name stands.
+        if not chain or not any(file for _, file, _ in chain):
+            chain = [(fr.get("function"), fr.get("file"), fr.get("line"))]
+        first = len(out)
+        for k, (fn, file, line) in enumerate(chain):
+            outer = k == len(chain) - 1
+            new = dict(fr, file=file, line=line)
+            # The symbol table's name of the function itself (with parameter types in C++).
+            new["function"] = (fr.get("function") or fn) if outer else fn
+            if not outer:
+                new["inlined"] = True
+            out.append(new)
+        where.append(range(first, len(out)))
+    for s in data["sites"]:
+        s["stack"] = [j for i in s["stack"] for j in where[i]]
+    data["frames"] = out
+    data["source_lines"] = True
 
 
 def frame_label(fr):
@@ -215,10 +341,18 @@ def main(argv):
     ap.add_argument("--top", type=int, default=10, help="sites listed per section (default 10)")
     ap.add_argument("--kind", choices=["host", "device"], help="only host or only device memory")
     ap.add_argument("--html", action="store_true", help="write an HTML page instead of text")
+    ap.add_argument("--json", action="store_true",
+                    help="write the profile with its source lines added instead of text")
     ap.add_argument("-o", "--output", help="where the page (or the text) goes (default: stdout "
                     "for text, PROFILE.html for --html)")
     args = ap.parse_args(argv)
     data = load(args.profile)
+    add_source_lines(data, lambda m: print(f"mpshim report: {m}", file=sys.stderr))
+    if args.json:
+        with open(args.output, "w", encoding="utf-8") if args.output else sys.stdout as f:
+            json.dump(data, f, separators=(",", ":"))
+            f.write("\n")
+        return 0
     if args.html:
         here = os.path.dirname(os.path.realpath(__file__))
         template = next((p for p in (os.path.join(here, "mpshim-report.html"),

@@ -64,14 +64,60 @@ struct PcIndex {
   }
 };
 
-// The frames of every pc not yet in the table, as the leak report writes frames.
-void write_frames(prim::Writer& w, PcIndex& idx, const uintptr_t* pcs, size_t n) {
+// The modules the frames name, each once (by the symboliser's path string), with an
+// address inside it for its build id.
+struct Modules {
+  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr size_t kMax = 4096;
+  const char** paths = nullptr;
+  uintptr_t* addrs = nullptr;
+  size_t n = 0;
+
+  bool init() {
+    paths = map_array<const char*>(kMax);
+    addrs = map_array<uintptr_t>(kMax);
+    return paths != nullptr && addrs != nullptr;
+  }
+  void add(const SymInfo* si) {
+    if (si->module == nullptr || paths == nullptr || addrs == nullptr) return;
+    for (size_t i = n; i-- > 0;)
+      if (paths[i] == si->module) return;
+    if (n == kMax) return;
+    paths[n] = si->module;
+    addrs[n++] = si->pc - 1;
+  }
+  void write(prim::Writer& w) const {
+    for (size_t i = 0; i < n; ++i) {
+      w.str(i == 0 ? "\n{\"path\":" : ",\n{\"path\":").json_str(paths[i]).str(",\"build_id\":");
+      const uint8_t* id;
+      size_t len;
+      if (module_build_id(addrs[i], &id, &len)) {
+        w.chr('"');
+        for (size_t k = 0; k < len; ++k) w.chr(kHex[id[k] >> 4]).chr(kHex[id[k] & 15]);
+        w.chr('"');
+      } else {
+        w.str("null");
+      }
+      w.chr('}');
+    }
+  }
+  void release() {
+    unmap_array(paths, kMax);
+    unmap_array(addrs, kMax);
+  }
+};
+
+// The frames of every pc not yet in the table, as the leak report writes frames, named
+// from the symbol tables only: the debug info of a program's every module would cost more
+// than the rest of the profile; `mpshim report` adds files and lines.
+void write_frames(prim::Writer& w, PcIndex& idx, Modules& mods, const uintptr_t* pcs, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     bool fresh;
     PcSlot* slot = idx.find(pcs[i], &fresh);
     if (!fresh) continue;
     slot->first = idx.next;
-    const SymInfo* si = symbolize(pcs[i]);
+    const SymInfo* si = symbolize(pcs[i], Detail::Functions);
+    mods.add(si);
     for (const SymFrame* f = &si->frame; f != nullptr; f = f->next) {
       w.str(idx.next == 0 ? "\n{" : ",\n{");
       ++idx.next;
@@ -146,15 +192,18 @@ void write_profile_to(int fd, int pid, const char* exe) {
     }
   }
   PcIndex idx;
-  bool ok = idx.init(pcs_total) && rows[0].items != nullptr && rows[1].items != nullptr;
-  w.str(",\"frames\":[");
+  Modules mods;
+  bool ok = idx.init(pcs_total) && mods.init() && rows[0].items != nullptr && rows[1].items != nullptr;
+  w.str(",\"source_lines\":false,\"frames\":[");
   for (Rows& r : rows) {
     for (size_t i = 0; ok && i < r.len; ++i) {
       const uintptr_t* pcs = nullptr;
       size_t n = track::stack_frames(r.items[i].stack, &pcs);
-      write_frames(w, idx, pcs, n);
+      write_frames(w, idx, mods, pcs, n);
     }
   }
+  w.str("],\"modules\":[");
+  mods.write(w);
   w.str("],\"sites\":[");
   bool first = true;
   for (Rows& r : rows) {
@@ -165,6 +214,7 @@ void write_profile_to(int fd, int pid, const char* exe) {
   }
   w.str(ok || total == 0 ? "\n]}\n" : "\n],\"incomplete\":true}\n");
   idx.release();
+  mods.release();
   for (Rows& r : rows) unmap_array(r.items, r.cap);
 }
 

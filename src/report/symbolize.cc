@@ -254,10 +254,10 @@ const char* symbol_at(backtrace_state* bt, uintptr_t addr) {
 }
 
 // Fills `pi` for the call at `call` inside module `m`'s code.
-void lookup_names(const Module* m, uintptr_t call, PcInfo* pi) {
+void lookup_names(const Module* m, uintptr_t call, PcInfo* pi, Detail detail) {
   backtrace_state* bt = bt_state();
   if (bt == nullptr) return;
-  backtrace_pcinfo(bt, call, pcinfo_cb, bt_error, pi);
+  if (detail == Detail::Lines) backtrace_pcinfo(bt, call, pcinfo_cb, bt_error, pi);
   // The outermost (not inlined) frame: debug info may lack its name (no -g) or give only
   // the plain name of a function with internal linkage, while the symbol table has the
   // mangled name with parameter types. Prefer that when it names the same function.
@@ -278,10 +278,11 @@ void lookup_names(const Module* m, uintptr_t call, PcInfo* pi) {
     fn = sym;
 }
 
-SymInfo* lookup(uintptr_t pc) {
+SymInfo* lookup(uintptr_t pc, Detail detail) {
   auto* si = static_cast<SymInfo*>(g_arena.alloc(sizeof(SymInfo)));
   if (si == nullptr) return nullptr;
   si->pc = pc;
+  si->lines = detail == Detail::Lines;
   uintptr_t call = pc - 1;  // a return address follows its call
   refresh_modules();
   const Module* m = find_module(call);
@@ -292,7 +293,7 @@ SymInfo* lookup(uintptr_t pc) {
     si->offset = pc - m->bias;
     // Addresses outside code are never return addresses: debug info would name them
     // wrongly (ranges of discarded sections start at the module's base).
-    if (call >= m->code_lo && call < m->code_hi) lookup_names(m, call, &pi);
+    if (call >= m->code_lo && call < m->code_hi) lookup_names(m, call, &pi, detail);
   }
   SymFrame* f = &si->frame;
   for (int i = 0; i < pi.n; ++i) {
@@ -356,7 +357,7 @@ bool demangle(const char* name, char* out, size_t cap) {
   return mangled;
 }
 
-const SymInfo* symbolize(uintptr_t pc) {
+const SymInfo* symbolize(uintptr_t pc, Detail detail) {
   prim::Guard g(g_lock);
   if (2 * (g_table_used + 1) > g_table_cap && !grow_table()) {
     g_unknown.pc = pc;
@@ -364,14 +365,19 @@ const SymInfo* symbolize(uintptr_t pc) {
   }
   size_t s = hash_ptr(pc, g_table_cap);
   for (; g_table[s] != nullptr; s = (s + 1) & (g_table_cap - 1))
-    if (g_table[s]->pc == pc) return g_table[s];
-  SymInfo* si = lookup(pc);
+    if (g_table[s]->pc == pc) break;
+  SymInfo* old = g_table[s];
+  if (old != nullptr && (old->lines || detail == Detail::Functions)) return old;
+  // New, or known by its function only and now wanted with lines: the older entry stays
+  // valid for whoever holds it.
+  SymInfo* si = lookup(pc, detail);
   if (si == nullptr) {
+    if (old != nullptr) return old;
     g_unknown.pc = pc;
     return &g_unknown;
   }
+  if (old == nullptr) ++g_table_used;
   g_table[s] = si;
-  ++g_table_used;
   return si;
 }
 
@@ -383,6 +389,16 @@ bool module_of(uintptr_t addr, uintptr_t* lo, uintptr_t* hi, const char** path) 
   *lo = m->lo;
   *hi = m->hi;
   *path = m->path;
+  return true;
+}
+
+bool module_build_id(uintptr_t addr, const uint8_t** id, size_t* len) {
+  prim::Guard g(g_lock);
+  refresh_modules();
+  const Module* m = find_module(addr);
+  if (m == nullptr || m->build_id == nullptr || m->build_id_len == 0) return false;
+  *id = m->build_id;
+  *len = m->build_id_len;
   return true;
 }
 

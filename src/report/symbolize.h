@@ -22,15 +22,27 @@ struct SymInfo {
   const char* module;  ///< path of the module holding pc, nullptr when unknown
   uintptr_t offset;    ///< pc minus the module's load address
   SymFrame frame;      ///< innermost frame; frame.next walks out through inlined callers
+  bool lines;          ///< the debug info was read (file, line, inlined callers)
+};
+
+/// How much of an address to look up.
+enum class Detail : uint8_t {
+  Lines,      ///< function, file:line and inlined callers from the debug info
+  Functions,  ///< the symbol table's function only: no debug info is parsed, which costs
+              ///< far less for a program of many stacks (the profile leaves lines to its reader)
 };
 
 /// Symbolises the return address `pc` (the call at pc - 1 is looked up). Thread-safe.
 /// The result stays valid until symbolize_reset(); never nullptr (when memory runs out an
 /// entry without names is returned).
-const SymInfo* symbolize(uintptr_t pc);
+const SymInfo* symbolize(uintptr_t pc, Detail detail = Detail::Lines);
 
 /// The load range [lo, hi) and path of the module containing `addr`; false when none.
 bool module_of(uintptr_t addr, uintptr_t* lo, uintptr_t* hi, const char** path);
+
+/// The GNU build id of the module containing `addr` (in its loaded image): false when it
+/// has none or no module holds `addr`.
+bool module_build_id(uintptr_t addr, const uint8_t** id, size_t* len);
 
 /// The path of the main executable ("" when unknown); valid until symbolize_reset().
 const char* executable_path();

@@ -119,7 +119,7 @@ class HostProfile(ProgramProfile):
             self.assertEqual(figures(s[fn]), want_figures, fn)
             frames = [self.data["frames"][i] for i in s[fn]["stack"]]
             self.assertEqual(frames[1]["function"], "main")
-            self.assertTrue(frames[0]["file"].endswith("host_peaks.c"))
+            self.assertTrue(frames[0]["module"].endswith("profile_host_peaks"))
         # Anything else came from the dynamic linker (the thread the allocator starts to
         # give memory back gets its TLS block there).
         for fn, site in s.items():
@@ -186,6 +186,37 @@ class HostProfile(ProgramProfile):
         leaks = next(x for x in sections if x.startswith("MEMORY LIVE AT EXIT (LEAKED) (host)"))
         self.assertTrue(leaks.splitlines()[1].startswith("500,000 bytes"))
         self.assertIn("make_kept", leaks.splitlines()[2])
+
+    def test_source_lines_added_by_report(self):
+        # The profile names functions from the symbol tables; `mpshim report` adds files and
+        # lines from the debug info of the modules whose build id still matches.
+        self.assertIs(self.data["source_lines"], False)
+        exe = next(m for m in self.data["modules"] if m["path"].endswith("profile_host_peaks"))
+        self.assertRegex(exe["build_id"], r"^[0-9a-f]{16,}$")
+        r = report("--json", self.path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        full = json.loads(r.stdout)
+        self.assertIs(full["source_lines"], True)
+        site = sites_by_function(full, "host")["make_peak_part"]
+        inner = full["frames"][site["stack"][0]]
+        self.assertTrue(inner["file"].endswith("host_peaks.c"), inner)
+        self.assertGreater(inner["line"], 0)
+        self.assertEqual(figures(site), figures(sites_by_function(self.data, "host")["make_peak_part"]))
+
+    def test_changed_module_keeps_no_lines(self):
+        changed = json.loads(json.dumps(self.data))
+        for m in changed["modules"]:
+            if m["path"].endswith("profile_host_peaks"):
+                m["build_id"] = "00" * 20
+        path = os.path.join(self.tmp, "changed.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(changed, f)
+        r = report(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("profile_host_peaks changed since the profile was written", r.stderr)
+        self.assertIn("#0 make_peak_part in ", r.stdout)
+        self.assertNotIn("host_peaks.c:", r.stdout)
 
     def test_report_top_and_kind(self):
         r = report("--top", "1", "--kind", "host", self.path)
@@ -317,7 +348,11 @@ class RealProgram(unittest.TestCase):
                 f.write("COMMIT;\nSELECT count(*), sum(length(b)) FROM t;\n"
                         "CREATE INDEX i ON t(b);\nSELECT b FROM t ORDER BY b LIMIT 3;\n")
             db = os.path.join(tmp, "db")
-            _, data = profile_of([sqlite, db], tmp, stdin=sql)
+            profile_of([sqlite, db], tmp, stdin=sql)
+            # As `mpshim report` shows them: with inlined calls from the debug info.
+            r = report("--json", os.path.join(tmp, "profile.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            data = json.loads(r.stdout)
             os.remove(db)
             ht = heaptrack_top([sqlite, db], tmp, sql)
         ours = {}

@@ -9,7 +9,8 @@
 #define KEPT 1000
 #define STAY 100
 
-static void* volatile sink;
+// One per thread: with one shared, two threads could free the same block and lose the other.
+static __thread void* volatile sink;
 
 // 300 functions, each a site of one temporary 24-byte block.
 #define SITE(n) \

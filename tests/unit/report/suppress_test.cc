@@ -88,8 +88,8 @@ TEST(Suppressions, LoadLargeFile) {
 
 TEST(Suppressions, MatchFunctionModuleAndFile) {
   mpshim::report::SymFrame inl{"inlined_helper()", "/src/helper.h", 3, nullptr};
-  SymInfo a{0x1000, "/usr/lib/libthing.so", 0x100, {"outer_fn(int)", "/src/outer.cc", 12, &inl}};
-  SymInfo b{0x2000, nullptr, 0, {nullptr, nullptr, 0, nullptr}};
+  SymInfo a{0x1000, "/usr/lib/libthing.so", 0x100, {"outer_fn(int)", "/src/outer.cc", 12, &inl}, true};
+  SymInfo b{0x2000, nullptr, 0, {nullptr, nullptr, 0, nullptr}, true};
   const SymInfo* frames[] = {&b, &a};
   auto match = [&](const char* text) {
     Suppressions s;

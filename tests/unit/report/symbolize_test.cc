@@ -48,6 +48,13 @@ static __attribute__((noinline)) uintptr_t probe_static(int x) {
   return pc;
 }
 
+// A function of its own, so that no other test has looked up its address.
+static __attribute__((noinline)) uintptr_t probe_detail() {
+  uintptr_t pc = return_here();
+  asm volatile("" : : : "memory");
+  return pc;
+}
+
 TEST(Demangle, CxxNames) {
   char buf[256];
   EXPECT_TRUE(demangle("_Z9make_nodei", buf, sizeof buf));
@@ -101,6 +108,27 @@ TEST(Symbolize, SharedLibraryFunction) {
   EXPECT_NE(strstr(si->module, "libc.so"), nullptr) << si->module;
   ASSERT_NE(si->frame.function, nullptr);
   EXPECT_NE(strstr(si->frame.function, "getpid"), nullptr) << si->frame.function;
+}
+
+TEST(Symbolize, FunctionsOnlyThenLines) {
+  uintptr_t pc = probe_detail();
+  const SymInfo* f = symbolize(pc, Detail::Functions);
+  EXPECT_FALSE(f->lines);
+  EXPECT_STREQ(f->frame.function, "probe_detail()");  // the symbol table's local symbol
+  EXPECT_EQ(f->frame.file, nullptr);
+  size_t cached = symbolize_cached();
+  const SymInfo* l = symbolize(pc);
+  EXPECT_NE(l, f);
+  EXPECT_TRUE(l->lines);
+  EXPECT_TRUE(ends_with(l->frame.file, "symbolize_test.cc")) << l->frame.file;
+  EXPECT_STREQ(f->frame.function, "probe_detail()") << "the first answer stays valid";
+  EXPECT_EQ(symbolize(pc, Detail::Functions), l);
+  EXPECT_EQ(symbolize_cached(), cached);
+  const uint8_t* id = nullptr;
+  size_t len = 0;
+  ASSERT_TRUE(module_build_id(pc, &id, &len));
+  EXPECT_GE(len, 8u);
+  EXPECT_FALSE(module_build_id(0x10, &id, &len));
 }
 
 TEST(Symbolize, UnknownAddress) {
