@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Memory-error checks side by side: time and peak RSS of mpshim's MPSHIM_CHECK=sample,
 light and full against tracking alone, valgrind memcheck and the same workload built with
--fsanitize=address, on the workloads of run.py that have an AddressSanitizer build.
+-fsanitize=address: the microbenchmarks of run.py that have an AddressSanitizer build, and
+real programs (python3, g++, sqlite3 when installed), which have none.
 
   bench/memcheck.py [--runs N] [--smoke] [--lib build/preload/libmpshim.so] [--also NAME=LIB]
 
@@ -17,24 +18,78 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
 
+
+def sqlite_script(path, smoke):
+    """An in-memory database fed on stdin: inserts in one transaction with an index kept up
+    to date, then queries that sort, group and join."""
+    n = 2000 if smoke else 200000
+    with open(path, "w") as f:
+        f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, val REAL);\n"
+                "CREATE INDEX t_name ON t(name);\nBEGIN;\n")
+        for i in range(n):
+            f.write("INSERT INTO t(name, grp, val) VALUES('name-%d-%x', %d, %d.5);\n"
+                    % (i, i * 2654435761 % 2**32, i % 97, i % 1013))
+        f.write("COMMIT;\n"
+                "SELECT grp, count(*), sum(val) FROM t GROUP BY grp ORDER BY 3 DESC LIMIT 3;\n"
+                "SELECT count(*) FROM t WHERE name BETWEEN 'name-1' AND 'name-3';\n"
+                "SELECT a.grp, count(*) FROM t a JOIN t b ON a.id = b.id + 1 AND a.grp = b.grp + 1 "
+                "GROUP BY a.grp ORDER BY a.grp LIMIT 3;\n"
+                "SELECT name FROM t ORDER BY val DESC, name LIMIT 3;\n")
+
+
+class Workload:
+    """`argv(ctx, tmp)` builds the command line; `stdin(ctx, tmp)` the input file (or None);
+    `asan`: a build with -fsanitize=address exists (bench-NAME-asan)."""
+
+    def __init__(self, name, about, argv, asan=False, stdin=None):
+        self.name, self.about, self.argv, self.asan, self.stdin = name, about, argv, asan, stdin
+
+
+def micro(*argv):
+    return lambda c, tmp: [os.path.join(c.bindir, argv[0])] + list(argv[1:]) + \
+        (["--smoke"] if c.smoke else [])
+
+
+def sqlite_input(c, tmp):
+    path = os.path.join(tmp, "sqlite-input.sql")
+    if not os.path.exists(path):
+        sqlite_script(path, c.smoke)
+    return path
+
+
 WORKLOADS = [
-    ("churn", "single thread, small objects 8-256 B: window, LIFO, FIFO", ["bench-churn"]),
-    ("leaky-work", "4 threads x 1M allocations, each block then read in 12 passes",
-     ["bench-leaky", "--work=12"]),
+    Workload("churn", "single thread, small objects 8-256 B: window, LIFO, FIFO",
+             micro("bench-churn"), asan=True),
+    Workload("leaky-work", "4 threads x 1M allocations, each block then read in 12 passes",
+             micro("bench-leaky", "--work=12"), asan=True),
+    Workload("python", "python3 running bench/pyalloc.py (dicts, lists, strings, json)",
+             lambda c, tmp: [sys.executable, os.path.join(bench.SRC, "pyalloc.py")] +
+             (["--smoke"] if c.smoke else [])),
+    Workload("g++", "g++ -O1 compiling bench/compile_input.cc (syntax only with --smoke)",
+             lambda c, tmp: ["g++", "-std=c++20", "-O1", "-c",
+                             os.path.join(bench.SRC, "compile_input.cc"), "-o",
+                             os.path.join(tmp, "compile_input.o")] +
+             (["-fsyntax-only"] if c.smoke else [])),
+    Workload("sqlite3", "sqlite3 :memory: fed 200,000 inserts into an indexed table, then "
+             "queries (2,000 with --smoke)",
+             lambda c, tmp: ["sqlite3", ":memory:"], stdin=sqlite_input),
 ]
 
 
 def tools(ctx):
     def shim(check, lib=None):
         def wrap(argv, env):
-            env.update(LD_PRELOAD=lib or ctx.lib, MPSHIM_LEAKS="1", MPSHIM_REPORT="/dev/null")
+            # MPSHIM_CHILDREN: g++'s cc1plus and as are checked too.
+            env.update(LD_PRELOAD=lib or ctx.lib, MPSHIM_LEAKS="1", MPSHIM_REPORT="/dev/null",
+                       MPSHIM_CHILDREN="all")
             if check:
                 env["MPSHIM_CHECK"] = check
             return argv
         return wrap
 
     def valgrind(argv, env):
-        return ["valgrind", "--tool=memcheck", "--leak-check=full", "--quiet",
+        # g++ runs cc1plus and as: every process is measured, as under the shim.
+        return ["valgrind", "--tool=memcheck", "--leak-check=full", "--quiet", "--trace-children=yes",
                 "--log-file=/dev/null", "--error-exitcode=0"] + argv
 
     def asan(argv, env):
@@ -69,26 +124,35 @@ def main():
           and not (ctx.no_asan and t[0] == "asan")]
     runs = 1 if ctx.smoke else ctx.runs
     results, failures = {}, []
+    workloads = [w for w in WORKLOADS if w.name != "sqlite3" or shutil.which("sqlite3")]
     with tempfile.TemporaryDirectory(prefix="mpshim-memcheck-") as tmp:
         for r in range(runs):
-            for name, about, argv in WORKLOADS:
-                base = [os.path.join(ctx.bindir, argv[0])] + argv[1:] + (["--smoke"] if ctx.smoke else [])
+            for w in workloads:
+                name = w.name
+                base = w.argv(ctx, tmp)
+                stdin = w.stdin(ctx, tmp) if w.stdin else None
                 for tool, wrap in ts:
+                    if tool == "asan" and not w.asan:
+                        continue
                     env = bench.clean_env()
                     cmd = wrap(list(base), env)
-                    res = bench.run_child(ctx, cmd, env, tmp)
+                    res = bench.run_child(ctx, cmd, env, tmp, stdin=stdin)
                     if res.code != 0:
                         failures.append(bench.describe_failure("%s under %s" % (name, tool), res))
                         continue
                     results.setdefault((name, tool), []).append(res)
             print("run %d/%d done" % (r + 1, runs), file=sys.stderr, flush=True)
     print("memory-error checks, %d run(s) each, interleaved; medians" % runs)
-    for name, about, _ in WORKLOADS:
+    for wl in workloads:
+        name, about = wl.name, wl.about
         ref = results.get((name, "tracking"))
         ref_c, ref_w, ref_m = bench.medians(ref, "cpu", "wall", "rss") if ref else (None,) * 3
         rows = []
         for tool, _ in ts:
             rs = results.get((name, tool))
+            if tool == "asan" and not wl.asan:
+                rows.append([tool, "", "", "", "", "", ""])  # no such build of a real program
+                continue
             if not rs:
                 rows.append([tool, "failed", "", "", "", "", ""])
                 continue

@@ -60,7 +60,8 @@ MPSHIM_INLINE void free(void* p, track::Dealloc how = track::Dealloc::Free) {
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (track::enabled()) {
       if (MPSHIM_UNLIKELY(track::checking())) {
-        if (!track::free_unsampled(p, how)) return free_checked(p, how);
+        if (track::g_check != track::CheckMode::Sample || !track::free_unsampled(p, how))
+          return free_checked(p, how);
       } else if (!track::on_free(p)) {
         return bad_free(p);
       }

@@ -70,14 +70,15 @@ void check_at_exit() {
 }
 
 void* alloc_checked(size_t size, size_t align, track::Kind kind) {
-  if (MPSHIM_UNLIKELY(track::sample_now() || track::guard_big(size))) {
+  bool sample = track::g_check == track::CheckMode::Sample;
+  if (MPSHIM_UNLIKELY(sample ? track::sample_now() : track::guard_big(size))) {
     if (void* g = track::guarded_alloc(size, align, kind)) return g;
   }
   if (size > (size_t(1) << 46)) {
     errno = ENOMEM;
     return nullptr;
   }
-  if (track::g_check == track::CheckMode::Sample) {
+  if (sample) {
     // As tracking alone: slack keeps the block's end inside its slot.
     void* p = align <= 16 ? cpu::alloc_with_slack(size) : cpu::alloc_aligned(align, size + 1);
     if (p != nullptr) track::on_alloc(p, size, kind);
@@ -85,7 +86,7 @@ void* alloc_checked(size_t size, size_t align, track::Kind kind) {
   }
   track::Layout l = track::layout(size, kind);
   size_t total = l.front + size + l.back;
-  void* slot = align <= 16 ? cpu::alloc(total) : cpu::alloc_aligned(align, total);
+  void* slot = align <= 16 ? cpu::alloc_fast(total) : cpu::alloc_aligned(align, total);
   if (slot == nullptr) return nullptr;
   return track::on_alloc_checked(slot, size, kind);
 }

@@ -54,61 +54,21 @@ bool verify(const FreedBlock& b, MemError* e) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
-MPSHIM_INLINE uint64_t load8(const unsigned char* p) {
-  uint64_t v;
-  __builtin_memcpy(&v, p, 8);
-  return v;
+// verify's test alone, inline: a MemError is built only for an error.
+MPSHIM_INLINE bool intact(const FreedBlock& b) {
+  const unsigned char* last;
+  return find_changed(reinterpret_cast<const unsigned char*>(b.user), b.fill, kFreedByte, &last) == nullptr;
 }
 
-// True when [p, p + n), n >= 8, holds only `word`'s byte: unaligned words, the last one
-// overlapping, OR-ed together, so the loop's exit is its only unpredictable branch (the
-// sizes of redzones and freed blocks vary from call to call).
-MPSHIM_INLINE bool all_same(const unsigned char* p, size_t n, uint64_t word) {
-  uint64_t diff = load8(p + n - 8) ^ word;
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    diff |= (load8(p + i) ^ word) | (load8(p + i + 8) ^ word) | (load8(p + i + 16) ^ word) |
-            (load8(p + i + 24) ^ word);
-  for (; i + 8 <= n; i += 8) diff |= load8(p + i) ^ word;
-  return diff == 0;
+MPSHIM_NOINLINE void report_reuse(const FreedBlock& b) {
+  MemError e;
+  if (!verify(b, &e)) {
+    e.found = Found::Reuse;
+    report_error(e);
+  }
 }
 
 }  // namespace
-
-const unsigned char* find_changed(const unsigned char* p, size_t n, unsigned char byte,
-                                  const unsigned char** last) {
-  uint64_t word = 0x0101010101010101ull * byte;
-  if (n >= 8 && all_same(p, n, word)) return nullptr;
-  size_t i = 0;
-  const unsigned char* first = nullptr;
-  while (i < n && (uintptr_t(p + i) & 7) != 0) {
-    if (p[i] != byte) break;
-    ++i;
-  }
-  // 32 bytes a step with no branch between their words, then the word that differs.
-  for (; i + 32 <= n; i += 32) {
-    const uint64_t* w = reinterpret_cast<const uint64_t*>(p + i);
-    if (((w[0] ^ word) | (w[1] ^ word) | (w[2] ^ word) | (w[3] ^ word)) != 0) break;
-  }
-  while (i + 8 <= n && *reinterpret_cast<const uint64_t*>(p + i) == word) i += 8;
-  for (; i < n; ++i)
-    if (p[i] != byte) {
-      first = p + i;
-      break;
-    }
-  if (first == nullptr) return nullptr;
-  *last = first;
-  for (size_t k = n; k > size_t(first - p); --k)
-    if (p[k - 1] != byte) {
-      *last = p + k - 1;
-      break;
-    }
-  return first;
-}
 
 void history_init(uint64_t quarantine_bytes) {
   g_limit = quarantine_bytes / kShards;
@@ -155,11 +115,7 @@ void history_push(const FreedBlock& b) {
   }
   s.lock.unlock();
   for (size_t i = 0; i < nout; ++i) {
-    MemError e;
-    if (!verify(out[i], &e)) {
-      e.found = Found::Reuse;
-      report_error(e);
-    }
+    if (MPSHIM_UNLIKELY(!intact(out[i]))) report_reuse(out[i]);
     cpu::release_block(reinterpret_cast<void*>(out[i].slot));
   }
 }

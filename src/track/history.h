@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "track/memcheck.h"
+#include "track/pattern.h"
 
 namespace mpshim::track {
 
@@ -37,9 +38,5 @@ void history_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx
 void history_before_fork();
 void history_after_fork_parent();
 void history_after_fork_child();
-
-/// First byte in [p, p + n) that is not `byte`, or nullptr; the last such byte in *last.
-const unsigned char* find_changed(const unsigned char* p, size_t n, unsigned char byte,
-                                  const unsigned char** last);
 
 }  // namespace mpshim::track

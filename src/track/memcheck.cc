@@ -13,26 +13,19 @@
 namespace mpshim::track {
 
 CheckMode g_check = CheckMode::Off;
+uint64_t g_guard_size = 0;
 MPSHIM_TLS uint32_t t_sample_countdown;
 
 namespace {
 
 std::atomic<ErrorSink> g_sink{nullptr};
 uint32_t g_sample_rate = 5000;
-uint64_t g_guard_size = 0;
 MPSHIM_TLS uint64_t t_random;
 
 // Light and full fill freed blocks up to this many bytes (full: all of them).
 constexpr size_t kLightFreedFill = 512;
 // Redzone bytes after a block beyond its layout's, up to the slot's end, filled and checked.
 constexpr size_t kMaxTailFill = 2048;
-
-bool default_aligned(Kind k) {
-  return k == Kind::Malloc || k == Kind::Calloc || k == Kind::Realloc || k == Kind::New ||
-         k == Kind::NewArray;
-}
-
-size_t front_of(Kind k) { return g_check == CheckMode::Full && default_aligned(k) ? 16 : 0; }
 
 // Bytes after the block that hold the redzone pattern: to the slot's end, at most the
 // layout's redzone plus kMaxTailFill.
@@ -72,6 +65,17 @@ bool verify_block(uintptr_t slot, size_t usable, uint64_t t, MemError* e) {
   return false;
 }
 
+// verify_block's test alone, inline: a MemError is built only for an error.
+MPSHIM_INLINE bool redzones_intact(uintptr_t slot, size_t usable, uint64_t t) {
+  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return true;
+  uint64_t size = tag::size(t, usable);
+  size_t front = front_of(tag::kind(t));
+  const unsigned char* last;
+  auto* s = reinterpret_cast<const unsigned char*>(slot);
+  if (front != 0 && find_changed(s, front, kRedzoneByte, &last) != nullptr) return false;
+  return find_changed(s + front + size, tail_fill(usable, front, size), kRedzoneByte, &last) == nullptr;
+}
+
 MPSHIM_INLINE uint64_t load_tag(const uint64_t* t) { return __atomic_load_n(t, __ATOMIC_RELAXED); }
 
 // A live block of the allocator found from `p`: its slot, usable size, tag, start.
@@ -82,9 +86,9 @@ struct Found_ {
   uint64_t tag;
 };
 
-// What free or realloc of `p` finds. 1: a live block starting at p (in *b); 0: an error,
-// reported; -1: not the allocator's memory.
-int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
+// lookup when the quick test failed: the error found and reported (or the block given
+// after a reported mismatch).
+MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind) {
   const char* call = dealloc_name(how);
   if (!cpu::find_block(p, &b->slot, &b->usable, &b->tagp)) {
     if (!cpu::owns(p)) return -1;
@@ -138,13 +142,30 @@ int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
   return 1;
 }
 
+// What free or realloc of `p` finds. 1: a live block starting at p (in *b); 0: an error,
+// reported; -1: not the allocator's memory.
+MPSHIM_INLINE int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
+  if (MPSHIM_LIKELY(cpu::find_block(p, &b->slot, &b->usable, &b->tagp))) {
+    uint64_t t = b->tag = b->tagp != nullptr ? load_tag(b->tagp) : 0;
+    Kind k = tag::kind(t);
+    if (MPSHIM_LIKELY(tag::live(t) && uintptr_t(p) == uintptr_t(b->slot) + front_of(k) &&
+                      !(check_kind && mismatched(k, how) && !tag::internal(t))))
+      return 1;
+  }
+  return lookup_slow(p, how, b, check_kind);
+}
+
 // Frees a live block: its redzones verified, then quarantined (light, full) or given back.
-void release(const Found_& b, Found found) {
+MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
   MemError e;
   if (!verify_block(uintptr_t(b.slot), b.usable, b.tag, &e)) {
     e.found = found;
     report_error(e);
   }
+}
+
+void release(const Found_& b, Found found) {
+  if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, found);
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
   if (g_check == CheckMode::Sample) {
     cpu::release_block(b.slot);
@@ -204,21 +225,14 @@ void check_init() {
   else guarded_init(0, c.quarantine / 4 > 64 * prim::page_size() ? c.quarantine / 4 : 64 * prim::page_size());
 }
 
-Layout layout(size_t size, Kind kind) {
-  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return Layout{0, 0};
-  size_t back = size <= 128 ? 16 : ((size / 8 + 15) & ~size_t(15));
-  if (back > 1024) back = 1024;
-  return Layout{front_of(kind), back};
-}
-
 size_t scan_front(Kind kind) { return front_of(kind); }
 
 void* on_alloc_checked(void* slot, size_t size, Kind kind) {
-  on_alloc(slot, size, kind);
   void* start;
   size_t usable;
   uint64_t* t;
   if (!cpu::find_block(slot, &start, &usable, &t)) return slot;
+  on_alloc_at(slot, t, usable, size, kind);
   size_t front = front_of(kind);
   auto* s = static_cast<unsigned char*>(slot);
   if (front != 0) __builtin_memset(s, kRedzoneByte, front);
@@ -243,8 +257,6 @@ bool sample_now() {
   t_sample_countdown = g_sample_rate <= 1 ? 1 : uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
   return c == 1 && !thread_quiet();
 }
-
-bool guard_big(size_t size) { return g_check == CheckMode::Full && size > g_guard_size; }
 
 bool checked_free(void* p, Dealloc how) {
   Found_ b;

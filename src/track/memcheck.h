@@ -96,12 +96,26 @@ MPSHIM_INLINE bool mismatched(Kind kind, Dealloc how) {
 constexpr unsigned char kRedzoneByte = 0xac;
 constexpr unsigned char kUninitByte = 0xbe;
 
+/// Front redzone of a block allocated with `kind`: 16 bytes in full mode when its
+/// alignment is the default, else none.
+MPSHIM_INLINE size_t front_of(Kind kind) {
+  constexpr uint32_t kDefault = 1u << unsigned(Kind::Malloc) | 1u << unsigned(Kind::Calloc) |
+                                1u << unsigned(Kind::Realloc) | 1u << unsigned(Kind::New) |
+                                1u << unsigned(Kind::NewArray);
+  return g_check == CheckMode::Full && ((kDefault >> (unsigned(kind) & 31)) & 1) ? 16 : 0;
+}
+
 /// Layout of a checked block in its allocator slot: `front` redzone bytes, the block, then
 /// at least `back` redzone bytes up to the slot's end.
 struct Layout {
   size_t front, back;
 };
-Layout layout(size_t size, Kind kind);
+MPSHIM_INLINE Layout layout(size_t size, Kind kind) {
+  if (g_check != CheckMode::Light && g_check != CheckMode::Full) return Layout{0, 0};
+  size_t back = size <= 128 ? 16 : ((size / 8 + 15) & ~size_t(15));
+  if (back > 1024) back = 1024;
+  return Layout{front_of(kind), back};
+}
 
 /// The allocation side: records the slot `slot` (from the allocator, `layout(size,
 /// kind)` bytes around `size`) as a block allocated with `kind`, fills its redzones and
@@ -126,8 +140,10 @@ MPSHIM_INLINE bool skip_sample() {
 /// slot back to the allocator. False for anything else (a sampled block, an error, another
 /// mode): the caller then goes through checked_free. Unsampled blocks keep no history.
 bool free_unsampled(void* p, Dealloc how);
+/// MPSHIM_GUARD_SIZE.
+extern uint64_t g_guard_size;
 /// True when a block of `size` goes on guard pages in full mode.
-bool guard_big(size_t size);
+MPSHIM_INLINE bool guard_big(size_t size) { return g_check == CheckMode::Full && size > g_guard_size; }
 /// A block of `size` alone on pages ending in a guard page, recorded and tracked;
 /// nullptr when none can be had (too many sampled blocks, no memory, alignment above a page).
 void* guarded_alloc(size_t size, size_t align, Kind kind);

@@ -97,19 +97,14 @@ uint64_t stackless_flags() {
 
 }  // namespace
 
-MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
-  uint64_t* t = cpu::tag_of(p);
-  if (MPSHIM_UNLIKELY(t == nullptr)) return;
+namespace {
+
+// Records the block at `p` whose tag is at `t` (`usable` is only read for huge sizes).
+MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
   // A fresh block's first word still holds the allocator's free-list link, which would
   // make the next block handed out look referenced. Its contents are indeterminate, so
   // clear it (realloc keeps the old contents; calloc's are zero).
   if (kind != Kind::Realloc && kind != Kind::Calloc) *static_cast<void* volatile*>(p) = nullptr;
-  size_t usable = 0;
-  if (MPSHIM_UNLIKELY(tag::needs_usable(size))) {
-    void* start;
-    uint64_t* tag;
-    cpu::find_block(p, &start, &usable, &tag);
-  }
   if (t_depth != 0) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
@@ -119,6 +114,24 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
   uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0) ? stackless_flags() : 0;
   store_tag(t, tag::make(kind, flags, id, size, usable));
   if (MPSHIM_UNLIKELY(profile::on())) profile::on_alloc(profile::kHost, id, size, uintptr_t(p));
+}
+
+}  // namespace
+
+MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
+  uint64_t* t = cpu::tag_of(p);
+  if (MPSHIM_UNLIKELY(t == nullptr)) return;
+  size_t usable = 0;
+  if (MPSHIM_UNLIKELY(tag::needs_usable(size))) {
+    void* start;
+    uint64_t* tag;
+    cpu::find_block(p, &start, &usable, &tag);
+  }
+  record_alloc(p, t, usable, size, kind);
+}
+
+MPSHIM_NOINLINE void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
+  record_alloc(p, t, usable, size, kind);
 }
 
 namespace {

@@ -52,6 +52,8 @@ void init();
 
 /// Records a new block of `size` requested bytes at `p` (p != nullptr).
 void on_alloc(void* p, size_t size, Kind kind);
+/// The same for a block whose tag `t` and usable size the caller has looked up already.
+void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind);
 /// Forgets the block at `p` before it is freed. Returns false when `p` is not a live block
 /// (double or invalid free); the caller then does not free it.
 bool on_free(void* p);
