@@ -95,31 +95,71 @@ class Classifier {
     }
   }
 
-  // Leaders are taken first among the unreachable blocks that no other one points to, then
-  // among those pointed to only inside (as a container's header is by its nodes' back
-  // pointers), then the rest, each time in array order: a leaked container is named by its
-  // owner, whatever the addresses of its parts.
+  // The unreachable blocks form a graph; a group of blocks that reach each other (a
+  // strongly connected component: a cycle, a ring, a node and its owner's back pointers) is
+  // one unit. A unit that no other unreachable unit points to is leaked directly: one of its
+  // blocks is direct and everything else unreachable is indirect. So a lost cycle hanging
+  // off another lost cycle is indirect, whichever block of it a pointer reaches. The
+  // direct block of a unit is taken first among those no other block points to, then among
+  // those pointed to only inside (as a container's header is by its nodes' back pointers),
+  // then the rest, each time in array order: a leaked container is named by its owner,
+  // whatever the addresses of its parts. Without memory for the graph, cliques are formed
+  // one leader at a time instead (lead()).
   void cliques() {
-    size_t bytes = n_;
-    auto* in = static_cast<uint8_t*>(prim::os_map(bytes));  // bit 0: pointed into, 1: at
-    if (in != nullptr) {
+    Scratch<uint8_t> in(n_);  // bit 0: pointed into, 1: at
+    Scratch<size_t> first(n_ + 1);  // edges of block i: first[i] .. first[i + 1]
+    size_t edges = 0;
+    if (in.ok()) {
       for (size_t i = 0; i < n_; ++i) {
-        const ScanBlock& blk = b_[i];
-        if (blk.reach != Reach::Unvisited || blk.opaque) continue;
-        scan(blk.start, blk.start + blk.size, [this, i, in](size_t c) {
-          if (c != i && b_[c].reach == Reach::Unvisited) in[c] |= word_ == b_[c].start ? 2 : 1;
+        if (first.ok()) first[i] = edges;
+        for_each_edge(i, [&](size_t c) {
+          in[c] |= word_ == b_[c].start ? 2 : 1;
+          ++edges;
         });
       }
+      if (first.ok()) first[n_] = edges;
     }
-    for (int pass = 0; pass < 3; ++pass) {
-      for (size_t i = 0; i < n_; ++i) {
-        if (b_[i].reach != Reach::Unvisited) continue;
-        uint8_t v = in != nullptr ? in[i] : 0;
-        if (in != nullptr && (pass == 0 ? v != 0 : pass == 1 ? (v & 2) != 0 : false)) continue;
-        lead(i);
-      }
+    Scratch<uint32_t> to(edges), comp(n_), low(n_), order(n_), stack(n_), frame(n_);
+    Scratch<size_t> pos(n_);
+    if (!in.ok() || !first.ok() || !to.ok() || !comp.ok() || !low.ok() || !order.ok() || !stack.ok() ||
+        !frame.ok() || !pos.ok()) {
+      for (int pass = 0; pass < 3; ++pass)
+        for (size_t i = 0; i < n_; ++i) {
+          if (b_[i].reach != Reach::Unvisited) continue;
+          uint8_t v = in.ok() ? in[i] : 0;
+          if (in.ok() && (pass == 0 ? v != 0 : pass == 1 ? (v & 2) != 0 : false)) continue;
+          lead(i);
+        }
+      return;
     }
-    if (in != nullptr) prim::os_unmap(in, bytes);
+    // Other threads still run: a block read again may hold other pointers now. Each keeps
+    // the room counted for it; a self edge fills what is left (it changes nothing).
+    for (size_t i = 0; i < n_; ++i) {
+      size_t e = first[i];
+      for_each_edge(i, [&](size_t c) {
+        if (e < first[i + 1]) to[e++] = uint32_t(c);
+      });
+      while (e < first[i + 1]) to[e++] = uint32_t(i);
+    }
+    components(first.p, to.p, comp.p, low.p, order.p, stack.p, frame.p, pos.p);
+    // A unit entered from another one is indirect as a whole; `low` now marks those, and
+    // `order` holds the direct block chosen for each unit (+1; 0: none yet).
+    for (size_t i = 0; i < n_; ++i) {
+      low[i] = 0;
+      order[i] = 0;
+    }
+    for (size_t i = 0; i < n_; ++i)
+      if (b_[i].reach == Reach::Unvisited)
+        for (size_t e = first[i]; e < first[i + 1]; ++e)
+          if (comp[to[e]] != comp[i]) low[comp[to[e]]] = 1;
+    auto rank = [&](size_t i) { return in[i] == 0 ? 0 : (in[i] & 2) == 0 ? 1 : 2; };
+    for (size_t i = 0; i < n_; ++i) {
+      if (b_[i].reach != Reach::Unvisited || low[comp[i]] != 0) continue;
+      uint32_t& d = order[comp[i]];
+      if (d == 0 || rank(i) < rank(d - 1)) d = uint32_t(i + 1);
+    }
+    for (size_t i = 0; i < n_; ++i)
+      if (b_[i].reach == Reach::Unvisited) b_[i].reach = order[comp[i]] == i + 1 ? Reach::Direct : Reach::Indirect;
   }
 
   // Block i becomes Direct and claims what it leads to.
@@ -144,6 +184,74 @@ class Classifier {
   }
 
  private:
+  // An array in its own mapping (the check never allocates through the shim).
+  template <class T>
+  struct Scratch {
+    T* p = nullptr;
+    size_t bytes;
+    explicit Scratch(size_t n) : bytes((n != 0 ? n : 1) * sizeof(T)) { p = static_cast<T*>(prim::os_map(bytes)); }
+    ~Scratch() {
+      if (p != nullptr) prim::os_unmap(p, bytes);
+    }
+    bool ok() const { return p != nullptr; }
+    T& operator[](size_t i) { return p[i]; }
+  };
+
+  // Calls fn(c) for every pointer of unreachable block i to another unreachable block c.
+  template <class Fn>
+  void for_each_edge(size_t i, Fn fn) {
+    const ScanBlock& blk = b_[i];
+    if (blk.reach != Reach::Unvisited || blk.opaque) return;
+    bool driver = blk.driver;
+    scan(blk.start, blk.start + blk.size, [&](size_t c) {
+      if (c != i && b_[c].reach == Reach::Unvisited && !(driver && b_[c].cuda)) fn(c);
+    });
+  }
+
+  // Tarjan's strongly connected components of the unreachable blocks, without recursion:
+  // comp[i] is the component of block i (numbered by its root block). order, low, stack,
+  // frame and pos are working arrays of n entries.
+  void components(const size_t* first, const uint32_t* to, uint32_t* comp, uint32_t* low, uint32_t* order,
+                  uint32_t* stack, uint32_t* frame, size_t* pos) {
+    constexpr uint32_t kDone = ~uint32_t(0);
+    for (size_t i = 0; i < n_; ++i) order[i] = 0;
+    uint32_t next = 0;
+    size_t sp = 0, fp = 0;
+    for (size_t root = 0; root < n_; ++root) {
+      if (b_[root].reach != Reach::Unvisited || order[root] != 0) continue;
+      auto enter = [&](uint32_t v) {
+        order[v] = low[v] = ++next;
+        stack[sp++] = v;
+        frame[fp] = v;
+        pos[fp++] = first[v];
+      };
+      enter(uint32_t(root));
+      while (fp != 0) {
+        uint32_t v = frame[fp - 1];
+        size_t& e = pos[fp - 1];
+        if (e < first[v + 1]) {
+          uint32_t w = to[e++];
+          if (order[w] == 0) enter(w);
+          else if (order[w] != kDone && order[w] < low[v]) low[v] = order[w];  // on the stack
+          continue;
+        }
+        if (low[v] == order[v]) {
+          uint32_t w;
+          do {
+            w = stack[--sp];
+            comp[w] = v;
+            order[w] = kDone;  // finished: no longer on the stack
+          } while (w != v);
+        }
+        --fp;
+        if (fp != 0) {
+          uint32_t u = frame[fp - 1];
+          if (low[v] < low[u]) low[u] = low[v];
+        }
+      }
+    }
+  }
+
   void reach_from_root(size_t c) {
     if (b_[c].reach != Reach::Unvisited) return;
     b_[c].reach = Reach::Reachable;

@@ -218,9 +218,15 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
   }
   if (release) {
     free_stack = capture_current();
-    prim::Guard l(g_lock);
-    long i = holder(p);
-    if (i >= 0 && g_items[i].user == p) g_items[i].free_stack = free_stack;
+    FreedBlock rec{0, p, errs[0].size, errs[0].alloc_stack, free_stack, 0, errs[0].alloc_kind, Memory::Host};
+    {
+      prim::Guard l(g_lock);
+      long i = holder(p);
+      if (i >= 0 && g_items[i].user == p) g_items[i].free_stack = free_stack;
+    }
+    // A record in the history outlives the slot (evicted, unmapped): a later double free
+    // is still named as one, with both stacks.
+    history_push(rec);
   }
   for (size_t k = 0; k < nerr; ++k) report_error(errs[k]);
   return true;

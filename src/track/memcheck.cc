@@ -86,16 +86,33 @@ struct Found_ {
   uint64_t tag;
 };
 
+// What the history knows of a freed block holding `addr`: a double free at its start, a
+// bad free inside it. False when no record holds it.
+bool from_history(uintptr_t addr, MemError* e) {
+  FreedBlock h;
+  if (!history_find(addr, &h)) return false;
+  e->kind = h.user == addr ? ErrorKind::DoubleFree : ErrorKind::BadFree;
+  e->block = h.user;
+  e->size = h.size;
+  e->alloc_kind = h.kind;
+  e->freed = true;
+  e->alloc_stack = h.alloc_stack;
+  e->free_stack = h.free_stack;
+  return true;
+}
+
 // lookup when the quick test failed: the error found and reported (or the block given
 // after a reported mismatch).
 MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind) {
   const char* call = dealloc_name(how);
   if (!cpu::find_block(p, &b->slot, &b->usable, &b->tagp)) {
     if (!cpu::owns(p)) return -1;
+    // The allocator's memory with no block there now: a block freed and given back (a
+    // large mapping cached or unmapped) is known to the history.
     MemError e;
-    e.kind = ErrorKind::BadFree;
     e.addr = uintptr_t(p);
     e.call = call;
+    from_history(uintptr_t(p), &e);
     report_error(e);
     return 0;
   }
@@ -105,16 +122,7 @@ MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind
   e.addr = uintptr_t(p);
   e.call = call;
   if (!tag::live(b->tag)) {
-    FreedBlock h;
-    if (history_find(uintptr_t(p), &h)) {
-      e.kind = h.user == uintptr_t(p) ? ErrorKind::DoubleFree : ErrorKind::BadFree;
-      e.block = h.user;
-      e.size = h.size;
-      e.alloc_kind = h.kind;
-      e.freed = true;
-      e.alloc_stack = h.alloc_stack;
-      e.free_stack = h.free_stack;
-    } else {
+    if (!from_history(uintptr_t(p), &e)) {
       // A slot's start that holds no block: freed before (its record overwritten, or none
       // kept in sample mode).
       bool start = uintptr_t(p) == slot || uintptr_t(p) == slot + 16;
@@ -258,10 +266,22 @@ bool sample_now() {
   return c == 1 && !thread_quiet();
 }
 
+// A pointer outside the allocator and the guarded blocks that is exactly the start of a
+// guarded block freed and unmapped since: a double free (reported; true). Only the exact
+// start counts: other memory there now is not ours to blame.
+bool freed_guarded(void* p, const char* call) {
+  MemError e;
+  e.addr = uintptr_t(p);
+  e.call = call;
+  if (!from_history(uintptr_t(p), &e) || e.kind != ErrorKind::DoubleFree) return false;
+  report_error(e);
+  return true;
+}
+
 bool checked_free(void* p, Dealloc how) {
   Found_ b;
   int r = lookup(p, how, &b, true);
-  if (r < 0) return guarded_free(p, how, dealloc_name(how));
+  if (r < 0) return guarded_free(p, how, dealloc_name(how)) || freed_guarded(p, dealloc_name(how));
   if (r > 0) release(b, Found::Free);
   return true;
 }
@@ -276,7 +296,7 @@ int checked_realloc_source(void* p, size_t* size) {
   int r = lookup(p, Dealloc::Realloc, &b, true);
   if (r < 0) {
     // Not the allocator's: a guarded block freed already, or another allocator's memory.
-    return guarded_free(p, Dealloc::Realloc, "realloc") ? 0 : -1;
+    return guarded_free(p, Dealloc::Realloc, "realloc") || freed_guarded(p, "realloc") ? 0 : -1;
   }
   if (r > 0) *size = size_t(tag::size(b.tag, b.usable));
   return r;

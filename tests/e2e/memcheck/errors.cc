@@ -42,6 +42,15 @@ int main(int argc, char** argv) {
     char* p = make_block(32);
     release_block(p);
     release_block(p);
+  } else if (!strcmp(c, "double_large")) {
+    // Two large blocks freed: together they overflow light's quarantine and full's
+    // inaccessible freed pages, so the first has been given back to the allocator or
+    // unmapped by the time it is freed again.
+    char* a = make_block(size_t(2) << 20);
+    char* b = make_block(size_t(3) << 20);
+    release_block(a);
+    release_block(b);
+    release_block(a);
   } else if (!strcmp(c, "interior")) {
     char* p = make_block(32);
     release_block(p + 8);

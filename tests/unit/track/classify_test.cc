@@ -137,6 +137,37 @@ TEST(Classify, CycleIsOneDirect) {
   EXPECT_EQ(g.reach(4), Reach::Reachable);
 }
 
+// A lost cycle that another lost cycle points into, at a block that is not the first of
+// it in array order: both are one leak, with one direct block (the pointing cycle's).
+TEST(Classify, CycleReachedFromAnotherCycleIsIndirect) {
+  Graph g(6, 2);
+  g.link(0, 1);  // cycle A: 0 -> 1 -> 2 -> 0, leads in array order
+  g.link(1, 2);
+  g.link(2, 0);
+  g.link(3, 4);  // cycle B: 3 -> 4 -> 5 -> 3
+  g.link(4, 5);
+  g.link(5, 3);
+  g.link(4, 2, 1);  // B -> A's third block
+  g.run({});
+  EXPECT_EQ(g.count(Reach::Direct), 1u);
+  EXPECT_EQ(g.count(Reach::Indirect), 5u);
+  EXPECT_EQ(g.reach(3), Reach::Direct);
+}
+
+// Two lost cycles sharing a lost child (a tree below them): each cycle is a leak of its own.
+TEST(Classify, TwoCyclesSharingAChildAreTwoLeaks) {
+  Graph g(5, 2);
+  g.link(0, 1);
+  g.link(1, 0);
+  g.link(2, 3);
+  g.link(3, 2);
+  g.link(1, 4, 1);
+  g.link(3, 4, 1);
+  g.run({});
+  EXPECT_EQ(g.count(Reach::Direct), 2u);
+  EXPECT_EQ(g.reach(4), Reach::Indirect);
+}
+
 TEST(Classify, SharedChildOfTwoLeakedOwners) {
   Graph g(3, 2);
   g.link(0, 2);
