@@ -67,8 +67,9 @@ struct WorkStack {
 
 class Classifier {
  public:
-  Classifier(ScanBlock* blocks, size_t n, FindBlockFn find, void* ctx, ClassifyStats* st)
-      : b_(blocks), n_(n), find_(find), ctx_(ctx), st_(st) {}
+  Classifier(ScanBlock* blocks, size_t n, FindBlockFn find, void* ctx, ClassifyStats* st,
+             const ScanRange* unreadable, size_t nunreadable)
+      : b_(blocks), n_(n), find_(find), ctx_(ctx), st_(st), bad_(unreadable), nbad_(nunreadable) {}
 
   bool init() {
     if (!index_.init(b_, n_) || !work_.init(n_)) return false;
@@ -269,9 +270,26 @@ class Classifier {
     }
   }
 
-  // Calls visit(index) for every aligned word in [lo, hi) that points into a block.
+  // Calls visit(index) for every aligned word in [lo, hi) that points into a block, leaving
+  // out the unreadable ranges.
   template <class Visit>
-  __attribute__((no_sanitize("address"))) void scan(uintptr_t lo, uintptr_t hi, Visit visit) {
+  void scan(uintptr_t lo, uintptr_t hi, Visit visit) {
+    if (MPSHIM_LIKELY(nbad_ == 0)) return scan_words(lo, hi, visit);
+    size_t a = 0, b = nbad_;  // the first unreadable range ending after lo
+    while (a < b) {
+      size_t mid = (a + b) / 2;
+      if (bad_[mid].hi <= lo) a = mid + 1;
+      else b = mid;
+    }
+    for (; a < nbad_ && bad_[a].lo < hi && lo < hi; ++a) {
+      if (bad_[a].lo > lo) scan_words(lo, bad_[a].lo, visit);
+      if (bad_[a].hi > lo) lo = bad_[a].hi;
+    }
+    if (lo < hi) scan_words(lo, hi, visit);
+  }
+
+  template <class Visit>
+  __attribute__((no_sanitize("address"))) void scan_words(uintptr_t lo, uintptr_t hi, Visit visit) {
     uintptr_t p = (lo + 7) & ~uintptr_t(7);
     uint64_t words = 0, lookups = 0;
     for (; p + 8 <= hi; p += 8) {
@@ -298,6 +316,8 @@ class Classifier {
   FindBlockFn find_;
   void* ctx_;
   ClassifyStats* st_;
+  const ScanRange* bad_;
+  size_t nbad_;
   Index index_;
   WorkStack work_;
   uintptr_t lo_ = 0, hi_ = 0;
@@ -307,10 +327,11 @@ class Classifier {
 }  // namespace
 
 bool classify(ScanBlock* blocks, size_t n, const ScanRange* roots, size_t nroots,
-              FindBlockFn find, void* ctx, ClassifyStats* stats) {
+              FindBlockFn find, void* ctx, ClassifyStats* stats, const ScanRange* unreadable,
+              size_t nunreadable) {
   if (stats != nullptr) *stats = ClassifyStats{};
   if (n == 0) return true;
-  Classifier c(blocks, n, find, ctx, stats);
+  Classifier c(blocks, n, find, ctx, stats, unreadable, nunreadable);
   if (!c.init()) {
     for (size_t i = 0; i < n; ++i) blocks[i].reach = Reach::Reachable;
     return false;

@@ -45,10 +45,13 @@ struct ClassifyStats {
 /// in array order: each block not yet claimed becomes Direct and claims everything
 /// unreachable it leads to as Indirect (an earlier leader it reaches becomes Indirect).
 /// Root blocks end Reachable. Opaque blocks are classified alike but never read; the words
-/// of a driver block never make a cuda block reachable. Working
-/// memory (an index and a work stack, about 12 bytes a block) comes from prim::os_map and
-/// is given back. Returns false when it could not be mapped (blocks are then all Reachable).
+/// of a driver block never make a cuda block reachable. Bytes in `unreadable` (sorted,
+/// disjoint: pages the program made inaccessible, inside its blocks too) are never read.
+/// Working memory (an index and a work stack, about 12 bytes a block) comes from
+/// prim::os_map and is given back. Returns false when it could not be mapped (blocks are
+/// then all Reachable).
 bool classify(ScanBlock* blocks, size_t n, const ScanRange* roots, size_t nroots,
-              FindBlockFn find, void* ctx, ClassifyStats* stats = nullptr);
+              FindBlockFn find, void* ctx, ClassifyStats* stats = nullptr,
+              const ScanRange* unreadable = nullptr, size_t nunreadable = 0);
 
 }  // namespace mpshim::track

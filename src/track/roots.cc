@@ -92,6 +92,23 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap, bool
   return count;
 }
 
+size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap) {
+  size_t count = 0;
+  const char* end = text + len;
+  for (const char* line = text; line < end;) {
+    const char* eol = static_cast<const char*>(memchr(line, '\n', size_t(end - line)));
+    if (eol == nullptr) eol = end;
+    const char* s = line;
+    line = eol + 1;
+    uintptr_t lo, hi;
+    if (!hex_field(s, eol, &lo) || s == eol || *s++ != '-' || !hex_field(s, eol, &hi)) continue;
+    if (eol - s < 2 || s[1] == 'r' || hi <= lo) continue;
+    if (count < cap) out[count] = {lo, hi};
+    ++count;
+  }
+  return count;
+}
+
 void sort_ranges(ScanRange* r, size_t n) {
   if (n < 2) return;
   for (size_t i = n / 2; i-- > 0;) sift_down(r, i, n);

@@ -20,6 +20,11 @@ namespace mpshim::track {
 size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap,
                   bool* guarded = nullptr);
 
+/// Parses /proc/self/maps text and appends to `out` (capacity `cap`) the mappings that
+/// cannot be read (no r permission: guard pages, reservations, pages a program protected
+/// inside its own heap blocks). Returns how many there are; sorted as parse_maps's.
+size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap);
+
 /// Another thread of this process, as /proc/self/task shows it.
 struct TaskInfo {
   int tid;

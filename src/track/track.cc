@@ -328,6 +328,7 @@ struct CheckState {
   Vec<ForeignBlock> foreign;
   size_t nhost = 0;
   Vec<ScanRange> holes;
+  Vec<ScanRange> unreadable;  // never read, not even inside a block
   Vec<Thread> threads;
   TaskInfo* tasks = nullptr;  // the other threads of the process
   ThreadRegs* task_regs = nullptr;
@@ -484,6 +485,11 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   bool* live = st.scratch.array<bool>(nmaps + 1);
   if (maps == nullptr || guarded == nullptr || live == nullptr) return false;
   parse_maps(text, len, maps, nmaps, guarded);
+  // A program may protect pages inside its own blocks (a coroutine stack's guard page).
+  size_t nbad = parse_unreadable(text, len, nullptr, 0);
+  st.unreadable.items = st.scratch.array<ScanRange>(nbad + 1);
+  if (st.unreadable.items == nullptr) return false;
+  st.unreadable.len = parse_unreadable(text, len, st.unreadable.items, nbad);
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);
@@ -554,7 +560,8 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
   g_foreign.for_each_locked(collect_foreign, &st);
   Vec<ScanRange> roots;
   bool ok = !st.failed && build_roots(st, &roots) &&
-            classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, &st);
+            classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, &st, nullptr,
+                     st.unreadable.items, st.unreadable.len);
   cpu::unlock_all();
   g_foreign.unlock();
   return ok;

@@ -131,6 +131,17 @@ const Program kPrograms[] = {
       {"reachable", "cache", "@cache", 24, 1, kNew}}},
     {"sizes", "sizes.c", 0, {31981313, 63, 1}, {0, 0, 0},
      {{"direct", "leak_one", "@leak", 31981313, 63, "malloc"}}},
+    // valgrind calls the stack lost: it ignores pointers to pages that cannot be read.
+    {"guard_page", "guard_page.c", 0, {40, 1, 1}, {0, 0, 0},
+     {{"direct", "lose_request", "@lose_request", 40, 1, "malloc"},
+      {"reachable", "main", "@stack", 65536, 1, "posix_memalign"},
+      {"reachable", "new_record", "@record", 72, 3, "malloc"}}},
+    // valgrind's figures here follow the allocation order: sessions first, it calls one
+    // session direct too (80 B in 2 blocks).
+    {"cycle_into_cycle", "cycle_into_cycle.c", 0, {48, 1, 1}, {160, 4, 4},
+     {{"direct", "new_conn", "@conn", 48, 1, "malloc"},
+      {"indirect", "new_conn", "@conn", 96, 2, "malloc"},
+      {"indirect", "new_session", "@session", 64, 2, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.

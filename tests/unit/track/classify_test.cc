@@ -3,6 +3,8 @@
 #include "track/classify.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <vector>
@@ -68,6 +70,44 @@ TEST(Classify, ChainFromRootIsReachableLoneBlockIsDirect) {
 
 // The CUDA driver's records of the memory it handed out (blocks it allocated) keep host
 // blocks alive like any root, but never make CUDA memory look held by the program.
+// A block whose middle page the program made inaccessible: the words around it are read
+// (the blocks they point to are reachable), the page itself never (reading it faults).
+TEST(Classify, UnreadablePagesInsideABlockAreSkipped) {
+  size_t page = size_t(sysconf(_SC_PAGESIZE));
+  auto* mem = static_cast<uintptr_t*>(mmap(nullptr, 5 * page, PROT_READ | PROT_WRITE,
+                                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(mem, MAP_FAILED);
+  auto base = reinterpret_cast<uintptr_t>(mem);
+  // Block 0: pages 0-2, its page 1 protected; blocks 1 and 2: a word each on page 4,
+  // pointed to from page 0 and page 2 of block 0; block 3: pointed to from page 1 only.
+  uintptr_t b1 = base + 4 * page, b2 = b1 + 64, b3 = b2 + 64;
+  mem[0] = b1;
+  mem[2 * page / 8 + 5] = b2;
+  mem[page / 8 + 3] = b3;
+  ASSERT_EQ(mprotect(reinterpret_cast<void*>(base + page), page, PROT_NONE), 0);
+  ScanBlock blocks[4] = {{base, 3 * page, 0, true, Reach::Unvisited},
+                         {b1, 8, 1, false, Reach::Unvisited},
+                         {b2, 8, 2, false, Reach::Unvisited},
+                         {b3, 8, 3, false, Reach::Unvisited}};
+  struct Ctx {
+    const ScanBlock* b;
+  } ctx{blocks};
+  auto find = [](uintptr_t a, void* c) -> uintptr_t {
+    for (int i = 0; i < 4; ++i) {
+      const ScanBlock& s = static_cast<Ctx*>(c)->b[i];
+      if (a - s.start < s.size) return s.start;
+    }
+    return 0;
+  };
+  ScanRange bad[2] = {{base + page, base + 2 * page}, {base + 3 * page, base + 4 * page}};
+  ASSERT_TRUE(classify(blocks, 4, nullptr, 0, find, &ctx, nullptr, bad, 2));
+  EXPECT_EQ(blocks[0].reach, Reach::Reachable);
+  EXPECT_EQ(blocks[1].reach, Reach::Reachable);
+  EXPECT_EQ(blocks[2].reach, Reach::Reachable);
+  EXPECT_EQ(blocks[3].reach, Reach::Direct);  // its only pointer cannot be read
+  munmap(mem, 5 * page);
+}
+
 TEST(Classify, DriverRecordsDoNotHoldCudaBlocks) {
   Graph g(5, 4);
   g.set_root(0);

@@ -65,6 +65,23 @@ TEST(Roots, GuardedAnonymousMappingsLookLikeThreadStacks) {
   EXPECT_FALSE(guarded[3]);
 }
 
+TEST(Roots, UnreadableMappings) {
+  const char* text =
+      "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \n"
+      "7f0000001000-7f0000801000 rw-p 00000000 00:00 0 \n"
+      "7f0000801000-7f0000802000 -w-p 00000000 00:00 0 \n"  // write-only: not readable
+      "7f0000802000-7f0000803000 r--p 00000000 00:00 0 \n"
+      "7f0000803000-7f0000804000 --xp 00000000 08:01 5 /lib/x.so\n"
+      "garbage line\n";
+  ScanRange out[8];
+  ASSERT_EQ(parse_unreadable(text, strlen(text), out, 8), 3u);
+  EXPECT_EQ(out[0].lo, 0x7f0000000000u);
+  EXPECT_EQ(out[0].hi, 0x7f0000001000u);
+  EXPECT_EQ(out[1].lo, 0x7f0000801000u);
+  EXPECT_EQ(out[2].lo, 0x7f0000803000u);
+  EXPECT_EQ(parse_unreadable(text, strlen(text), nullptr, 0), 3u);
+}
+
 TEST(Roots, OtherTasksWithTheStackPointerOfABlockedThread) {
   std::atomic<uintptr_t> local_addr{0};
   std::atomic<bool> stop{false};
