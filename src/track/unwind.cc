@@ -616,6 +616,15 @@ void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
   if (cache == nullptr || !m.complete || m.n == 0 ||
       m.generation != g_generation.load(std::memory_order_acquire))
     return;
+  bool seen = false;
+  for (size_t i = 0; i < WalkCache::kSeen; ++i)
+    seen |= cache->seen_pc[i] == m.pc[0] && cache->seen_sp[i] == m.sp[0];
+  if (!seen) {
+    size_t i = cache->seen_next++ % WalkCache::kSeen;
+    cache->seen_pc[i] = m.pc[0];
+    cache->seen_sp[i] = m.sp[0];
+    return;
+  }
   uint32_t slot = (cache->last + 1) & (WalkCache::kWays - 1);
   WalkCache::Way& w = cache->ways[slot];
   w.nchecks = 0;

@@ -65,11 +65,17 @@ struct WalkCache {
   };
   Way ways[kWays];
   uint32_t last;  ///< the way that matched or was filled last
+  /// Starting states (pc, sp) of recent walks. A walk is remembered only when it starts
+  /// where one of these did: a state met once (a program allocating from ever new places,
+  /// as a parser does) would cost the remembering and never be recalled.
+  static constexpr size_t kSeen = 8;
+  uintptr_t seen_pc[kSeen], seen_sp[kSeen];
+  uint32_t seen_next;
 };
 
 /// After walk_stack(..., memo, ..., cache, ...) gave frames (not kWalkRecalled nor
-/// kWalkFailed): remembers `value` as that walk's result, when `memo` holds the whole walk
-/// and its words fit the cache.
+/// kWalkFailed): remembers `value` as that walk's result, when `memo` holds the whole walk,
+/// its words fit the cache and a recent walk started from the same state.
 void walk_remember(WalkCache* cache, const WalkMemo& memo, uint32_t value);
 
 /// Writes up to `max` return addresses to `out`, innermost first: out[0] is the return
