@@ -19,24 +19,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run as bench  # noqa: E402
 
 
-def sqlite_script(path, smoke):
-    """An in-memory database fed on stdin: inserts in one transaction with an index kept up
-    to date, then queries that sort, group and join."""
-    n = 2000 if smoke else 200000
-    with open(path, "w") as f:
-        f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, val REAL);\n"
-                "CREATE INDEX t_name ON t(name);\nBEGIN;\n")
-        for i in range(n):
-            f.write("INSERT INTO t(name, grp, val) VALUES('name-%d-%x', %d, %d.5);\n"
-                    % (i, i * 2654435761 % 2**32, i % 97, i % 1013))
-        f.write("COMMIT;\n"
-                "SELECT grp, count(*), sum(val) FROM t GROUP BY grp ORDER BY 3 DESC LIMIT 3;\n"
-                "SELECT count(*) FROM t WHERE name BETWEEN 'name-1' AND 'name-3';\n"
-                "SELECT a.grp, count(*) FROM t a JOIN t b ON a.id = b.id + 1 AND a.grp = b.grp + 1 "
-                "GROUP BY a.grp ORDER BY a.grp LIMIT 3;\n"
-                "SELECT name FROM t ORDER BY val DESC, name LIMIT 3;\n")
-
-
 class Workload:
     """`argv(ctx, tmp)` builds the command line; `stdin(ctx, tmp)` the input file (or None);
     `asan`: a build with -fsanitize=address exists (bench-NAME-asan)."""
@@ -53,7 +35,7 @@ def micro(*argv):
 def sqlite_input(c, tmp):
     path = os.path.join(tmp, "sqlite-input.sql")
     if not os.path.exists(path):
-        sqlite_script(path, c.smoke)
+        bench.sqlite_script(path, c.smoke)
     return path
 
 

@@ -429,6 +429,24 @@ def tracking_tools(ctx):
     return tools
 
 
+def sqlite_script(path, smoke):
+    """An in-memory database fed on stdin: inserts in one transaction with an index kept up
+    to date, then queries that sort, group and join."""
+    n = 2000 if smoke else 200000
+    with open(path, "w") as f:
+        f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, val REAL);\n"
+                "CREATE INDEX t_name ON t(name);\nBEGIN;\n")
+        for i in range(n):
+            f.write("INSERT INTO t(name, grp, val) VALUES('name-%d-%x', %d, %d.5);\n"
+                    % (i, i * 2654435761 % 2**32, i % 97, i % 1013))
+        f.write("COMMIT;\n"
+                "SELECT grp, count(*), sum(val) FROM t GROUP BY grp ORDER BY 3 DESC LIMIT 3;\n"
+                "SELECT count(*) FROM t WHERE name BETWEEN 'name-1' AND 'name-3';\n"
+                "SELECT a.grp, count(*) FROM t a JOIN t b ON a.id = b.id + 1 AND a.grp = b.grp + 1 "
+                "GROUP BY a.grp ORDER BY a.grp LIMIT 3;\n"
+                "SELECT name FROM t ORDER BY val DESC, name LIMIT 3;\n")
+
+
 def compare_tracking(ctx, only):
     leaky = os.path.join(ctx.bindir, "bench-leaky")
     sites = os.path.join(ctx.bindir, "bench-sites")
@@ -442,6 +460,12 @@ def compare_tracking(ctx, only):
               [sys.executable, os.path.join(SRC, "pyalloc.py"), "--smoke" if ctx.smoke else "1"], None),
              ("sites", "10,000 distinct leak sites, one block each (report size and speed)",
               [sites], sites)]
+    stdin = {}
+    if shutil.which("sqlite3"):
+        stdin["sqlite3"] = os.path.join(ctx.tmp, "sqlite-input.sql")
+        sqlite_script(stdin["sqlite3"], ctx.smoke)
+        cases.append(("sqlite3", "sqlite3 :memory: fed 200,000 inserts into an indexed table, "
+                      "then queries", ["sqlite3", ":memory:"], None))
     cases = [c for c in cases if not only or c[0] in only]
     tools = [t for t in tracking_tools(ctx)
              if t[0] == "glibc" or not ctx.wanted or t[0] in ctx.wanted]
@@ -452,7 +476,7 @@ def compare_tracking(ctx, only):
             for name, wrap, parse in tools:
                 tmp = tempfile.mkdtemp(dir=ctx.tmp)
                 env = clean_env()
-                res = run_child(ctx, wrap(list(argv), env, tmp), env, tmp)
+                res = run_child(ctx, wrap(list(argv), env, tmp), env, tmp, stdin=stdin.get(case))
                 if res.code != 0:
                     failures.append(describe_failure("%s under %s" % (case, name), res))
                     print(failures[-1], file=sys.stderr)
