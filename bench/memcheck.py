@@ -97,6 +97,7 @@ def main():
     ap.add_argument("--no-valgrind", action="store_true")
     ap.add_argument("--no-asan", action="store_true")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=LIB")
+    ap.add_argument("--only", help="comma-separated workloads (default: all)")
     ctx = ap.parse_args()
     ctx.also = [(a.split("=", 1)[0], os.path.abspath(a.split("=", 1)[1])) for a in ctx.also]
     ctx.lib = os.path.abspath(ctx.lib)
@@ -106,7 +107,12 @@ def main():
           and not (ctx.no_asan and t[0] == "asan")]
     runs = 1 if ctx.smoke else ctx.runs
     results, failures = {}, []
-    workloads = [w for w in WORKLOADS if w.name != "sqlite3" or shutil.which("sqlite3")]
+    only = set(ctx.only.split(",")) if ctx.only else None
+    unknown = (only or set()) - {w.name for w in WORKLOADS}
+    if unknown:
+        ap.error("unknown workload(s): " + ", ".join(sorted(unknown)))
+    workloads = [w for w in WORKLOADS if (w.name != "sqlite3" or shutil.which("sqlite3"))
+                 and (only is None or w.name in only)]
     with tempfile.TemporaryDirectory(prefix="mpshim-memcheck-") as tmp:
         for r in range(runs):
             for w in workloads:
@@ -144,6 +150,11 @@ def main():
         t = bench.Table("%s: %s" % (name, about),
                         ["tool", "cpu s", "x tracking", "wall s", "x tracking", "peak RSS MiB",
                          "x tracking"], rows)
+        vg, full = results.get((name, "valgrind")), results.get((name, "full"))
+        if vg and full:
+            (vg_c, vg_w), (full_c, full_w) = bench.medians(vg, "cpu", "wall"), bench.medians(full, "cpu", "wall")
+            t.notes.append("full takes %s x less CPU time than valgrind, %s x less wall time"
+                           % (bench.fmt(bench.ratio(vg_c, full_c)), bench.fmt(bench.ratio(vg_w, full_w))))
         print()
         print(t.text())
     for f in failures:
