@@ -163,7 +163,7 @@ MPSHIM_INLINE int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
   return lookup_slow(p, how, b, check_kind);
 }
 
-// Frees a live block: its redzones verified, then quarantined (light, full) or given back.
+// A changed redzone of a block being freed, reported (out of line: errors are rare).
 MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
   MemError e;
   if (!verify_block(uintptr_t(b.slot), b.usable, b.tag, &e)) {
@@ -172,6 +172,7 @@ MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
   }
 }
 
+// Frees a live block: its redzones verified, then quarantined (light, full) or given back.
 void release(const Found_& b, Found found) {
   if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, found);
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
