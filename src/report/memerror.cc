@@ -81,6 +81,9 @@ void describe(prim::Writer& w, const MemError& e) {
       if (known) {
         w.str(", ").u64(e.addr - e.block).str(" byte(s) inside a ");
         block(e.freed ? "freed " : "");
+      } else if (track::g_check == track::CheckMode::Sample && e.mem == track::Memory::Host) {
+        // Sample mode keeps the history of sampled blocks only.
+        w.str(", which is no block allocated now (freed already, or never returned by an allocation function)");
       } else {
         w.str(", which was never returned by an allocation function");
       }

@@ -111,6 +111,19 @@ BOOST_DATA_TEST_CASE(abort_mode_stops, boost::unit_test::data::make(kCases), c) 
   check_text(c, r.err);
 }
 
+// Sample mode knows no history of unsampled blocks: a second free of a large one, given
+// back to the allocator, is a free of no block allocated now, not of memory never returned.
+BOOST_AUTO_TEST_CASE(sample_unsampled_double_free) {
+  Case c{"double_large", "sample", "bad-free",
+         {"which is no block allocated now (freed already, or never returned", "Bad call:", "in release_block"}};
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), c.name};
+  cmd.env = {{"MPSHIM_CHECK", c.mode}, {"MPSHIM_ON_ERROR", "report"}, {"MPSHIM_SAMPLE_RATE", "1000000"}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  check_text(c, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(exit_code_counts_errors) {
   e2e::Result r = run(kCases[0], "report", {{"MPSHIM_LEAK_EXITCODE", "23"}});
   BOOST_TEST(r.exit_code == 23, r.describe());
