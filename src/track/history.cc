@@ -45,12 +45,7 @@ bool verify(const FreedBlock& b, MemError* e) {
   e->kind = ErrorKind::UseAfterFree;
   e->addr = uintptr_t(bad);
   e->last = uintptr_t(last);
-  e->block = b.user;
-  e->size = b.size;
-  e->alloc_kind = b.kind;
-  e->freed = true;
-  e->alloc_stack = b.alloc_stack;
-  e->free_stack = b.free_stack;
+  describe_freed(b, e);
   return false;
 }
 
@@ -69,6 +64,15 @@ MPSHIM_NOINLINE void report_reuse(const FreedBlock& b) {
 }
 
 }  // namespace
+
+void describe_freed(const FreedBlock& b, MemError* e) {
+  e->block = b.user;
+  e->size = b.size;
+  e->alloc_kind = b.kind;
+  e->freed = true;
+  e->alloc_stack = b.alloc_stack;
+  e->free_stack = b.free_stack;
+}
 
 void history_init(uint64_t quarantine_bytes) {
   g_limit = quarantine_bytes / kShards;

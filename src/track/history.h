@@ -21,6 +21,9 @@ struct FreedBlock {
   Memory mem;
 };
 
+/// Fills what `e` says of the block (its start, size, kind and stacks; freed) from `b`.
+void describe_freed(const FreedBlock& b, MemError* e);
+
 /// Byte written over freed blocks in quarantine.
 constexpr unsigned char kFreedByte = 0xdf;
 

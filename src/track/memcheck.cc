@@ -92,12 +92,7 @@ bool from_history(uintptr_t addr, MemError* e) {
   FreedBlock h;
   if (!history_find(addr, &h)) return false;
   e->kind = h.user == addr ? ErrorKind::DoubleFree : ErrorKind::BadFree;
-  e->block = h.user;
-  e->size = h.size;
-  e->alloc_kind = h.kind;
-  e->freed = true;
-  e->alloc_stack = h.alloc_stack;
-  e->free_stack = h.free_stack;
+  describe_freed(h, e);
   return true;
 }
 

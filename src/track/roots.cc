@@ -56,20 +56,32 @@ void sift_down(ScanRange* r, size_t root, size_t n) {
   }
 }
 
+// The next line of /proc/self/maps text from *line on: its range, in *s the rest of the line
+// from the space before the permissions (at least 5 characters), in *eol its end. False at
+// the end of the text.
+bool next_mapping(const char** line, const char* end, uintptr_t* lo, uintptr_t* hi, const char** s,
+                  const char** eol) {
+  while (*line < end) {
+    const char* e = static_cast<const char*>(memchr(*line, '\n', size_t(end - *line)));
+    if (e == nullptr) e = end;
+    const char* p = *line;
+    *line = e + 1;
+    if (!hex_field(p, e, lo) || p == e || *p++ != '-' || !hex_field(p, e, hi) || e - p < 5) continue;
+    *s = p;
+    *eol = e;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap, bool* guarded) {
   size_t count = 0;
-  const char* end = text + len;
   uintptr_t guard_hi = 0;  // end of the last small inaccessible mapping
-  for (const char* line = text; line < end;) {
-    const char* eol = static_cast<const char*>(memchr(line, '\n', size_t(end - line)));
-    if (eol == nullptr) eol = end;
-    const char* s = line;
-    line = eol + 1;
-    uintptr_t lo, hi;
-    if (!hex_field(s, eol, &lo) || s == eol || *s++ != '-' || !hex_field(s, eol, &hi)) continue;
-    if (eol - s < 5) continue;
+  uintptr_t lo, hi;
+  const char *s, *eol;
+  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
     bool none = s[1] == '-' && s[2] == '-' && s[3] == '-';
     bool rw = s[1] == 'r' && s[2] == 'w';
     uintptr_t below_guard = guard_hi;
@@ -94,15 +106,10 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap, bool
 
 size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap) {
   size_t count = 0;
-  const char* end = text + len;
-  for (const char* line = text; line < end;) {
-    const char* eol = static_cast<const char*>(memchr(line, '\n', size_t(end - line)));
-    if (eol == nullptr) eol = end;
-    const char* s = line;
-    line = eol + 1;
-    uintptr_t lo, hi;
-    if (!hex_field(s, eol, &lo) || s == eol || *s++ != '-' || !hex_field(s, eol, &hi)) continue;
-    if (eol - s < 2 || s[1] == 'r' || hi <= lo) continue;
+  uintptr_t lo, hi;
+  const char *s, *eol;
+  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
+    if (s[1] == 'r' || hi <= lo) continue;
     if (count < cap) out[count] = {lo, hi};
     ++count;
   }
