@@ -294,7 +294,9 @@ int checked_realloc_source(void* p, size_t* size) {
     // Not the allocator's: a guarded block freed already, or another allocator's memory.
     return guarded_free(p, Dealloc::Realloc, "realloc") || freed_guarded(p, "realloc") ? 0 : -1;
   }
-  if (r > 0) *size = size_t(tag::size(b.tag, b.usable));
+  // What malloc_usable_size said the program may use (checked_usable): all of the slot in
+  // sample mode, where blocks have no redzones.
+  if (r > 0) *size = g_check == CheckMode::Sample ? b.usable : size_t(tag::size(b.tag, b.usable));
   return r;
 }
 

@@ -152,8 +152,8 @@ void* guarded_alloc(size_t size, size_t align, Kind kind);
 /// (a bad free is then ignored), redzones verified, the block quarantined or given back.
 /// False when `p` is not the shim's memory at all (another allocator's: never blamed).
 bool checked_free(void* p, Dealloc how);
-/// For realloc: checks `p` as checked_free does without freeing it. 1 and its size in
-/// `*size` when it is a live block, 0 when an error was reported (leave it alone), -1
+/// For realloc: checks `p` as checked_free does without freeing it. 1 and the bytes to keep
+/// in `*size` (malloc_usable_size's, checked_usable) when it is a live block, 0 when an error was reported (leave it alone), -1
 /// when it is not the shim's memory.
 int checked_realloc_source(void* p, size_t* size);
 /// Frees a block that checked_realloc_source accepted (its redzones verified).

@@ -159,6 +159,22 @@ BOOST_AUTO_TEST_CASE(json_report) {
   BOOST_TEST(leaks["summary"]["errors"].u64() == 1u);
 }
 
+// malloc_usable_size's bytes survive realloc in every mode, whether the old block, the new
+// one, both or neither is sampled (rates 1, 3 and one in a million).
+BOOST_DATA_TEST_CASE(usable_bytes_survive_realloc,
+                     boost::unit_test::data::make({"sample:1", "sample:3", "sample:1000000", "light:1", "full:1"}),
+                     mode_rate) {
+  std::string m(mode_rate);
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), "usable"};
+  cmd.env = {{"MPSHIM_CHECK", m.substr(0, m.find(':'))}, {"MPSHIM_ON_ERROR", "abort"},
+             {"MPSHIM_SAMPLE_RATE", m.substr(m.find(':') + 1)}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+}
+
 // A program without errors gets no report in any mode, and the same output.
 BOOST_DATA_TEST_CASE(clean_program_is_not_blamed,
                      boost::unit_test::data::make({"sample", "light", "full"}), mode) {

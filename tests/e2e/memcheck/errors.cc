@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 
 extern "C" __attribute__((noinline)) char* make_block(size_t n) {
   char* p = static_cast<char*>(malloc(n));
@@ -86,6 +87,20 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     release_block(p);
     write_byte(p, 0);
+  } else if (!strcmp(c, "usable")) {
+    // Every byte malloc_usable_size gives is the program's, and realloc keeps them all.
+    for (int i = 0; i < 3000; ++i) {
+      size_t n = size_t(i) % 700 + 1;
+      auto* p = reinterpret_cast<unsigned char*>(make_block(n));
+      size_t u = malloc_usable_size(p);
+      if (u < n) return 4;
+      for (size_t k = 0; k < u; ++k) p[k] = static_cast<unsigned char>(k * 31 + size_t(i));
+      p = static_cast<unsigned char*>(realloc(p, i % 3 == 0 ? u / 2 + 1 : 2 * u + 9));
+      size_t kept = i % 3 == 0 ? u / 2 + 1 : u;
+      for (size_t k = 0; k < kept; ++k)
+        if (p[k] != static_cast<unsigned char>(k * 31 + size_t(i))) return 5;
+      release_block(p);
+    }
   } else if (!strcmp(c, "clean")) {
     // Every allocation function, right sizes and pairs: no report at all.
     for (int i = 0; i < 2000; ++i) {
