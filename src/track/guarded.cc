@@ -272,6 +272,20 @@ void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx
   if (g_items != nullptr) fn(uintptr_t(g_items), uintptr_t(g_items) + g_bytes_cap, ctx);
 }
 
+void guarded_lock() { g_lock.lock(); }
+void guarded_unlock() { g_lock.unlock(); }
+
+bool follows_guard_page(uintptr_t addr) {
+  // Items are sorted by mapping: the one whose pages and guard end at `addr`.
+  size_t lo = 0, hi = g_len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (g_items[mid].map + g_items[mid].data + page() < addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < g_len && g_items[lo].map + g_items[lo].data + page() == addr;
+}
+
 void guarded_before_fork() { g_lock.lock(); }
 void guarded_after_fork_parent() { g_lock.unlock(); }
 void guarded_after_fork_child() { g_lock.reset(); }

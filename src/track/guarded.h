@@ -22,6 +22,13 @@ bool guarded_free(void* p, Dealloc how, const char* call);
 bool guarded_size(const void* p, uint64_t* size);
 /// The records' mapping (never a root of the leak scan).
 void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+/// Holds the guarded blocks' lock around a leak check (taken before the foreign records'
+/// and the allocator's, as at fork).
+void guarded_lock();
+void guarded_unlock();
+/// With guarded_lock held: true when `addr` is the end of a guarded block's guard page, so
+/// that the mapping starting there is not taken for a thread stack above its guard page.
+bool follows_guard_page(uintptr_t addr);
 void guarded_before_fork();
 void guarded_after_fork_parent();
 void guarded_after_fork_child();

@@ -13,6 +13,7 @@
 #include "track/classify.h"
 #include "track/driver_image.h"
 #include "track/foreign.h"
+#include "track/guarded.h"
 #include "track/history.h"
 #include "track/memcheck.h"
 #include "track/profile.h"
@@ -521,8 +522,10 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     int64_t m = find_range(maps, nmaps, st.threads.items[i].addr);
     if (m >= 0 && !live[m]) collect_hole(maps[m].lo, maps[m].hi, &st);
   }
+  // A memory check's guarded block has its guard page above its pages: what is mapped
+  // above that page only looks like a thread stack.
   for (size_t m = 0; all_live_found && m < nmaps; ++m)
-    if (guarded[m] && !live[m]) collect_hole(maps[m].lo, maps[m].hi, &st);
+    if (guarded[m] && !live[m] && !follows_guard_page(maps[m].lo)) collect_hole(maps[m].lo, maps[m].hi, &st);
   if (st.failed) return false;
 
   roots->items = st.scratch.array<ScanRange>(nmaps + st.holes.len + 2 + st.ntasks);
@@ -550,6 +553,7 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
   else
     st.nregs = 0;
   find_driver_image(&st.driver);  // before the allocator's locks: it takes the loader's
+  guarded_lock();  // the order of before_fork
   g_foreign.lock();
   cpu::lock_all();
   // Under the locks, so threads waiting to allocate or free stay where they are. The
@@ -564,6 +568,7 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
                      st.unreadable.items, st.unreadable.len);
   cpu::unlock_all();
   g_foreign.unlock();
+  guarded_unlock();
   return ok;
 }
 

@@ -175,6 +175,18 @@ BOOST_DATA_TEST_CASE(usable_bytes_survive_realloc,
   BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
 }
 
+// A mapping of the program's right above a guarded block's guard page is no dead thread's
+// stack: the block it alone points to is no leak.
+BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), "guard_neighbour"};
+  cmd.env = {{"MPSHIM_CHECK", "sample"}, {"MPSHIM_SAMPLE_RATE", "1"}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "adjacent\nsurvived\n", r.describe());
+  BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
+}
+
 // A program without errors gets no report in any mode, and the same output.
 BOOST_DATA_TEST_CASE(clean_program_is_not_blamed,
                      boost::unit_test::data::make({"sample", "light", "full"}), mode) {

@@ -6,6 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void* g_kept[64];
 
 extern "C" __attribute__((noinline)) char* make_block(size_t n) {
   char* p = static_cast<char*>(malloc(n));
@@ -100,6 +104,24 @@ int main(int argc, char** argv) {
       for (size_t k = 0; k < kept; ++k)
         if (p[k] != static_cast<unsigned char>(k * 31 + size_t(i))) return 5;
       release_block(p);
+    }
+  } else if (!strcmp(c, "guard_neighbour")) {
+    // A mapping of the program's right above a guarded block's guard page (MPSHIM_SAMPLE_RATE=1:
+    // every block is guarded), holding the only pointer to a block: it must not be taken
+    // for a dead thread's stack above its guard page, and the block is no leak.
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < 64; ++i) {
+      void* r = mmap(nullptr, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (r == MAP_FAILED) return 6;
+      char* p = make_block(100);
+      uintptr_t guard_end = ((uintptr_t(p) + 100 + uintptr_t(page) - 1) & ~uintptr_t(page - 1)) + uintptr_t(page);
+      if (guard_end == uintptr_t(r)) {
+        static_cast<void**>(r)[0] = p;
+        static_cast<void**>(r)[100] = make_block(40);
+        printf("adjacent\n");
+        break;
+      }
+      g_kept[i] = p;  // reachable, as the mappings stay
     }
   } else if (!strcmp(c, "clean")) {
     // Every allocation function, right sizes and pairs: no report at all.
