@@ -460,13 +460,14 @@ def compare_tracking(ctx, only):
               [sys.executable, os.path.join(SRC, "pyalloc.py"), "--smoke" if ctx.smoke else "1"], None),
              ("sites", "10,000 distinct leak sites, one block each (report size and speed)",
               [sites], sites)]
-    stdin = {}
     if shutil.which("sqlite3"):
-        stdin["sqlite3"] = os.path.join(ctx.tmp, "sqlite-input.sql")
-        sqlite_script(stdin["sqlite3"], ctx.smoke)
         cases.append(("sqlite3", "sqlite3 :memory: fed 200,000 inserts into an indexed table, "
                       "then queries", ["sqlite3", ":memory:"], None))
     cases = [c for c in cases if not only or c[0] in only]
+    stdin = {}
+    if any(c[0] == "sqlite3" for c in cases):
+        stdin["sqlite3"] = os.path.join(ctx.tmp, "sqlite-input.sql")
+        sqlite_script(stdin["sqlite3"], ctx.smoke)
     tools = [t for t in tracking_tools(ctx)
              if t[0] == "glibc" or not ctx.wanted or t[0] in ctx.wanted]
     results = {(c[0], t[0]): [] for c in cases for t in tools}

@@ -67,8 +67,11 @@ def elf_build_id(path):
                 ph = table[i * phentsize:(i + 1) * phentsize]
                 if struct.unpack_from(end + "I", ph, 0)[0] != 4:  # PT_NOTE
                     continue
-                off, size = (struct.unpack_from(end + "QQ", ph, 8)[0], struct.unpack_from(end + "Q", ph, 32)[0]) \
-                    if wide else struct.unpack_from(end + "II", ph, 4)[0:1] + struct.unpack_from(end + "I", ph, 16)
+                # p_offset and p_filesz
+                if wide:
+                    off, size = struct.unpack_from(end + "Q", ph, 8)[0], struct.unpack_from(end + "Q", ph, 32)[0]
+                else:
+                    off, size = struct.unpack_from(end + "I", ph, 4)[0], struct.unpack_from(end + "I", ph, 16)[0]
                 f.seek(off)
                 notes, p = f.read(size), 0
                 while p + 12 <= len(notes):
