@@ -20,20 +20,32 @@ import sys
 import xml.etree.ElementTree as ET
 
 PASSING = {"OK", "EXPECTEDFAIL"}
+DETAIL_LINES = 25  # of each failure, printed under its name (the CI log keeps its tail)
+
+
+def failure_text(case):
+    """The first lines of what a failed testcase says (its failure and error elements)."""
+    lines = []
+    for tag in ("failure", "error"):
+        for e in case.findall(tag):
+            for part in (e.get("message"), e.text):
+                if part:
+                    lines += [l for l in part.strip().splitlines() if l.strip()]
+    return lines[:DETAIL_LINES]
 
 
 def junit_cases(root):
-    """(name, status) of every testcase under `root`; status is pass, fail or skip."""
+    """(name, status, detail) of every testcase under `root`; status is pass, fail or skip."""
     for case in root.iter("testcase"):
         name = case.get("name", "?")
         classname = case.get("classname")
         full = f"{classname}.{name}" if classname else name
         if case.find("failure") is not None or case.find("error") is not None:
-            yield full, "fail"
+            yield full, "fail", failure_text(case)
         elif case.find("skipped") is not None or case.get("status") == "notrun":
-            yield full, "skip"
+            yield full, "skip", []
         else:
-            yield full, "pass"
+            yield full, "pass", []
 
 
 def parse_xml(path):
@@ -74,7 +86,7 @@ def variant(setup, name):
 
 def count_log(json_file, setup):
     junit = gtest_suites(json_file[: -len(".json")] + ".junit.xml")
-    results = []  # (label, status, variant)
+    results = []  # (label, status, variant, detail)
     with open(json_file) as f:
         tests = [json.loads(line) for line in f if line.strip()]
     for t in tests:
@@ -91,14 +103,14 @@ def count_log(json_file, setup):
             for key, suite in junit.items():
                 if key.startswith(name + "."):
                     cases += junit_cases(suite)
-        cases = [(f"{label}: {c}", s) for c, s in cases]
+        cases = [(f"{label}: {c}", s, d) for c, s, d in cases]
         if not cases:
             status = "pass" if result in PASSING else "skip" if result == "SKIP" else "fail"
-            cases = [(label, status)]
-        elif result not in PASSING and result != "SKIP" and all(s != "fail" for _, s in cases):
+            cases = [(label, status, [])]
+        elif result not in PASSING and result != "SKIP" and all(s != "fail" for _, s, _ in cases):
             cases.append((f"{label} (program {result.lower()}, "
-                          f"exit status {t.get('returncode')})", "fail"))
-        results += [(c, s, kind) for c, s in cases]
+                          f"exit status {t.get('returncode')})", "fail", []))
+        results += [(c, s, kind, d) for c, s, d in cases]
     return results
 
 
@@ -109,20 +121,22 @@ def main():
     for log in logs:
         setup = os.path.basename(log)[len("testlog"):-len(".json")].lstrip("-")
         results += count_log(log, setup)
-    failed = [c for c, s, _ in results if s == "fail"]
-    skipped = [c for c, s, _ in results if s == "skip"]
-    passed = sum(1 for _, s, _ in results if s == "pass")
+    failed = [(c, d) for c, s, _, d in results if s == "fail"]
+    skipped = [c for c, s, _, _ in results if s == "skip"]
+    passed = sum(1 for _, s, _, _ in results if s == "pass")
     for c in skipped:
         print(f"SKIPPED {c}")
-    for c in failed:
+    for c, detail in failed:
         print(f"FAILED  {c}")
+        for line in detail:
+            print(f"    {line[:300]}")
     if skipped:
         print(f"{len(skipped)} skipped")
     # A unit test case counts once per variant it ran in: say how many of each.
     for kind, what in (("plain", "plain builds (unit and end-to-end)"),
                        ("asan", "AddressSanitizer builds of the unit tests"),
                        ("valgrind", "unit tests under valgrind memcheck")):
-        mine = [s for _, s, k in results if k == kind]
+        mine = [s for _, s, k, _ in results if k == kind]
         if mine:
             print(f"  {what}: {mine.count('pass')} passed, {mine.count('fail')} failed")
     print(f"{passed} passed, {len(failed)} failed")
