@@ -357,16 +357,18 @@ bool from_driver(const CheckState& st, uint32_t id) {
 // system call, still running at exit): ask every other thread for them.
 constexpr uint64_t kRegsTimeoutNs = 100'000'000;
 
+// A block the dynamic linker allocated and keeps (TLS, link maps): a root, never a leak.
+bool from_dynamic_linker(uint32_t id) {
+  const uintptr_t* pcs;
+  return id != 0 && stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
+}
+
 void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   uint64_t v = load_tag(t);
   if (!tag::live(v)) return;
   uint32_t id = tag::stack(v);
-  bool root = tag::ignored(v) || tag::internal(v);
-  if (!root && id != 0) {  // blocks the dynamic linker keeps (TLS, link maps) are not leaks
-    const uintptr_t* pcs;
-    root = stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
-  }
+  bool root = tag::ignored(v) || tag::internal(v) || from_dynamic_linker(id);
   bool driver = !root && from_driver(*st, id);
   // Full mode's front redzone lies between the slot's start and the block: scanned too.
   ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
@@ -375,12 +377,17 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
 
-// A foreign block is scanned only when reachable, as a host block is, so its memory is
-// no root; device memory is never read at all.
+// A foreign block is scanned only when reachable, as a host block is (so its memory is no
+// root unless the dynamic linker keeps it); device memory is never read at all.
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device || f.closing};
-  b.cuda = true;
+  // Host memory here is a guarded block of the memory checks: whose it is, as for the rest.
+  bool host = f.mem == Memory::Host;
+  bool root = f.ignored || (host && from_dynamic_linker(f.stack));
+  bool driver = host && !root && from_driver(*st, f.stack);
+  ScanBlock b{f.start, f.size, 0, root || driver, Reach::Unvisited, f.mem == Memory::Device || f.closing};
+  b.cuda = !host;
+  b.driver = driver;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }
 

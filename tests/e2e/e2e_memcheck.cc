@@ -187,6 +187,17 @@ BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
   BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
 }
 
+// What the dynamic linker allocates for a thread stays after the thread with its cached
+// stack: no leak, also when the block is sampled (a guarded block has its own record).
+BOOST_DATA_TEST_CASE(thread_exited_leaves_no_leak,
+                     boost::unit_test::data::make({"sample", "light", "full"}), mode) {
+  Case c{"thread_exited", mode, "", {}};
+  e2e::Result r = run(c, "abort");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
+}
+
 // A program without errors gets no report in any mode, and the same output.
 BOOST_DATA_TEST_CASE(clean_program_is_not_blamed,
                      boost::unit_test::data::make({"sample", "light", "full"}), mode) {
