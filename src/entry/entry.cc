@@ -199,7 +199,7 @@ void* realloc(void* p, size_t size) {
     return nullptr;
   }
   if (!track::enabled()) return cpu::realloc(p, size);
-  if (!track::on_free(p)) {
+  if (!track::on_realloc(p)) {
     bad_free(p);
     return nullptr;
   }

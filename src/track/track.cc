@@ -256,14 +256,33 @@ void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
 
-bool on_free(void* p) {
+namespace {
+
+// A freed block's pointers are cleared: the next block given the same memory may leave
+// some bytes unwritten, and a stale pointer there would keep a lost block reachable (a
+// struct freed without its members, then its slot reused). Its first kClearBytes: blocks
+// are mostly small, and a large one's cost stays bounded.
+constexpr uint64_t kClearBytes = 4096;
+
+MPSHIM_INLINE void clear_freed(void* p, uint64_t v) {
+  uint64_t n = (v & tag::kSlack) != 0 ? kClearBytes : tag::size(v, 0);
+  __builtin_memset(p, 0, n < kClearBytes ? n : kClearBytes);
+}
+
+MPSHIM_INLINE bool forget(void* p, bool clear) {
   uint64_t* t = cpu::tag_of(p);
   uint64_t v = t != nullptr ? load_tag(t) : 0;
   if (MPSHIM_UNLIKELY(v == 0)) return false;
   store_tag(t, 0);
   if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
+  if (clear) clear_freed(p, v);
   return true;
 }
+
+}  // namespace
+
+bool on_free(void* p) { return forget(p, true); }
+bool on_realloc(void* p) { return forget(p, false); }
 
 bool free_unsampled(void* p, Dealloc how) {
   if (g_check != CheckMode::Sample) return false;
@@ -272,6 +291,7 @@ bool free_unsampled(void* p, Dealloc how) {
   if (MPSHIM_UNLIKELY(!tag::live(v)) || (mismatched(tag::kind(v), how) && !tag::internal(v))) return false;
   store_tag(t, 0);
   if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
+  if (how != Dealloc::Realloc) clear_freed(p, v);
   return true;
 }
 

@@ -54,9 +54,12 @@ void init();
 void on_alloc(void* p, size_t size, Kind kind);
 /// The same for a block whose tag `t` and usable size the caller has looked up already.
 void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind);
-/// Forgets the block at `p` before it is freed. Returns false when `p` is not a live block
-/// (double or invalid free); the caller then does not free it.
+/// Forgets the block at `p` before it is freed, and clears the pointers it holds. Returns
+/// false when `p` is not a live block (double or invalid free); the caller then does not
+/// free it.
 bool on_free(void* p);
+/// The same before realloc, which still copies the block: nothing is cleared.
+bool on_realloc(void* p);
 
 /// The return addresses of stack `id` (innermost first); returns their count.
 size_t stack_frames(uint32_t id, const uintptr_t** pcs);

@@ -142,6 +142,9 @@ const Program kPrograms[] = {
      {{"direct", "new_conn", "@conn", 48, 1, "malloc"},
       {"indirect", "new_conn", "@conn", 96, 2, "malloc"},
       {"indirect", "new_session", "@session", 64, 2, "malloc"}}},
+    {"reused_slot", "reused_slot.c", 0, {1000, 10, 1}, {0, 0, 0},
+     {{"direct", "new_payload", "@payload", 1000, 10, "malloc"},
+      {"reachable", "new_label", "@label", 320, 10, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -275,6 +278,7 @@ const Agreed kAgreed[] = {
     {"strings", {526, 7, 0, 0, 0, 0}, nullptr},
     {"intrusive", {16, 1, 200, 1, 168, 3}, "item_new"},
     {"matrix", {104, 2, 536, 7, 0, 0}, nullptr},
+    {"reused_slot", {1000, 10, 0, 0, 0, 0}, nullptr},
 };
 
 }  // namespace
