@@ -246,9 +246,23 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
 
 bool thread_quiet() { return t_depth != 0; }
 
+namespace {
+
+// Blocks the dynamic linker keeps (TLS vectors, link maps) are not leaks: their
+// allocation stack starts in it.
+bool starts_in_dynamic_linker(uint32_t stack) {
+  const uintptr_t* pcs;
+  return stack != 0 && stack_frames(stack, &pcs) != 0 && in_dynamic_linker(pcs[0]);
+}
+
+}  // namespace
+
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
   if (t_depth == 0) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
-  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, t_depth != 0});
+  // A guarded block of the dynamic linker's is a root, as it is in a slot (collect_block;
+  // without stacks its caller tells, as for a tag).
+  bool root = t_depth != 0 || (g_depth == 0 ? stackless_flags() != 0 : starts_in_dynamic_linker(stack));
+  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, root});
 }
 
 void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
@@ -363,10 +377,7 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   if (!tag::live(v)) return;
   uint32_t id = tag::stack(v);
   bool root = tag::ignored(v) || tag::internal(v);
-  if (!root && id != 0) {  // blocks the dynamic linker keeps (TLS, link maps) are not leaks
-    const uintptr_t* pcs;
-    root = stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
-  }
+  if (!root) root = starts_in_dynamic_linker(id);
   bool driver = !root && from_driver(*st, id);
   // Full mode's front redzone lies between the slot's start and the block: scanned too.
   ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
