@@ -188,13 +188,15 @@ BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
 }
 
 // The blocks the dynamic linker keeps (a finished thread's TLS vector) are no leaks when
-// they are guarded either: every block with sample rate 1 or a guard size of 0.
+// they are guarded either: every block with sample rate 1 or a guard size of 0, with and
+// without stacks.
 BOOST_DATA_TEST_CASE(dynamic_linker_blocks_on_guard_pages_are_no_leaks,
-                     boost::unit_test::data::make({"sample", "full:guard0"}), mode) {
+                     boost::unit_test::data::make({"sample", "sample:depth0", "full:guard0"}), mode) {
   std::string m(mode);
   e2e::Command cmd;
   cmd.argv = {e2e::built("memcheck_errors"), "threads"};
   cmd.env = {{"MPSHIM_CHECK", m.substr(0, m.find(':'))}, {"MPSHIM_SAMPLE_RATE", "1"}};
+  if (m == "sample:depth0") cmd.env.push_back({"MPSHIM_STACK_DEPTH", "0"});
   if (m == "full:guard0") cmd.env.push_back({"MPSHIM_GUARD_SIZE", "0"});
   e2e::Result r = e2e::run(cmd);
   BOOST_TEST(r.ok(), r.describe());
