@@ -113,7 +113,7 @@ size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo, 
   if (depth == 0) return 0;
   constexpr size_t kCap = kMaxDepth + 32;
   uintptr_t buf[kCap];
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     size_t own = g_own_frames.load(std::memory_order_relaxed);
     // buf[0] is this function's own frame.
     size_t want = depth + skip + own + 1;
@@ -142,10 +142,12 @@ size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo, 
     size_t seen = i - first;
     if (seen > own) {
       // A deeper path through the shim than before: remember it, and walk again when the
-      // shim's frames took room from the caller's.
+      // shim's frames took room from the caller's. A walk of a few frames (one, without
+      // stacks) learns only that many more at a time: again until they all fit (each time
+      // `own` grows, so at most kCap times, once per path).
       while (own < seen && !g_own_frames.compare_exchange_weak(own, seen)) {
       }
-      if (n == want && want < kCap && attempt == 0) continue;
+      if (n == want && want < kCap) continue;
     }
     size_t count = 0;
     for (; i < n && count < depth; ++i) out[count++] = buf[i];

@@ -246,9 +246,23 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
 
 bool thread_quiet() { return t_depth != 0; }
 
+namespace {
+
+// Blocks the dynamic linker keeps (TLS vectors, link maps) are not leaks: their
+// allocation stack starts in it.
+bool starts_in_dynamic_linker(uint32_t stack) {
+  const uintptr_t* pcs;
+  return stack != 0 && stack_frames(stack, &pcs) != 0 && in_dynamic_linker(pcs[0]);
+}
+
+}  // namespace
+
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
   if (t_depth == 0) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
-  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, t_depth != 0});
+  // A guarded block of the dynamic linker's is a root, as it is in a slot (collect_block;
+  // without stacks its caller tells, as for a tag).
+  bool root = t_depth != 0 || (g_depth == 0 ? stackless_flags() != 0 : starts_in_dynamic_linker(stack));
+  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, root});
 }
 
 void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
@@ -377,18 +391,12 @@ bool from_driver(const CheckState& st, uint32_t id) {
 // system call, still running at exit): ask every other thread for them.
 constexpr uint64_t kRegsTimeoutNs = 100'000'000;
 
-// A block the dynamic linker allocated and keeps (TLS, link maps): a root, never a leak.
-bool from_dynamic_linker(uint32_t id) {
-  const uintptr_t* pcs;
-  return id != 0 && stack_frames(id, &pcs) != 0 && in_dynamic_linker(pcs[0]);
-}
-
 void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   uint64_t v = load_tag(t);
   if (!tag::live(v)) return;
   uint32_t id = tag::stack(v);
-  bool root = tag::ignored(v) || tag::internal(v) || from_dynamic_linker(id);
+  bool root = tag::ignored(v) || tag::internal(v) || starts_in_dynamic_linker(id);
   bool driver = !root && from_driver(*st, id);
   // Full mode's front redzone lies between the slot's start and the block: scanned too.
   ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
@@ -397,15 +405,15 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
 
-// A foreign block is scanned only when reachable, as a host block is (so its memory is no
-// root unless the dynamic linker keeps it); device memory is never read at all.
+// A foreign block is scanned only when reachable, as a host block is, so its memory is
+// no root; device memory is never read at all. Host memory here is a guarded block of the
+// memory checks (the dynamic linker's are roots from their record on, record_foreign):
+// one the CUDA driver allocated is the driver's, as in a slot.
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  // Host memory here is a guarded block of the memory checks: whose it is, as for the rest.
   bool host = f.mem == Memory::Host;
-  bool root = f.ignored || (host && from_dynamic_linker(f.stack));
-  bool driver = host && !root && from_driver(*st, f.stack);
-  ScanBlock b{f.start, f.size, 0, root || driver, Reach::Unvisited, f.mem == Memory::Device || f.closing};
+  bool driver = host && !f.ignored && from_driver(*st, f.stack);
+  ScanBlock b{f.start, f.size, 0, f.ignored || driver, Reach::Unvisited, f.mem == Memory::Device || f.closing};
   b.cuda = !host;
   b.driver = driver;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
