@@ -272,15 +272,12 @@ void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::
 
 namespace {
 
-// A freed block's pointers are cleared: the next block given the same memory may leave
-// some bytes unwritten, and a stale pointer there would keep a lost block reachable (a
-// struct freed without its members, then its slot reused). Its first kClearBytes: blocks
-// are mostly small, and a large one's cost stays bounded.
-constexpr uint64_t kClearBytes = 4096;
-
+// A freed block's pointers are cleared (a struct freed without its members, then its slot
+// reused, would otherwise hide their leak): its first kClearFreedBytes, since blocks are
+// mostly small and a large one's cost stays bounded.
 MPSHIM_INLINE void clear_freed(void* p, uint64_t v) {
-  uint64_t n = (v & tag::kSlack) != 0 ? kClearBytes : tag::size(v, 0);
-  __builtin_memset(p, 0, n < kClearBytes ? n : kClearBytes);
+  uint64_t n = (v & tag::kSlack) != 0 ? kClearFreedBytes : tag::size(v, 0);
+  __builtin_memset(p, 0, n < kClearFreedBytes ? n : kClearFreedBytes);
 }
 
 MPSHIM_INLINE bool forget(void* p, bool clear) {
