@@ -548,6 +548,30 @@ void case_new_failure() {
   });
   CHECK(throws([&] { return ::operator new(huge); }));
   CHECKF(handler_calls == 1, "new-handler called %d times", handler_calls);
+  // The nothrow forms call it too (they are operator new in a try block), and a handler
+  // that throws std::bad_alloc makes them return nullptr.
+  void* (*nothrow_forms[])(size_t) = {
+      [](size_t n) { return ::operator new(n, std::nothrow); },
+      [](size_t n) { return ::operator new[](n, std::nothrow); },
+      [](size_t n) { return ::operator new(n, std::align_val_t(64), std::nothrow); },
+      [](size_t n) { return ::operator new[](n, std::align_val_t(4096), std::nothrow); }};
+  for (auto* form : nothrow_forms) {
+    handler_calls = 0;
+    std::set_new_handler([] {
+      ++handler_calls;
+      std::set_new_handler(nullptr);
+    });
+    CHECK(form(huge) == nullptr);
+    CHECKF(handler_calls == 1, "nothrow new: new-handler called %d times", handler_calls);
+    handler_calls = 0;
+    std::set_new_handler([] {
+      ++handler_calls;
+      throw std::bad_alloc();
+    });
+    CHECK(form(huge) == nullptr);
+    CHECKF(handler_calls == 1, "nothrow new, throwing handler: called %d times", handler_calls);
+    std::set_new_handler(nullptr);
+  }
   void* p = ::operator new(64);  // still works
   ::operator delete(p);
 }
