@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -87,6 +88,8 @@ void release_signal(int sig, SignalHandler h) {
   if (sigaction(sig, &dfl, &now) == 0 && !is_handler(now, h)) sigaction(sig, &now, nullptr);
   errno = saved;
 }
+
+bool single_threaded() { return __libc_single_threaded != 0; }
 
 bool signal_thread(int tid, int sig) {
   int saved = errno;

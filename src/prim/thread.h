@@ -45,6 +45,11 @@ bool fault_was_write(const void* context);
 /// has one: a handler then runs even when the fault was a stack overflow.
 void ensure_alt_stack(size_t bytes);
 
+/// True while the process has never had a second thread (glibc's __libc_single_threaded).
+/// fork's prepare handlers take no lock then: the fork may come from a signal handler that
+/// interrupted the allocator holding one, and glibc makes that fork async-signal-safe.
+bool single_threaded();
+
 /// Sends `sig` to thread `tid` of this process; false when it could not be sent.
 bool signal_thread(int tid, int sig);
 

@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <string>
 #include <vector>
@@ -576,6 +579,52 @@ void case_new_failure() {
   ::operator delete(p);
 }
 
+int signal_forks = 0;
+
+void fork_from_handler(int) {
+  int saved = errno;
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++signal_forks;
+  errno = saved;
+}
+
+// glibc makes fork async-signal-safe in a single-threaded process: a signal handler may
+// fork while the interrupted code is inside malloc, free or fork (glibc's
+// tst-mallocfork2). A deadlock ends the case with SIGALRM.
+void case_fork_in_signal_handler() {
+  struct sigaction sa = {};
+  sa.sa_handler = fork_from_handler;
+  CHECK(sigaction(SIGUSR1, &sa, nullptr) == 0);
+  pid_t parent = getpid();
+  pid_t sender = fork();
+  if (sender == 0) {
+    while (kill(parent, SIGUSR1) == 0) usleep(500);
+    _exit(0);
+  }
+  CHECK(sender > 0);
+  alarm(30);
+  void* slots[1009] = {};
+  unsigned seed = 1;
+  time_t end = time(nullptr) + 3;
+  for (int i = 0; i < 30000 && time(nullptr) < end; ++i) {
+    int slot = rand_r(&seed) % 1009;
+    free(slots[slot]);
+    slots[slot] = malloc(rand_r(&seed) % 70000);
+    if (rand_r(&seed) % 64 == 0) {
+      pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0) while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    }
+  }
+  alarm(0);
+  kill(sender, SIGKILL);
+  while (waitpid(sender, nullptr, 0) < 0 && errno == EINTR) {}
+  signal(SIGUSR1, SIG_DFL);
+  for (void* p : slots) free(p);
+  CHECKF(signal_forks > 0, "%d forks from the handler", signal_forks);
+}
+
 // Every C entry point resolves to the preloaded library.
 void case_interposed() {
   const char* lib = getenv("LD_PRELOAD");
@@ -628,6 +677,7 @@ const Case kCases[] = {
     {"dlerror_threads", case_dlerror_threads},
     {"operator_new", case_operator_new},
     {"new_failure", case_new_failure},
+    {"fork_in_signal_handler", case_fork_in_signal_handler},
     {"interposed", case_interposed},
 };
 
