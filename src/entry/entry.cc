@@ -33,6 +33,15 @@ static void after_fork_child() {
   report::after_fork_child();
 }
 
+static bool g_stdio_fork_locked = false;
+static void stdio_fork_prepare() {
+  g_stdio_fork_locked = !prim::single_threaded();
+  if (g_stdio_fork_locked) prim::stdio_list_lock();
+}
+static void stdio_fork_parent() {
+  if (g_stdio_fork_locked) prim::stdio_list_unlock();
+}
+
 void init() {
   int expected = 0;
   if (!g_init.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
@@ -67,6 +76,10 @@ void init() {
   cuda::init();
   // Registered last, so that fork takes the CUDA cache's lock before the allocator's.
   pthread_atfork(cuda::cache_lock, cuda::cache_unlock, cuda::cache_unlock);
+  // Registered after every lock of the shim's, so that fork takes glibc's stdio list lock
+  // first, as glibc's fork does before its own malloc's locks (prim::stdio_list_lock).
+  // glibc's fork resets it in the child.
+  if (g_mode == kOn) pthread_atfork(stdio_fork_prepare, stdio_fork_parent, nullptr);
   g_init.store(2, std::memory_order_release);
   if (c.verbose) config::dump(c);
 }

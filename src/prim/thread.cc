@@ -91,6 +91,11 @@ void release_signal(int sig, SignalHandler h) {
 
 bool single_threaded() { return __libc_single_threaded != 0; }
 
+extern "C" void _IO_list_lock();    // glibc, exported since 2.2.5
+extern "C" void _IO_list_unlock();
+void stdio_list_lock() { _IO_list_lock(); }
+void stdio_list_unlock() { _IO_list_unlock(); }
+
 bool signal_thread(int tid, int sig) {
   int saved = errno;
   bool ok = syscall(SYS_tgkill, int(syscall(SYS_getpid)), tid, sig) == 0;

@@ -55,6 +55,7 @@ API_CASE(libc_internal)
 API_CASE(dlerror_threads)
 API_CASE(operator_new)
 API_CASE(new_failure)
+API_CASE(fork_stdio_threads)
 
 // A single-threaded program may fork from a signal handler that interrupted malloc, free
 // or fork. MPSHIM_PURGE_DELAY=0: the purge thread would make the process multi-threaded,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -625,6 +626,60 @@ void case_fork_in_signal_handler() {
   CHECKF(signal_forks > 0, "%d forks from the handler", signal_forks);
 }
 
+std::atomic<bool> stdio_fork_stop{false};
+char stdio_fork_path[] = "/tmp/api_check_stdio_XXXXXX";
+
+// glibc's tst-malloc-fork-deadlock (bug 19431): threads fork while others read a long line
+// with getline (which reallocates holding the stream's lock) and one calls fflush(NULL)
+// (which holds the stream list lock and waits for each stream's). A deadlock ends the
+// case with SIGALRM.
+void case_fork_stdio_threads() {
+  int fd = mkstemp(stdio_fork_path);
+  CHECK(fd >= 0);
+  std::string line(1 << 20, 'x');
+  line += '\n';
+  CHECK(write(fd, line.data(), line.size()) == ssize_t(line.size()));
+  close(fd);
+  alarm(30);
+  std::vector<pthread_t> threads;
+  auto start = [&](void* (*fn)(void*)) {
+    pthread_t t;
+    CHECK(pthread_create(&t, nullptr, fn, nullptr) == 0);
+    threads.push_back(t);
+  };
+  for (int i = 0; i < 4; ++i)
+    start([](void*) -> void* {
+      while (!stdio_fork_stop.load()) {
+        pid_t pid = fork();
+        if (pid == 0) _exit(0);
+        if (pid > 0) waitpid(pid, nullptr, 0);
+      }
+      return nullptr;
+    });
+  for (int i = 0; i < 8; ++i)
+    start([](void*) -> void* {
+      while (!stdio_fork_stop.load()) {
+        FILE* f = fopen(stdio_fork_path, "r");
+        if (f == nullptr) continue;
+        char* buf = nullptr;
+        size_t n = 0;
+        keep(reinterpret_cast<void*>(getline(&buf, &n, f)));
+        free(buf);
+        fclose(f);
+      }
+      return nullptr;
+    });
+  start([](void*) -> void* {
+    while (!stdio_fork_stop.load()) fflush(nullptr);
+    return nullptr;
+  });
+  sleep(3);
+  stdio_fork_stop.store(true);
+  for (pthread_t t : threads) pthread_join(t, nullptr);
+  alarm(0);
+  unlink(stdio_fork_path);
+}
+
 // Every C entry point resolves to the preloaded library.
 void case_interposed() {
   const char* lib = getenv("LD_PRELOAD");
@@ -678,6 +733,7 @@ const Case kCases[] = {
     {"operator_new", case_operator_new},
     {"new_failure", case_new_failure},
     {"fork_in_signal_handler", case_fork_in_signal_handler},
+    {"fork_stdio_threads", case_fork_stdio_threads},
     {"interposed", case_interposed},
 };
 
