@@ -254,8 +254,9 @@ void* aligned_alloc(size_t align, size_t size) {
 }
 
 void* memalign(size_t align, size_t size) {
-  // glibc rounds a non-power-of-two alignment up instead of failing.
-  if (align > (size_t(1) << 40)) {
+  // glibc rounds a non-power-of-two alignment up instead of failing, and fails with
+  // EINVAL only when rounding cannot give one; a power of two it cannot serve is ENOMEM.
+  if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return nullptr;
   }

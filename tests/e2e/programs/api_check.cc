@@ -304,6 +304,13 @@ void case_memalign_valloc() {
   errno = 0;
   p = keep(memalign(64, opaque(SIZE_MAX - 63)));
   CHECKF(p == nullptr && errno == ENOMEM, "memalign of a huge size = %p errno %d", p, errno);
+  // A power of two it cannot serve is ENOMEM, as in glibc, however large (glibc's
+  // tst-malloc-too-large).
+  for (size_t a : {size_t{1} << 41, size_t{1} << 52, SIZE_MAX / 2 + 1}) {
+    errno = 0;
+    p = keep(memalign(opaque(a), opaque(size_t{1} << 51)));
+    CHECKF(p == nullptr && errno == ENOMEM, "memalign(%zx, 2^51) = %p errno %d", a, p, errno);
+  }
 
   for (size_t s : {1, 100, 4095, 4096, 4097, 100000, 5 << 20}) {
     void* v = valloc(s);
