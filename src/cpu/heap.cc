@@ -13,6 +13,7 @@
 #include "cpu/purge.h"
 #include "cpu/state.h"
 #include "cpu/tags.h"
+#include "prim/thread.h"
 
 namespace mpshim::cpu {
 
@@ -21,7 +22,9 @@ Counters g_counters;
 static std::atomic<int> g_init_state{0};  // 0 not started, 1 running, 2 done
 static constexpr unsigned kLargeStat = kStatClasses - 1;
 
-static void after_fork_child();
+static void fork_prepare();
+static void fork_parent();
+static void fork_child();
 
 static void init() {
   int expected = 0;
@@ -36,7 +39,7 @@ static void init() {
   thread_cache_init();
   g_init_state.store(2, std::memory_order_release);
   // May allocate (glibc keeps fork handlers in a growable array): after init is done.
-  pthread_atfork(lock_all, unlock_all, after_fork_child);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static MPSHIM_INLINE void ensure_init() {
@@ -417,7 +420,22 @@ void unlock_all() {
   for (unsigned c = kNumClasses - 1; c > 0; --c) g_central[c].lock.unlock();
 }
 
-static void after_fork_child() {
+// No other thread can hold a lock in a single-threaded process, but the code a signal
+// handler's fork interrupted may: take none then, and leave the child's as they are for
+// that code to finish (prim::single_threaded).
+static bool g_fork_locked = false;
+
+static void fork_prepare() {
+  g_fork_locked = !prim::single_threaded();
+  if (g_fork_locked) lock_all();
+}
+
+static void fork_parent() {
+  if (g_fork_locked) unlock_all();
+}
+
+static void fork_child() {
+  if (!g_fork_locked) return;
   purger_after_fork_child();
   thread_cache_after_fork_child();
   large_after_fork_child();

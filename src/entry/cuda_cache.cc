@@ -7,6 +7,7 @@
 #include "cuda/cache.h"
 #include "entry/cuda_backend.h"
 #include "prim/os.h"
+#include "prim/thread.h"
 
 namespace mpshim::entry::cuda {
 namespace {
@@ -58,7 +59,14 @@ void cache_for_each_pool(void (*fn)(Device, PoolKind, const PoolStats&, void*), 
   g_cache.for_each_pool(fn, arg);
 }
 void cache_reset_peaks() { g_cache.reset_peaks(); }
-void cache_lock() { g_cache.lock(); }
-void cache_unlock() { g_cache.unlock(); }
+// fork's handlers: no lock in a single-threaded process (prim::single_threaded).
+static bool g_fork_locked = false;
+void cache_lock() {
+  g_fork_locked = !prim::single_threaded();
+  if (g_fork_locked) g_cache.lock();
+}
+void cache_unlock() {
+  if (g_fork_locked) g_cache.unlock();
+}
 
 }  // namespace mpshim::entry::cuda

@@ -31,6 +31,7 @@ void cache_internal_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* arg), vo
 /// Calls fn for each device and pool kind the cache has served.
 void cache_for_each_pool(void (*fn)(Device, PoolKind, const PoolStats&, void*), void* arg);
 void cache_reset_peaks();
+/// fork's handlers: hold the cache's lock across fork (none in a single-threaded process).
 void cache_lock();
 void cache_unlock();
 

@@ -33,6 +33,15 @@ static void after_fork_child() {
   report::after_fork_child();
 }
 
+static bool g_stdio_fork_locked = false;
+static void stdio_fork_prepare() {
+  g_stdio_fork_locked = !prim::single_threaded();
+  if (g_stdio_fork_locked) prim::stdio_list_lock();
+}
+static void stdio_fork_parent() {
+  if (g_stdio_fork_locked) prim::stdio_list_unlock();
+}
+
 void init() {
   int expected = 0;
   if (!g_init.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
@@ -67,6 +76,10 @@ void init() {
   cuda::init();
   // Registered last, so that fork takes the CUDA cache's lock before the allocator's.
   pthread_atfork(cuda::cache_lock, cuda::cache_unlock, cuda::cache_unlock);
+  // Registered after every lock of the shim's, so that fork takes glibc's stdio list lock
+  // first, as glibc's fork does before its own malloc's locks (prim::stdio_list_lock).
+  // glibc's fork resets it in the child.
+  if (g_mode == kOn) pthread_atfork(stdio_fork_prepare, stdio_fork_parent, nullptr);
   g_init.store(2, std::memory_order_release);
   if (c.verbose) config::dump(c);
 }
@@ -241,8 +254,9 @@ void* aligned_alloc(size_t align, size_t size) {
 }
 
 void* memalign(size_t align, size_t size) {
-  // glibc rounds a non-power-of-two alignment up instead of failing.
-  if (align > (size_t(1) << 40)) {
+  // glibc rounds a non-power-of-two alignment up instead of failing, and fails with
+  // EINVAL only when rounding cannot give one; a power of two it cannot serve is ENOMEM.
+  if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return nullptr;
   }
@@ -288,18 +302,31 @@ int trim(size_t pad) {
   return cpu::trim() ? 1 : 0;
 }
 
+// The C++ runtime's operator new, by [aligned][array][nothrow].
+constexpr const char* kRuntimeNew[2][2][2] = {
+    {{"_Znwm", "_ZnwmRKSt9nothrow_t"}, {"_Znam", "_ZnamRKSt9nothrow_t"}},
+    {{"_ZnwmSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t"},
+     {"_ZnamSt11align_val_t", "_ZnamSt11align_val_tRKSt9nothrow_t"}}};
+// std::nothrow_t is an empty tag passed by reference and never read: any object will do,
+// and the shim does not depend on the C++ runtime's std::nothrow.
+constexpr char kNothrowTag = 0;
+
 void* op_new(size_t size, size_t align, bool array, bool nothrow) {
   using track::Kind;
   Kind kind = align > 16 ? (array ? Kind::NewArrayAligned : Kind::NewAligned) : (array ? Kind::NewArray : Kind::New);
   void* p = align > 16 ? alloc_aligned(align, size, kind) : alloc(size, kind);
-  if (MPSHIM_LIKELY(p != nullptr) || nothrow) return p;
-  // Out of memory: let the C++ runtime run the new-handler loop and throw std::bad_alloc.
-  const char* name = align > 16 ? (array ? "_ZnamSt11align_val_t" : "_ZnwmSt11align_val_t") : (array ? "_Znam" : "_Znwm");
-  void* next = dlsym(RTLD_NEXT, name);
+  if (MPSHIM_LIKELY(p != nullptr)) return p;
+  // Out of memory: let the C++ runtime run the new-handler loop and throw std::bad_alloc,
+  // or, for the nothrow forms, run it and turn its std::bad_alloc into nullptr (the
+  // standard makes them calls of operator new in a try block).
+  void* next = dlsym(RTLD_NEXT, kRuntimeNew[align > 16][array][nothrow]);
   if (next == nullptr) {
+    if (nothrow) return nullptr;
     prim::Writer(2).str("mpshim: out of memory in operator new and no C++ runtime to report it\n");
     abort();
   }
+  if (align > 16 && nothrow) return reinterpret_cast<void* (*)(size_t, size_t, const void*)>(next)(size, align, &kNothrowTag);
+  if (nothrow) return reinterpret_cast<void* (*)(size_t, const void*)>(next)(size, &kNothrowTag);
   if (align > 16) return reinterpret_cast<void* (*)(size_t, size_t)>(next)(size, align);
   return reinterpret_cast<void* (*)(size_t)>(next)(size);
 }

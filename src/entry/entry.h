@@ -83,8 +83,8 @@ void* pvalloc(size_t size);
 size_t usable_size(void* p);
 int trim(size_t pad);
 
-/// operator new: nullptr only when `nothrow`; otherwise failure goes to the C++ runtime's
-/// own operator new (new-handler loop, std::bad_alloc).
+/// operator new: on failure the C++ runtime's own operator new of the same form runs the
+/// new-handler loop and throws std::bad_alloc, or returns nullptr for the nothrow forms.
 void* op_new(size_t size, size_t align, bool array, bool nothrow);
 
 /// mpshim_get_stats: fills the first `size` bytes of the public stats struct.

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -87,6 +88,13 @@ void release_signal(int sig, SignalHandler h) {
   if (sigaction(sig, &dfl, &now) == 0 && !is_handler(now, h)) sigaction(sig, &now, nullptr);
   errno = saved;
 }
+
+bool single_threaded() { return __libc_single_threaded != 0; }
+
+extern "C" void _IO_list_lock();    // glibc, exported since 2.2.5
+extern "C" void _IO_list_unlock();
+void stdio_list_lock() { _IO_list_lock(); }
+void stdio_list_unlock() { _IO_list_unlock(); }
 
 bool signal_thread(int tid, int sig) {
   int saved = errno;

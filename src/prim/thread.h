@@ -45,6 +45,18 @@ bool fault_was_write(const void* context);
 /// has one: a handler then runs even when the fault was a stack overflow.
 void ensure_alt_stack(size_t bytes);
 
+/// True while the process has never had a second thread (glibc's __libc_single_threaded).
+/// fork's prepare handlers take no lock then: the fork may come from a signal handler that
+/// interrupted the allocator holding one, and glibc makes that fork async-signal-safe.
+bool single_threaded();
+
+/// glibc's stdio list lock (recursive), which glibc's fork takes after the fork handlers'
+/// prepare step and before its own malloc's locks: a thread that holds a stream's lock may
+/// allocate while another, in fflush(NULL), holds the list lock and waits for that stream.
+/// Taken first at fork, it keeps glibc's order around the allocator's locks.
+void stdio_list_lock();
+void stdio_list_unlock();
+
 /// Sends `sig` to thread `tid` of this process; false when it could not be sent.
 bool signal_thread(int tid, int sig);
 

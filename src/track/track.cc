@@ -8,6 +8,7 @@
 #include "prim/file.h"
 #include "prim/lock.h"
 #include "prim/os.h"
+#include "prim/thread.h"
 #include "track/capture.h"
 #include "track/check.h"
 #include "track/classify.h"
@@ -652,20 +653,29 @@ int leak_check(LeakSink sink, void* ctx, bool at_exit) { return run_check(sink, 
 // ---------------------------------------------------------------------------------------
 // fork
 
+// In a single-threaded process fork takes none of these locks (prim::single_threaded):
+// the code a signal handler's fork interrupted may hold one.
+static bool g_fork_locked = false;
+
 void before_fork() {
+  g_fork_locked = !prim::single_threaded();
+  if (!g_fork_locked) return;
   g_check_lock.lock();
   check_before_fork();
   g_foreign.lock();
 }
 void after_fork_parent() {
+  if (!g_fork_locked) return;
   g_foreign.unlock();
   check_after_fork_parent();
   g_check_lock.unlock();
 }
 void after_fork_child() {
-  g_check_lock.reset();
-  check_after_fork_child();
-  g_foreign.after_fork_child();
+  if (g_fork_locked) {
+    g_check_lock.reset();
+    check_after_fork_child();
+    g_foreign.after_fork_child();
+  }
   g_stacks.after_fork_child();
   profile::after_fork_child();
   prim::unwinder_pipe_after_fork_child();

@@ -55,6 +55,21 @@ API_CASE(libc_internal)
 API_CASE(dlerror_threads)
 API_CASE(operator_new)
 API_CASE(new_failure)
+API_CASE(fork_stdio_threads)
+
+// A single-threaded program may fork from a signal handler that interrupted malloc, free
+// or fork. MPSHIM_PURGE_DELAY=0: the purge thread would make the process multi-threaded,
+// where glibc's own fork is not async-signal-safe (README, Limits).
+BOOST_AUTO_TEST_CASE(fork_in_signal_handler) {
+  for (const char* check : {"off", "light"}) {
+    e2e::Command c;
+    c.argv = {e2e::built("api_check"), "fork_in_signal_handler"};
+    c.env = {{"MPSHIM_PURGE_DELAY", "0"}, {"MPSHIM_CHECK", check}};
+    c.timeout_s = 120;
+    e2e::Result r = e2e::run(c);
+    BOOST_TEST(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+  }
+}
 
 // Every C entry point must resolve to the preloaded library.
 BOOST_AUTO_TEST_CASE(interposed, *boost::unit_test::precondition(ShimPreloaded())) {

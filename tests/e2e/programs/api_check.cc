@@ -4,15 +4,19 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <string>
 #include <vector>
@@ -300,6 +304,13 @@ void case_memalign_valloc() {
   errno = 0;
   p = keep(memalign(64, opaque(SIZE_MAX - 63)));
   CHECKF(p == nullptr && errno == ENOMEM, "memalign of a huge size = %p errno %d", p, errno);
+  // A power of two it cannot serve is ENOMEM, as in glibc, however large (glibc's
+  // tst-malloc-too-large).
+  for (size_t a : {size_t{1} << 41, size_t{1} << 52, SIZE_MAX / 2 + 1}) {
+    errno = 0;
+    p = keep(memalign(opaque(a), opaque(size_t{1} << 51)));
+    CHECKF(p == nullptr && errno == ENOMEM, "memalign(%zx, 2^51) = %p errno %d", a, p, errno);
+  }
 
   for (size_t s : {1, 100, 4095, 4096, 4097, 100000, 5 << 20}) {
     void* v = valloc(s);
@@ -548,8 +559,132 @@ void case_new_failure() {
   });
   CHECK(throws([&] { return ::operator new(huge); }));
   CHECKF(handler_calls == 1, "new-handler called %d times", handler_calls);
+  // The nothrow forms call it too (they are operator new in a try block), and a handler
+  // that throws std::bad_alloc makes them return nullptr.
+  void* (*nothrow_forms[])(size_t) = {
+      [](size_t n) { return ::operator new(n, std::nothrow); },
+      [](size_t n) { return ::operator new[](n, std::nothrow); },
+      [](size_t n) { return ::operator new(n, std::align_val_t(64), std::nothrow); },
+      [](size_t n) { return ::operator new[](n, std::align_val_t(4096), std::nothrow); }};
+  for (auto* form : nothrow_forms) {
+    handler_calls = 0;
+    std::set_new_handler([] {
+      ++handler_calls;
+      std::set_new_handler(nullptr);
+    });
+    CHECK(form(huge) == nullptr);
+    CHECKF(handler_calls == 1, "nothrow new: new-handler called %d times", handler_calls);
+    handler_calls = 0;
+    std::set_new_handler([] {
+      ++handler_calls;
+      throw std::bad_alloc();
+    });
+    CHECK(form(huge) == nullptr);
+    CHECKF(handler_calls == 1, "nothrow new, throwing handler: called %d times", handler_calls);
+    std::set_new_handler(nullptr);
+  }
   void* p = ::operator new(64);  // still works
   ::operator delete(p);
+}
+
+int signal_forks = 0;
+
+void fork_from_handler(int) {
+  int saved = errno;
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  if (pid > 0 && waitpid(pid, nullptr, 0) == pid) ++signal_forks;
+  errno = saved;
+}
+
+// glibc makes fork async-signal-safe in a single-threaded process: a signal handler may
+// fork while the interrupted code is inside malloc, free or fork (glibc's
+// tst-mallocfork2). A deadlock ends the case with SIGALRM.
+void case_fork_in_signal_handler() {
+  struct sigaction sa = {};
+  sa.sa_handler = fork_from_handler;
+  CHECK(sigaction(SIGUSR1, &sa, nullptr) == 0);
+  pid_t parent = getpid();
+  pid_t sender = fork();
+  if (sender == 0) {
+    while (kill(parent, SIGUSR1) == 0) usleep(500);
+    _exit(0);
+  }
+  CHECK(sender > 0);
+  alarm(30);
+  void* slots[1009] = {};
+  unsigned seed = 1;
+  time_t end = time(nullptr) + 3;
+  for (int i = 0; i < 30000 && time(nullptr) < end; ++i) {
+    int slot = rand_r(&seed) % 1009;
+    free(slots[slot]);
+    slots[slot] = malloc(rand_r(&seed) % 70000);
+    if (rand_r(&seed) % 64 == 0) {
+      pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0) while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    }
+  }
+  alarm(0);
+  kill(sender, SIGKILL);
+  while (waitpid(sender, nullptr, 0) < 0 && errno == EINTR) {}
+  signal(SIGUSR1, SIG_DFL);
+  for (void* p : slots) free(p);
+  CHECKF(signal_forks > 0, "%d forks from the handler", signal_forks);
+}
+
+std::atomic<bool> stdio_fork_stop{false};
+char stdio_fork_path[] = "/tmp/api_check_stdio_XXXXXX";
+
+// glibc's tst-malloc-fork-deadlock (bug 19431): threads fork while others read a long line
+// with getline (which reallocates holding the stream's lock) and one calls fflush(NULL)
+// (which holds the stream list lock and waits for each stream's). A deadlock ends the
+// case with SIGALRM.
+void case_fork_stdio_threads() {
+  int fd = mkstemp(stdio_fork_path);
+  CHECK(fd >= 0);
+  std::string line(1 << 20, 'x');
+  line += '\n';
+  CHECK(write(fd, line.data(), line.size()) == ssize_t(line.size()));
+  close(fd);
+  alarm(30);
+  std::vector<pthread_t> threads;
+  auto start = [&](void* (*fn)(void*)) {
+    pthread_t t;
+    CHECK(pthread_create(&t, nullptr, fn, nullptr) == 0);
+    threads.push_back(t);
+  };
+  for (int i = 0; i < 4; ++i)
+    start([](void*) -> void* {
+      while (!stdio_fork_stop.load()) {
+        pid_t pid = fork();
+        if (pid == 0) _exit(0);
+        if (pid > 0) waitpid(pid, nullptr, 0);
+      }
+      return nullptr;
+    });
+  for (int i = 0; i < 8; ++i)
+    start([](void*) -> void* {
+      while (!stdio_fork_stop.load()) {
+        FILE* f = fopen(stdio_fork_path, "r");
+        if (f == nullptr) continue;
+        char* buf = nullptr;
+        size_t n = 0;
+        keep(reinterpret_cast<void*>(getline(&buf, &n, f)));
+        free(buf);
+        fclose(f);
+      }
+      return nullptr;
+    });
+  start([](void*) -> void* {
+    while (!stdio_fork_stop.load()) fflush(nullptr);
+    return nullptr;
+  });
+  sleep(3);
+  stdio_fork_stop.store(true);
+  for (pthread_t t : threads) pthread_join(t, nullptr);
+  alarm(0);
+  unlink(stdio_fork_path);
 }
 
 // Every C entry point resolves to the preloaded library.
@@ -604,6 +739,8 @@ const Case kCases[] = {
     {"dlerror_threads", case_dlerror_threads},
     {"operator_new", case_operator_new},
     {"new_failure", case_new_failure},
+    {"fork_in_signal_handler", case_fork_in_signal_handler},
+    {"fork_stdio_threads", case_fork_stdio_threads},
     {"interposed", case_interposed},
 };
 
