@@ -212,7 +212,7 @@ void* realloc(void* p, size_t size) {
     return nullptr;
   }
   if (!track::enabled()) return cpu::realloc(p, size);
-  if (!track::on_realloc(p)) {
+  if (!track::on_free(p)) {
     bad_free(p);
     return nullptr;
   }

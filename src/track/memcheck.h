@@ -136,10 +136,9 @@ MPSHIM_INLINE bool skip_sample() {
   return true;
 }
 /// Sample mode, the free of a live block of the allocator starting at `p`, freed as it was
-/// allocated: its tag (and but for realloc its pointers) cleared as tracking alone clears
-/// them, true, and the caller gives the slot back to the allocator. False for anything else
-/// (a sampled block, an error, another mode): the caller then goes through checked_free.
-/// Unsampled blocks keep no history.
+/// allocated: its tag cleared as tracking alone clears it, true, and the caller gives the
+/// slot back to the allocator. False for anything else (a sampled block, an error, another
+/// mode): the caller then goes through checked_free. Unsampled blocks keep no history.
 bool free_unsampled(void* p, Dealloc how);
 /// MPSHIM_GUARD_SIZE.
 extern uint64_t g_guard_size;

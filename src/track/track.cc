@@ -103,10 +103,13 @@ namespace {
 
 // Records the block at `p` whose tag is at `t` (`usable` is only read for huge sizes).
 MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
-  // A fresh block's first word still holds the allocator's free-list link, which would
-  // make the next block handed out look referenced. Its contents are indeterminate, so
-  // clear it (realloc keeps the old contents; calloc's are zero).
-  if (kind != Kind::Realloc && kind != Kind::Calloc) *static_cast<void* volatile*>(p) = nullptr;
+  // A fresh block still holds what its slot held: the allocator's free-list link in its
+  // first word, and a freed block's pointers (a struct freed without its members), which
+  // would keep lost blocks reachable in the bytes the program leaves unwritten. Its
+  // contents are indeterminate, so clear its first kClearNewBytes (realloc keeps the old
+  // contents; calloc's are zero): here, where the program is about to use its lines, it
+  // costs less than at free, where a long-lived block's lines are cold.
+  if (kind != Kind::Realloc && kind != Kind::Calloc) __builtin_memset(p, 0, size < kClearNewBytes ? size : kClearNewBytes);
   if (t_depth != 0) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
@@ -271,30 +274,14 @@ void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
 
-namespace {
-
-// A freed block's pointers are cleared (a struct freed without its members, then its slot
-// reused, would otherwise hide their leak): its first kClearFreedBytes, since blocks are
-// mostly small and a large one's cost stays bounded.
-MPSHIM_INLINE void clear_freed(void* p, uint64_t v) {
-  uint64_t n = (v & tag::kSlack) != 0 ? kClearFreedBytes : tag::size(v, 0);
-  __builtin_memset(p, 0, n < kClearFreedBytes ? n : kClearFreedBytes);
-}
-
-MPSHIM_INLINE bool forget(void* p, bool clear) {
+bool on_free(void* p) {
   uint64_t* t = cpu::tag_of(p);
   uint64_t v = t != nullptr ? load_tag(t) : 0;
   if (MPSHIM_UNLIKELY(v == 0)) return false;
   store_tag(t, 0);
   if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
-  if (clear) clear_freed(p, v);
   return true;
 }
-
-}  // namespace
-
-bool on_free(void* p) { return forget(p, true); }
-bool on_realloc(void* p) { return forget(p, false); }
 
 bool free_unsampled(void* p, Dealloc how) {
   if (g_check != CheckMode::Sample) return false;
@@ -303,7 +290,6 @@ bool free_unsampled(void* p, Dealloc how) {
   if (MPSHIM_UNLIKELY(!tag::live(v)) || (mismatched(tag::kind(v), how) && !tag::internal(v))) return false;
   store_tag(t, 0);
   if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
-  if (how != Dealloc::Realloc) clear_freed(p, v);
   return true;
 }
 

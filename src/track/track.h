@@ -54,17 +54,14 @@ void init();
 void on_alloc(void* p, size_t size, Kind kind);
 /// The same for a block whose tag `t` and usable size the caller has looked up already.
 void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind);
-/// A freed block's first bytes up to this are cleared (light and full write their pattern
-/// instead): a stale pointer there, in a slot the next block only partly writes, would
-/// keep a lost block reachable.
-constexpr uint64_t kClearFreedBytes = 4096;
+/// A new block's first bytes up to this are cleared when it is recorded (but realloc's and
+/// calloc's): a stale pointer there, left by the slot's last block in bytes the program
+/// does not write, would keep a lost block reachable.
+constexpr uint64_t kClearNewBytes = 4096;
 
-/// Forgets the block at `p` before it is freed, and clears the pointers it holds (up to
-/// kClearFreedBytes). Returns false when `p` is not a live block (double or invalid free);
-/// the caller then does not free it.
+/// Forgets the block at `p` before it is freed. Returns false when `p` is not a live block
+/// (double or invalid free); the caller then does not free it.
 bool on_free(void* p);
-/// The same before realloc, which still copies the block: nothing is cleared.
-bool on_realloc(void* p);
 
 /// The return addresses of stack `id` (innermost first); returns their count.
 size_t stack_frames(uint32_t id, const uintptr_t** pcs);

@@ -217,7 +217,7 @@ BOOST_DATA_TEST_CASE(programs, bdata::xrange(std::size(kPrograms)) * bdata::make
 
 // A freed block's stale pointers are gone under the memory checks too, where a block
 // leaves the quarantine at once (records only) and its slot may be reused: sample clears
-// an unsampled block as tracking alone does, light and full write their pattern.
+// a new unsampled block as tracking alone does, light and full write their patterns.
 BOOST_DATA_TEST_CASE(reused_slot_in_check_modes, bdata::make({"sample", "light", "full"}), mode) {
   RunOptions o = with_reachable();
   o.env.push_back({"MPSHIM_CHECK", mode});
