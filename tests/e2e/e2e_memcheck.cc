@@ -178,10 +178,7 @@ BOOST_DATA_TEST_CASE(usable_bytes_survive_realloc,
 // A mapping of the program's right above a guarded block's guard page is no dead thread's
 // stack: the block it alone points to is no leak.
 BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
-  e2e::Command cmd;
-  cmd.argv = {e2e::built("memcheck_errors"), "guard_neighbour"};
-  cmd.env = {{"MPSHIM_CHECK", "sample"}, {"MPSHIM_SAMPLE_RATE", "1"}};
-  e2e::Result r = e2e::run(cmd);
+  e2e::Result r = run(Case{"guard_neighbour", "sample", "", {}}, "abort");
   BOOST_TEST(r.ok(), r.describe());
   BOOST_TEST(r.out == "adjacent\nsurvived\n", r.describe());
   BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
@@ -192,13 +189,11 @@ BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
 // without stacks.
 BOOST_DATA_TEST_CASE(dynamic_linker_blocks_on_guard_pages_are_no_leaks,
                      boost::unit_test::data::make({"sample", "sample:depth0", "full:guard0"}), mode) {
-  std::string m(mode);
-  e2e::Command cmd;
-  cmd.argv = {e2e::built("memcheck_errors"), "threads"};
-  cmd.env = {{"MPSHIM_CHECK", m.substr(0, m.find(':'))}, {"MPSHIM_SAMPLE_RATE", "1"}};
-  if (m == "sample:depth0") cmd.env.push_back({"MPSHIM_STACK_DEPTH", "0"});
-  if (m == "full:guard0") cmd.env.push_back({"MPSHIM_GUARD_SIZE", "0"});
-  e2e::Result r = e2e::run(cmd);
+  std::string m(mode), check = m.substr(0, m.find(':'));
+  std::vector<std::pair<std::string, std::string>> env;
+  if (m == "sample:depth0") env.push_back({"MPSHIM_STACK_DEPTH", "0"});
+  if (m == "full:guard0") env.push_back({"MPSHIM_GUARD_SIZE", "0"});
+  e2e::Result r = run(Case{"threads", check.c_str(), "", {}}, "abort", env);
   BOOST_TEST(r.ok(), r.describe());
   BOOST_TEST(r.out == "survived\n", r.describe());
   BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
