@@ -390,16 +390,11 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
 }
 
 // A foreign block is scanned only when reachable, as a host block is, so its memory is
-// no root; device memory is never read at all. Host memory here is a guarded block of the
-// memory checks (the dynamic linker's are roots from their record on, record_foreign):
-// one the CUDA driver allocated is the driver's, as in a slot.
+// no root; device memory is never read at all.
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  bool host = f.mem == Memory::Host;
-  bool driver = host && !f.ignored && from_driver(*st, f.stack);
-  ScanBlock b{f.start, f.size, 0, f.ignored || driver, Reach::Unvisited, f.mem == Memory::Device || f.closing};
-  b.cuda = !host;
-  b.driver = driver;
+  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device || f.closing};
+  b.cuda = true;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }
 
