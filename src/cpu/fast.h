@@ -39,9 +39,11 @@ MPSHIM_INLINE bool free_fast(void* p) {
       Bin& bin = tc->bins[cls];
       *static_cast<void**>(p) = bin.head;
       bin.head = p;
-      bin.frees++;
-      // A purge pass since the cache was last emptied also sends it to the slow path.
-      if (MPSHIM_UNLIKELY(++bin.count > bin.max ||
+      // A purge pass since the cache was last emptied also sends it to the slow path, and
+      // so does every kPurgeTick-th free of a class: purge passes run on slow paths, which a
+      // program that goes on with only a few blocks might no longer reach.
+      uint64_t frees = ++bin.frees;
+      if (MPSHIM_UNLIKELY(++bin.count > bin.max || (frees & kPurgeTick) == 0 ||
                           tc->flush_epoch != g_flush_epoch.load(std::memory_order_relaxed)))
         thread_cache_overflow(tc, cls);
       return true;

@@ -78,7 +78,7 @@ static void* alloc_large_block(size_t size, size_t align, bool* fresh) {
   }
   add_allocated(int64_t(large_usable(large_header(p))));
   g_counters.class_allocs[kLargeStat].fetch_add(1, std::memory_order_relaxed);
-  maybe_start_purger();
+  maybe_purge();
   return p;
 }
 
@@ -103,7 +103,7 @@ void* alloc_slow(size_t size) {
     p = thread_cache_refill(tc, cls);
     if (p != nullptr) tc->bins[cls].allocs++;
   }
-  maybe_start_purger();
+  maybe_purge();
   if (p == nullptr) errno = ENOMEM;
   return p;
 }
@@ -130,7 +130,7 @@ bool free_slow(void* p) {
     add_allocated(-int64_t(large_usable(h)));
     g_counters.class_frees[kLargeStat].fetch_add(1, std::memory_order_relaxed);
     large_free(h);
-    maybe_start_purger();
+    maybe_purge();
     return true;
   }
   return false;
@@ -373,11 +373,6 @@ void for_each_heap_range(void (*fn)(uintptr_t, uintptr_t, void*), void* ctx) {
   fn(central, central + sizeof g_central, ctx);
   page_heap_for_each(range_segment, &r);
   tags_for_each_mapping(fn, ctx);
-  // The purge thread's stack holds the allocator's pointers to free blocks, some of them
-  // the program's again by now.
-  uintptr_t stack_lo, stack_hi;
-  purger_stack(&stack_lo, &stack_hi);
-  if (stack_hi != 0) fn(stack_lo, stack_hi, ctx);
   // Thread caches hold free-list heads and the tracker's stack-walk memos: no live pointers.
   thread_cache_for_each_unlocked(range_thread_cache, &r);
   large_for_each_live(range_large, &r);
@@ -436,7 +431,7 @@ static void fork_parent() {
 
 static void fork_child() {
   if (!g_fork_locked) return;
-  purger_after_fork_child();
+  purge_after_fork_child();
   thread_cache_after_fork_child();
   large_after_fork_child();
   g_page_heap_lock.reset();

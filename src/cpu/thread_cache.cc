@@ -182,7 +182,7 @@ void thread_cache_overflow(ThreadCache* tc, unsigned cls) {
   // Over the byte budget: trim the largest bins first. Summing the bins costs a pass over
   // every class, so small classes (whose bins hold little each) check every 16th overflow.
   if (ci.size < 1024 && (++tc->budget_tick & 15) != 0) {
-    maybe_start_purger();
+    maybe_purge();
     return;
   }
   size_t bytes = thread_cache_bytes(tc);
@@ -194,7 +194,7 @@ void thread_cache_overflow(ThreadCache* tc, unsigned cls) {
       bytes -= size_t(n) * kClasses.info[c].size;
     }
   }
-  maybe_start_purger();
+  maybe_purge();
 }
 
 void thread_cache_flush(ThreadCache* tc) {

@@ -18,6 +18,10 @@ struct Bin {
   uint64_t frees;   ///< frees made by this thread
 };
 
+/// A bin's frees from one slow path to the next at most (a power of two, less one), so that
+/// purge passes still run while a program frees into its caches only (fast.h).
+constexpr uint64_t kPurgeTick = 1023;
+
 struct ThreadCache {
   static constexpr size_t kTrackerBytes = 4608;
 

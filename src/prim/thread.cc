@@ -33,30 +33,6 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
   errno = saved;
 }
 
-bool start_thread(void* (*fn)(void*), void* stack, size_t stack_bytes, uint64_t* handle) {
-  int saved = errno;
-  // The new thread inherits the mask in force while it is created.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstack(&attr, stack, stack_bytes);
-  pthread_t t;
-  bool ok = pthread_create(&t, &attr, fn, nullptr) == 0;
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (ok) *handle = uint64_t(t);
-  errno = saved;
-  return ok;
-}
-
-void join_thread(uint64_t handle) {
-  int saved = errno;
-  pthread_join(pthread_t(handle), nullptr);
-  errno = saved;
-}
-
 static bool is_handler(const struct sigaction& sa, SignalHandler h) {
   return (sa.sa_flags & SA_SIGINFO) != 0 &&
          sa.sa_sigaction == reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);

@@ -1,5 +1,5 @@
-// Threads, signals and futexes: the OS calls of the allocator's purge thread, the lock and
-// the leak check's register snapshot of other threads. Nothing here allocates.
+// Threads, signals and futexes: the OS calls of the lock and of the leak check's register
+// snapshot of other threads. Nothing here allocates.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -12,13 +12,6 @@ namespace mpshim::prim {
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeout_ns = 0);
 /// Wakes up to `count` threads waiting on `word`.
 void futex_wake(std::atomic<uint32_t>* word, int count);
-
-/// Starts a joinable thread running fn(nullptr) on the caller's stack mapping [stack,
-/// stack + stack_bytes), with every signal blocked (the program's handlers never run on it);
-/// its handle goes to `*handle`. False when it cannot start.
-bool start_thread(void* (*fn)(void*), void* stack, size_t stack_bytes, uint64_t* handle);
-/// Waits until the thread of `handle` has ended and left its stack.
-void join_thread(uint64_t handle);
 
 /// A signal whose default action is to ignore it (SIGURG): a late delivery does nothing.
 constexpr int kQuietSignal = 23;

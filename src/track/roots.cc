@@ -270,7 +270,7 @@ void on_regs_signal(int, void*, void* context) {
 }
 
 // True when thread `tid` would run a handler for `sig` soon: it is neither exiting nor
-// stopped and does not block the signal (the allocator's purge thread blocks them all).
+// stopped and does not block the signal.
 bool can_answer(int tid, int sig) {
   char buf[4096];
   if (read_task_file(tid, "status", buf, sizeof buf) == 0) return false;

@@ -1,10 +1,12 @@
 // Conformance of every allocation entry point to glibc's contract, one case per run:
 //   api_check CASE      exit status 0 when every check of CASE holds, failures on stderr.
 // Run under LD_PRELOAD by e2e_api; run without it, it checks libc itself.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -633,6 +635,40 @@ void case_fork_in_signal_handler() {
   CHECKF(signal_forks > 0, "%d forks from the handler", signal_forks);
 }
 
+int task_count() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+// The allocator gives memory back on its own slow paths, not from a thread of its own:
+// a program stays single-threaded (unshare(2) of a user or mount namespace refuses a
+// multi-threaded caller, Python warns at fork) after its memory waited to go back, also
+// when it then goes on freeing into its caches only.
+void case_single_threaded() {
+  for (int round = 0; round < 4; ++round) {
+    std::vector<void*> blocks;
+    for (size_t i = 0; i < 20000; ++i) blocks.push_back(malloc(16 + i % 4000));
+    blocks.push_back(malloc(8 << 20));
+    for (void* p : blocks) {
+      CHECK(p != nullptr);
+      memset(p, 1, 16);
+    }
+    for (void* p : blocks) free(p);
+  }
+  for (int i = 0; i < 40; ++i) {  // 0.8 s: past the default purge delay, a few blocks each time
+    void* few[64];
+    for (void*& p : few) p = malloc(48);
+    for (void* p : few) free(p);
+    usleep(20000);
+  }
+  CHECKF(task_count() == 1, "%d threads", task_count());
+  CHECK(__libc_single_threaded);
+}
+
 std::atomic<bool> stdio_fork_stop{false};
 char stdio_fork_path[] = "/tmp/api_check_stdio_XXXXXX";
 
@@ -741,6 +777,7 @@ const Case kCases[] = {
     {"new_failure", case_new_failure},
     {"fork_in_signal_handler", case_fork_in_signal_handler},
     {"fork_stdio_threads", case_fork_stdio_threads},
+    {"single_threaded", case_single_threaded},
     {"interposed", case_interposed},
 };
 

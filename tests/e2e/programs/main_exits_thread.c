@@ -1,6 +1,6 @@
-// main ends with pthread_exit after the allocator had memory to give back (so its purge
-// thread runs), while a worker still runs: glibc ends the process when the last thread is
-// gone, which must still happen under the shim. One block of 777 B is leaked on purpose,
+// main ends with pthread_exit after the allocator had memory to give back, while a worker
+// still runs: glibc ends the process when the last thread is gone, which must still happen
+// under the shim. One block of 777 B is leaked on purpose,
 // so the leak report shows that exit ran.
 #include <pthread.h>
 #include <stdio.h>

@@ -7,14 +7,11 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "cpu/central.h"
-#include "cpu/purge.h"
 #include "cpu/segment.h"
 #include "cpu/state.h"
 #include "cpu/size_class.h"
@@ -258,35 +255,6 @@ TEST(HeapRanges, CoverTheCentralPools) {
   // Their transfer caches keep the heads of batches handed out since: no root for the scan.
   uintptr_t lo = reinterpret_cast<uintptr_t>(&cpu::g_central[0]);
   EXPECT_TRUE(heap_ranges_cover(lo, lo + sizeof cpu::g_central));
-}
-
-// Runs on the allocator's own stack mapping, which the leak scan skips: its frames hold
-// pointers to blocks that were free then and may be the program's again now.
-TEST(HeapRanges, CoverThePurgeThreadStack) {
-  if (cpu::g_settings.purge_delay_ms == 0) GTEST_SKIP() << "no purge thread with MPSHIM_PURGE_DELAY=0";
-  cpu::request_purge();
-  cpu::maybe_start_purger();
-  uintptr_t lo, hi;
-  cpu::purger_stack(&lo, &hi);
-  ASSERT_NE(hi, 0u);
-  EXPECT_TRUE(heap_ranges_cover(lo, hi));
-  // Some thread of the process sleeps with its stack pointer there (not under valgrind,
-  // which runs threads on stacks of its own).
-  const char* preload = std::getenv("LD_PRELOAD");
-  if (preload != nullptr && std::strstr(preload, "vgpreload") != nullptr) return;
-  bool found = false;
-  for (int tries = 0; tries < 200 && !found; ++tries) {
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-      std::ifstream f(e.path() / "syscall");
-      std::string nr, a1, a2, a3, a4, a5, a6, sp;
-      if (f >> nr >> a1 >> a2 >> a3 >> a4 >> a5 >> a6 >> sp && nr != "running") {
-        uintptr_t v = std::stoull(sp, nullptr, 16);
-        found = found || (lo <= v && v < hi);
-      }
-    }
-    if (!found) usleep(5000);
-  }
-  EXPECT_TRUE(found);
 }
 
 }  // namespace

@@ -305,8 +305,7 @@ TEST(Threads, GrowingInPlaceWaitsForANeighbourInAnotherThreadsCache) {
 TEST(Threads, ForkWhileOtherThreadsAllocate) {
 #ifdef __SANITIZE_ADDRESS__
   // GCC 12's AddressSanitizer does not hold its own allocator's locks across fork: a child
-  // forked while another thread is in libasan's malloc (starting the purge thread, say)
-  // can hang there. The plain and valgrind runs of this test cover the shim's locks.
+  // forked while another thread is in libasan's malloc can hang there. The plain and valgrind runs of this test cover the shim's locks.
   GTEST_SKIP() << "libasan's allocator is not fork-safe";
 #endif
   std::atomic<bool> stop{false};
