@@ -390,11 +390,17 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
 }
 
 // A foreign block is scanned only when reachable, as a host block is, so its memory is
-// no root; device memory is never read at all.
+// no root; device memory is never read at all. A host one is a block on guard pages,
+// whose words reach device memory as a slot's do, and which is the CUDA driver's business
+// when the driver allocated it, as in a slot (collect_block).
 void collect_foreign(const ForeignBlock& f, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
-  ScanBlock b{f.start, f.size, 0, f.ignored, Reach::Unvisited, f.mem == Memory::Device || f.closing};
-  b.cuda = true;
+  bool host = f.mem == Memory::Host;
+  bool driver = host && !f.ignored && from_driver(*st, f.stack);
+  ScanBlock b{f.start, f.size, 0, f.ignored || driver, Reach::Unvisited,
+              f.mem == Memory::Device || f.closing};
+  b.cuda = !host;
+  b.driver = driver;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }
 

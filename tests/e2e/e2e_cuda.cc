@@ -317,6 +317,23 @@ BOOST_AUTO_TEST_CASE(leaks_text_and_json, *boost::unit_test::precondition(NvccBu
   BOOST_TEST(reports[0].direct_bytes == 1000u + 3145728u + 4096u + 8192u);
 }
 
+// With the driver's own heap blocks on guard pages (sampled, or every block in full mode),
+// the report is the same: those blocks are the driver's, as in a slot, and hold the
+// addresses of the device blocks without making them reachable.
+BOOST_AUTO_TEST_CASE(leaks_with_guarded_driver_blocks, *boost::unit_test::precondition(NvccBuilt())) {
+  const Env modes[] = {{{"MPSHIM_CHECK", "sample"}, {"MPSHIM_SAMPLE_RATE", "1"}},
+                       {{"MPSHIM_CHECK", "sample"}, {"MPSHIM_SAMPLE_RATE", "3"}},
+                       {{"MPSHIM_CHECK", "full"}, {"MPSHIM_GUARD_SIZE", "0"}}};
+  for (const Env& env : modes) {
+    e2e::Result r = run_cuda({"leaks"}, env);
+    BOOST_TEST_REQUIRE(r.ok(), r.describe());
+    BOOST_TEST(r.err.find("SUMMARY: mpshim: 3159016 byte(s) leaked in 4 allocation(s): direct 3.0 MiB "
+                          "in 4, indirect 0 B in 0") != std::string::npos,
+               env[0].second << " " << env[1].second << "\n" << r.err);
+    BOOST_TEST(r.err.find("Direct leak of 8192 byte(s) in 1 object(s) of managed memory") != std::string::npos, r.err);
+  }
+}
+
 // The statistics table against the fake driver's own counters; MPSHIM_CUDA=track and off
 // pass every allocation to the driver.
 BOOST_AUTO_TEST_CASE(statistics_and_modes, *boost::unit_test::precondition(NvccBuilt())) {
