@@ -216,9 +216,11 @@ void* realloc(void* p, size_t size) {
     bad_free(p);
     return nullptr;
   }
+  size_t kept = cpu::usable_size(p);
   void* n = cpu::realloc(p, cpu::with_slack(size));
   // On failure the old block stays live: record it again.
-  track::on_alloc(n != nullptr ? n : p, n != nullptr ? size : cpu::usable_size(p), track::Kind::Realloc);
+  if (n != nullptr) track::on_realloc(n, size, kept);
+  else track::on_alloc(p, cpu::usable_size(p), track::Kind::Realloc);
   return n;
 }
 

@@ -111,9 +111,11 @@ void* realloc_checked(void* p, size_t size) {
   // the allocator can (the slack malloc_usable_size reported kept too).
   if (track::g_check == track::CheckMode::Sample && track::skip_sample() &&
       track::free_unsampled(p, track::Dealloc::Realloc)) {
+    size_t kept = cpu::usable_size(p);
     void* n = cpu::realloc(p, cpu::with_slack(size));
     // On failure the old block stays live: record it again.
-    track::on_alloc(n != nullptr ? n : p, n != nullptr ? size : cpu::usable_size(p), track::Kind::Realloc);
+    if (n != nullptr) track::on_realloc(n, size, kept);
+    else track::on_alloc(p, cpu::usable_size(p), track::Kind::Realloc);
     return n;
   }
   size_t old = 0;

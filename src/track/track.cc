@@ -101,15 +101,18 @@ uint64_t stackless_flags() {
 
 namespace {
 
-// Records the block at `p` whose tag is at `t` (`usable` is only read for huge sizes).
-MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
+// Records the block at `p` whose tag is at `t` (`usable` is only read for huge sizes); its
+// bytes from `fresh` on are new.
+MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size, Kind kind,
+                                size_t fresh) {
   // A fresh block still holds what its slot held: the allocator's free-list link in its
   // first word, and a freed block's pointers (a struct freed without its members), which
-  // would keep lost blocks reachable in the bytes the program leaves unwritten. Its
-  // contents are indeterminate, so clear its first kClearNewBytes (realloc keeps the old
-  // contents; calloc's are zero): here, where the program is about to use its lines, it
-  // costs less than at free, where a long-lived block's lines are cold.
-  if (kind != Kind::Realloc && kind != Kind::Calloc) __builtin_memset(p, 0, size < kClearNewBytes ? size : kClearNewBytes);
+  // would keep lost blocks reachable in the bytes the program leaves unwritten. Its new
+  // bytes are indeterminate, so clear them up to kClearNewBytes (calloc's are zero, realloc
+  // keeps the old ones): here, where the program is about to use their lines, it costs
+  // less than at free, where a long-lived block's lines are cold.
+  size_t end = size < kClearNewBytes ? size : kClearNewBytes;
+  if (fresh < end) __builtin_memset(static_cast<char*>(p) + fresh, 0, end - fresh);
   if (t_depth != 0) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
@@ -121,9 +124,8 @@ MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size
   if (MPSHIM_UNLIKELY(profile::on())) profile::on_alloc(profile::kHost, id, size, uintptr_t(p));
 }
 
-}  // namespace
-
-MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
+// Records the block at `p` as record_alloc does, finding its tag.
+MPSHIM_INLINE void record_new(void* p, size_t size, Kind kind, size_t fresh) {
   uint64_t* t = cpu::tag_of(p);
   if (MPSHIM_UNLIKELY(t == nullptr)) return;
   size_t usable = 0;
@@ -132,12 +134,26 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
     uint64_t* tag;
     cpu::find_block(p, &start, &usable, &tag);
   }
-  record_alloc(p, t, usable, size, kind);
+  record_alloc(p, t, usable, size, kind, fresh);
+}
+
+// The first byte of a block of `kind` that is new: calloc's are zero, realloc's (through
+// on_alloc) the caller's to fill.
+constexpr size_t fresh_from(Kind kind, size_t size) {
+  return kind == Kind::Calloc || kind == Kind::Realloc ? size : 0;
+}
+
+}  // namespace
+
+MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
+  record_new(p, size, kind, fresh_from(kind, size));
 }
 
 MPSHIM_NOINLINE void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
-  record_alloc(p, t, usable, size, kind);
+  record_alloc(p, t, usable, size, kind, fresh_from(kind, size));
 }
+
+void on_realloc(void* p, size_t size, size_t kept) { record_new(p, size, Kind::Realloc, kept); }
 
 namespace {
 

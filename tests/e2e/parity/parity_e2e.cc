@@ -147,6 +147,9 @@ const Program kPrograms[] = {
       {"direct", "new_blob", "@blob", 200, 1, "malloc"},
       {"reachable", "new_label", "@label", 320, 10, "malloc"},
       {"reachable", "new_page", "@page", 1024, 1, "malloc"}}},
+    {"realloc_tail", "realloc_tail.c", 0, {1000, 10, 1}, {0, 0, 0},
+     {{"direct", "new_payload", "@payload", 1000, 10, "malloc"},
+      {"reachable", "grow_label", "@label", 1200, 10, "realloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -217,16 +220,19 @@ BOOST_DATA_TEST_CASE(programs, bdata::xrange(std::size(kPrograms)) * bdata::make
 
 // A freed block's stale pointers are gone under the memory checks too, where a block
 // leaves the quarantine at once (records only) and its slot may be reused: sample clears
-// a new unsampled block as tracking alone does, light and full write their patterns.
-BOOST_DATA_TEST_CASE(reused_slot_in_check_modes, bdata::make({"sample", "light", "full"}), mode) {
+// a new unsampled block (and realloc's new bytes) as tracking alone does, light and full
+// write their patterns.
+BOOST_DATA_TEST_CASE(reused_slot_in_check_modes,
+                     bdata::make({"sample", "light", "full"}) * bdata::make({"reused_slot", "realloc_tail"}),
+                     mode, name) {
   RunOptions o = with_reachable();
   o.env.push_back({"MPSHIM_CHECK", mode});
   o.env.push_back({"MPSHIM_QUARANTINE", "0"});
-  Run r = run_prog("reused_slot", "O2", o);
-  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
+  Run r = run_prog(name, "O2", o);
+  WITH_RUN(r) BOOST_TEST_CONTEXT(mode << " " << name) {
     BOOST_TEST(r.status == 0);
     for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, "reused_slot") == 0) check_program(p, the_report(r), true);
+      if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
   }
 }
 
@@ -296,6 +302,7 @@ const Agreed kAgreed[] = {
     {"intrusive", {16, 1, 200, 1, 168, 3}, "item_new"},
     {"matrix", {104, 2, 536, 7, 0, 0}, nullptr},
     {"reused_slot", {1200, 11, 0, 0, 0, 0}, nullptr},
+    {"realloc_tail", {1000, 10, 0, 0, 0, 0}, nullptr},
 };
 
 }  // namespace
