@@ -26,8 +26,7 @@ void for_each_tagged(void (*fn)(void* start, size_t usable, uint64_t* tag, void*
 
 /// Calls fn for every address range the allocator has mapped for blocks (segments, large
 /// blocks) or for its own bookkeeping, which never owns a block (the chunk table, tags,
-/// central pools, thread caches), so a scan of the address space
-/// can skip them.
+/// central pools, thread caches), so a scan of the address space can skip them.
 void for_each_heap_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
 /// Threads that used the allocator: an address on each live thread's stack (from when it
