@@ -1,4 +1,4 @@
-// The public C API of include/mpshim.h, and the dlclose hook.
+// The public C API of include/mpshim.h, and the dlopen and dlclose hooks.
 #define MPSHIM_BUILDING 1
 #include "mpshim.h"
 
@@ -22,4 +22,5 @@ MPSHIM_EXPORT int mpshim_trim(void) { return entry::trim(0); }
 MPSHIM_EXPORT int mpshim_cuda_get_stats(mpshim_cuda_stats* out, size_t max, size_t size) { return entry::cuda::public_stats(out, max, size); }
 MPSHIM_EXPORT void mpshim_cuda_reset_peaks(void) { entry::cuda::reset_peaks(); }
 MPSHIM_EXPORT uint64_t mpshim_cuda_release_cache(void) { return entry::cuda::release_cache(); }
+MPSHIM_EXPORT void* dlopen(const char* file, int mode) { return entry::dlopen(file, mode); }
 MPSHIM_EXPORT int dlclose(void* handle) { return entry::dlclose(handle); }

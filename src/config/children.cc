@@ -81,7 +81,7 @@ bool matches_children(const char* patterns, const char* path) {
 }
 
 Role role(const char* const* env, uint64_t hash, int pid, const char* children,
-          const char* (*exe_path)()) {
+          bool (*named)(const char* patterns)) {
   const char* mark = nullptr;
   for (; env != nullptr && *env != nullptr && mark == nullptr; ++env)
     if (is_root_entry(*env)) mark = *env + kRootLen + 1;
@@ -98,7 +98,7 @@ Role role(const char* const* env, uint64_t hash, int pid, const char* children,
   if (root_pid == pid) return Role::Root;  // exec'd in the started program's own process
   if (words_equal(children, "all")) return Role::Followed;
   if (words_equal(children, "none") || *children == '\0') return Role::NotFollowed;
-  return matches_children(children, exe_path()) ? Role::Followed : Role::NotFollowed;
+  return named(children) ? Role::Followed : Role::NotFollowed;
 }
 
 void write_mark(uint64_t hash, int pid, char* out) {

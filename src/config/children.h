@@ -32,11 +32,11 @@ enum class Role {
 };
 
 /// The role of process `pid` with environment `env`, settings hash `hash` and
-/// MPSHIM_CHILDREN value `children` (none, all or patterns). `exe_path` gives the
-/// executable's path ("" when unknown); it is called only when patterns must be matched, so
-/// most processes make no system call for it.
+/// MPSHIM_CHILDREN value `children` (none, all or patterns). `named` says whether patterns
+/// name this program (matches_children on its paths); it is called only when patterns must
+/// be matched, so most processes make no system call for it.
 Role role(const char* const* env, uint64_t hash, int pid, const char* children,
-          const char* (*exe_path)());
+          bool (*named)(const char* patterns));
 
 /// Writes the mark "HASH.PID" (16 hex digits, '.', decimal pid) to `out` (at least 32 bytes).
 void write_mark(uint64_t hash, int pid, char* out);

@@ -369,11 +369,22 @@ const char* read_exe_path() {
   return g_exe;
 }
 
+// MPSHIM_CHILDREN names a program by its executable's path, or by the path it was started
+// by when that leads to the same file through symbolic links (mysql -> mariadb, python3 ->
+// python3.11, cc -> gcc-12); a script's own path does not count: its program is the
+// interpreter.
+bool names_this_program(const char* patterns) {
+  const char* exe = read_exe_path();
+  if (matches_children(patterns, exe)) return true;
+  const char* started = prim::exec_path();
+  return started[0] != '\0' && matches_children(patterns, started) && prim::same_file(started, exe);
+}
+
 // Programs exec'd from the one started keep the allocator; unless MPSHIM_CHILDREN names
 // them they track, report and change their exit status no more.
 void apply_role(const char* const* env, int pid, Config* c) {
   uint64_t hash = settings_hash(env);
-  Role r = role(env, hash, pid, c->children, read_exe_path);
+  Role r = role(env, hash, pid, c->children, names_this_program);
   if (r == Role::Root) {
     write_mark(hash, pid, g_root_mark);
   } else if (r == Role::NotFollowed) {

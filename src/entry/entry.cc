@@ -365,6 +365,18 @@ void at_exit() {
   }
 }
 
+namespace {
+std::atomic<DlopenFn> g_dlopen{nullptr};
+}  // namespace
+
+DlopenFn real_dlopen_fn() {
+  DlopenFn f = g_dlopen.load(std::memory_order_acquire);
+  if (f != nullptr) return f;
+  f = reinterpret_cast<DlopenFn>(dlsym(RTLD_NEXT, "dlopen"));
+  g_dlopen.store(f, std::memory_order_release);
+  return f;
+}
+
 int dlclose(void* handle) {
   static int (*real)(void*) = nullptr;
   if (real == nullptr) real = reinterpret_cast<int (*)(void*)>(dlsym(RTLD_NEXT, "dlclose"));

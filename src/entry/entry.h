@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <dlfcn.h>
 
 #include "cpu/fast.h"
 #include "entry/memcheck.h"
@@ -98,5 +99,18 @@ void mark_children();
 void at_exit();
 /// dlclose wrapper.
 int dlclose(void* handle);
+
+/// glibc's dlopen, resolved on first use.
+using DlopenFn = void* (*)(const char*, int);
+DlopenFn real_dlopen_fn();
+
+/// The exported dlopen: glibc's without RTLD_DEEPBIND. A library opened with that flag looks
+/// its symbols up in its own dependencies before the global scope, so its malloc and free
+/// would be libc's while the program's are the shim's, and a block passed between them ends
+/// in the wrong allocator (PHP opens its extensions so). A tail call, so that glibc still
+/// sees the real caller, whose RUNPATH and $ORIGIN it uses.
+MPSHIM_INLINE void* dlopen(const char* file, int mode) {
+  return real_dlopen_fn()(file, mode & ~RTLD_DEEPBIND);
+}
 
 }  // namespace mpshim::entry

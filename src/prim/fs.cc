@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,6 +14,19 @@ namespace mpshim::prim {
 // By system call: `open` itself is wrapped at link time (report/debug_files.cc).
 int os_open(const char* path, int flags, int mode) {
   return int(syscall(SYS_openat, AT_FDCWD, path, flags, mode));
+}
+
+const char* exec_path() {
+  const char* p = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+  return p != nullptr ? p : "";
+}
+
+bool same_file(const char* a, const char* b) {
+  int saved = errno;
+  struct stat sa {}, sb {};
+  bool same = stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  errno = saved;
+  return same;
 }
 
 long read_file(const char* path, char* buf, size_t cap) {

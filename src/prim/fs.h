@@ -22,6 +22,13 @@ const void* map_file(const char* path, size_t* size);
 /// The target of symbolic link `path` (not terminated); its length, or -1.
 long read_link(const char* path, char* buf, size_t cap);
 
+/// The path the program was started by: execve's first argument (AT_EXECFN), which for a
+/// program run through a symbolic link is the link's; "" when unknown.
+const char* exec_path();
+
+/// True when paths `a` and `b` name the same file, symbolic links followed.
+bool same_file(const char* a, const char* b);
+
 /// open(2) itself (the openat system call), for the link-time wrapper of `open`.
 int os_open(const char* path, int flags, int mode);
 

@@ -228,7 +228,13 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
     // is still named as one, with both stacks.
     history_push(rec);
   }
-  for (size_t k = 0; k < nerr; ++k) report_error(errs[k]);
+  for (size_t k = 0; k < nerr; ++k) {
+    if (errs[k].kind == ErrorKind::Mismatch) {
+      errs[k].access_stack = free_stack != 0 ? free_stack : capture_current();
+      if (!real_mismatch(errs[k].alloc_kind, how, errs[k].alloc_stack, errs[k].access_stack)) continue;
+    }
+    report_error(errs[k]);
+  }
   return true;
 }
 

@@ -1,6 +1,8 @@
 #include "track/memcheck.h"
 
 #include <atomic>
+#include <cstring>
+#include <dlfcn.h>
 
 #include "config/options.h"
 #include "cpu/track_api.h"
@@ -96,6 +98,30 @@ bool from_history(uintptr_t addr, MemError* e) {
   return true;
 }
 
+// Whether the function holding return address `pc` is exported as an operator new
+// (`want_new`) or delete. A few call sites ask, over and over: answers are cached.
+std::atomic<uint64_t> g_operator_pcs[64];
+constexpr uint64_t kIsOperator = uint64_t(1) << 63;
+
+bool in_operator(uintptr_t pc, bool want_new) {
+  if (pc == 0) return false;
+  uint64_t key = uint64_t(pc) << 1 | uint64_t(want_new);  // pc < 2^47
+  std::atomic<uint64_t>& slot = g_operator_pcs[(key * 0x9e3779b97f4a7c15ull) >> 58];
+  uint64_t v = slot.load(std::memory_order_relaxed);
+  if ((v & ~kIsOperator) == key) return (v & kIsOperator) != 0;
+  Dl_info info;
+  bool is = dladdr(reinterpret_cast<void*>(pc - 1), &info) != 0 && info.dli_sname != nullptr &&
+            (want_new ? strncmp(info.dli_sname, "_Znwm", 5) == 0 || strncmp(info.dli_sname, "_Znam", 5) == 0
+                      : strncmp(info.dli_sname, "_ZdlPv", 6) == 0 || strncmp(info.dli_sname, "_ZdaPv", 6) == 0);
+  slot.store(key | (is ? kIsOperator : 0), std::memory_order_relaxed);
+  return is;
+}
+
+uintptr_t first_frame(uint32_t stack) {
+  const uintptr_t* pcs = nullptr;
+  return stack != 0 && stack_frames(stack, &pcs) > 0 ? pcs[0] : 0;
+}
+
 // lookup when the quick test failed: the error found and reported (or the block given
 // after a reported mismatch).
 MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind) {
@@ -139,8 +165,11 @@ MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind
     return 0;
   }
   if (check_kind && mismatched(k, how) && !tag::internal(b->tag)) {
-    e.kind = ErrorKind::Mismatch;
-    report_error(e);  // the block is freed all the same
+    e.access_stack = capture_current();
+    if (real_mismatch(k, how, e.alloc_stack, e.access_stack)) {
+      e.kind = ErrorKind::Mismatch;
+      report_error(e);  // the block is freed all the same
+    }
   }
   return 1;
 }
@@ -207,6 +236,14 @@ const char* dealloc_name(Dealloc how) {
     case Dealloc::Realloc: return "realloc";
   }
   return "free";
+}
+
+bool real_mismatch(Kind kind, Dealloc how, uint32_t alloc_stack, uint32_t call_stack) {
+  bool is_new = kind == Kind::New || kind == Kind::NewArray || kind == Kind::NewAligned ||
+                kind == Kind::NewArrayAligned;
+  if (how == Dealloc::Delete || how == Dealloc::DeleteArray)
+    return is_new || !in_operator(first_frame(alloc_stack), true);
+  return !(how == Dealloc::Free && is_new && in_operator(first_frame(call_stack), false));
 }
 
 void set_error_sink(ErrorSink sink) { g_sink.store(sink, std::memory_order_release); }

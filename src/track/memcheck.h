@@ -92,6 +92,14 @@ MPSHIM_INLINE bool mismatched(Kind kind, Dealloc how) {
   return (bad >> (unsigned(kind) & 31)) & 1;
 }
 
+/// False for a mismatch that is none. A module with an operator new and delete of its own
+/// built on malloc and free (libLLVM, a library with libstdc++ linked in) calls them
+/// itself, while the program's calls of the same operators reach the shim's: a block of
+/// such an operator new is malloc's to the shim, and the program's delete of it is right;
+/// so is such an operator delete's free of a block of the shim's operator new. Told by the
+/// symbol of the allocation's first frame, or of the bad call's (`call_stack`).
+bool real_mismatch(Kind kind, Dealloc how, uint32_t alloc_stack, uint32_t call_stack);
+
 /// Bytes written in redzones, and over new blocks in full mode (reads of them show).
 constexpr unsigned char kRedzoneByte = 0xac;
 constexpr unsigned char kUninitByte = 0xbe;

@@ -90,6 +90,26 @@ BOOST_AUTO_TEST_CASE(dlsym_rtld_next, *boost::unit_test::precondition(ShimPreloa
   BOOST_TEST(r.out == "next=shim\n", "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
 }
 
+// A library opened with RTLD_DEEPBIND would bind libc's malloc and free ahead of the shim's:
+// the shim clears the flag, so blocks pass both ways in every mode and the library's leak
+// is reported; $ORIGIN in the name still means the caller's directory.
+BOOST_AUTO_TEST_CASE(dlopen_deepbind, *boost::unit_test::precondition(ShimPreloaded())) {
+  for (const char* check : {"off", "sample", "light", "full"}) {
+    e2e::TempDir dir;
+    e2e::Command c;
+    c.argv = {e2e::built("deepbind")};
+    c.env = e2e::json_report_env(dir.path());
+    c.env.push_back({"MPSHIM_CHECK", check});
+    c.env.push_back({"MPSHIM_SAMPLE_RATE", "3"});
+    e2e::Result r = e2e::run(c);
+    BOOST_TEST_REQUIRE(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+    BOOST_TEST(r.out == "ok\n");
+    auto reports = e2e::read_json_reports(dir.path());
+    BOOST_TEST_REQUIRE(reports.size() == 1u);
+    BOOST_TEST(reports[0].direct_bytes == 4321u, "MPSHIM_CHECK=" << check);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Under an address-space limit (RLIMIT_AS, `ulimit -v`) 1 GiB above what the process maps,

@@ -88,6 +88,19 @@ BOOST_AUTO_TEST_CASE(globs_name_the_programs_followed) {
   BOOST_TEST(other.err.find("mpshim") == std::string::npos, other.err);
 }
 
+// A program run through a symbolic link (mysql -> mariadb, python3 -> python3.11) is named
+// by the link's name and path as well as by its executable's.
+BOOST_AUTO_TEST_CASE(globs_name_a_program_by_its_link) {
+  e2e::TempDir dir;
+  std::filesystem::create_symlink(leaky(), dir / "my_client");
+  for (const char* children : {"my_client", "*/my_cl*", "leak_main_locals_O0"}) {
+    e2e::Result r = shell(dir / "my_client; echo status $?", children);
+    BOOST_TEST(r.out == "my_client 1\nstatus 23\n", children << ": " << r.describe());
+  }
+  e2e::Result other = shell(dir / "my_client; echo status $?", "my_server");
+  BOOST_TEST(other.out == "my_client 1\nstatus 0\n", other.describe());
+}
+
 // The wrapper's --children sets MPSHIM_CHILDREN.
 BOOST_AUTO_TEST_CASE(wrapper_option) {
   for (std::string children : {"", "*/parity/leak_main_*"}) {

@@ -200,6 +200,19 @@ BOOST_DATA_TEST_CASE(dynamic_linker_blocks_on_guard_pages_are_no_leaks,
   BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
 }
 
+// A library's own operator new and delete (malloc and free underneath) used on blocks of
+// the shim's operators and the other way round are no mismatch, sampled or not.
+BOOST_DATA_TEST_CASE(module_operators_are_no_mismatch,
+                     boost::unit_test::data::make({"sample", "light", "full"}), mode) {
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_own_new")};
+  cmd.env = {{"MPSHIM_CHECK", mode}, {"MPSHIM_ON_ERROR", "abort"}, {"MPSHIM_SAMPLE_RATE", "3"}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), e2e::reproduce(cmd) << "\n" << r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+}
+
 // A program without errors gets no report in any mode, and the same output.
 BOOST_DATA_TEST_CASE(clean_program_is_not_blamed,
                      boost::unit_test::data::make({"sample", "light", "full"}), mode) {

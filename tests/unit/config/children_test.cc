@@ -10,10 +10,10 @@ using namespace mpshim::config;
 
 namespace {
 
-const char* prog_path() { return "/bin/prog"; }
-const char* never_read() {
+bool prog_path(const char* patterns) { return matches_children(patterns, "/bin/prog"); }
+bool never_read(const char*) {
   ADD_FAILURE() << "the executable's path was read without patterns to match";
-  return "";
+  return false;
 }
 
 constexpr int kRootPid = 4242, kChildPid = 4343;
