@@ -101,10 +101,12 @@ class Classifier {
   // one unit. A unit that no other unreachable unit points to is leaked directly: one of its
   // blocks is direct and everything else unreachable is indirect. So a lost cycle hanging
   // off another lost cycle is indirect, whichever block of it a pointer reaches. The
-  // direct block of a unit is taken first among those no other block points to, then among
-  // those pointed to only inside (as a container's header is by its nodes' back pointers),
-  // then the rest, each time in array order: a leaked container is named by its owner,
-  // whatever the addresses of its parts. Without memory for the graph, cliques are formed
+  // direct block of a unit is the one whose allocation site was seen first (ScanBlock's
+  // `first`: a container is most often made before its parts, and valgrind, whose heap
+  // grows upwards, names the lowest address); among blocks of one site, first one that no
+  // other block points to, then one pointed to only inside (as a container's header is by
+  // its nodes' back pointers), then the rest, each time in array order: a leaked container
+  // is named by its owner, whatever the addresses of its parts. Without memory for the graph, cliques are formed
   // one leader at a time instead (lead()).
   void cliques() {
     Scratch<uint8_t> in(n_);  // bit 0: pointed into, 1: at
@@ -154,10 +156,13 @@ class Classifier {
         for (size_t e = first[i]; e < first[i + 1]; ++e)
           if (comp[to[e]] != comp[i]) low[comp[to[e]]] = 1;
     auto rank = [&](size_t i) { return in[i] == 0 ? 0 : (in[i] & 2) == 0 ? 1 : 2; };
+    auto before = [&](size_t i, size_t j) {
+      return b_[i].first != b_[j].first ? b_[i].first < b_[j].first : rank(i) < rank(j);
+    };
     for (size_t i = 0; i < n_; ++i) {
       if (b_[i].reach != Reach::Unvisited || low[comp[i]] != 0) continue;
       uint32_t& d = order[comp[i]];
-      if (d == 0 || rank(i) < rank(d - 1)) d = uint32_t(i + 1);
+      if (d == 0 || before(i, d - 1)) d = uint32_t(i + 1);
     }
     for (size_t i = 0; i < n_; ++i)
       if (b_[i].reach == Reach::Unvisited) b_[i].reach = order[comp[i]] == i + 1 ? Reach::Direct : Reach::Indirect;

@@ -21,6 +21,9 @@ struct ScanBlock {
   bool opaque = false;  ///< never read (device memory): only the pointers to it count
   bool cuda = false;     ///< memory the CUDA driver handed out (device, managed, pinned)
   bool driver = false;  ///< the CUDA driver's own record: its words never reach cuda blocks
+  /// Among the blocks of a lost cycle that could each be its direct one, the lowest `first`
+  /// is (the allocation site seen first: a container is most often made before its parts).
+  uint32_t first = 0;
 };
 
 /// An address range [lo, hi) of memory to scan as a root.

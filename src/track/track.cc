@@ -402,6 +402,7 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
               Reach::Unvisited};
   b.driver = driver;
+  b.first = id;  // stack ids are handed out in the order the sites are first seen
   if (!st->blocks.push(st->scratch, b) || !st->usable.push(st->scratch, usable)) st->failed = true;
 }
 
@@ -417,6 +418,7 @@ void collect_foreign(const ForeignBlock& f, void* ctx) {
               f.mem == Memory::Device || f.closing};
   b.cuda = !host;
   b.driver = driver;
+  b.first = f.stack;
   if (!st->blocks.push(st->scratch, b) || !st->foreign.push(st->scratch, f)) st->failed = true;
 }
 

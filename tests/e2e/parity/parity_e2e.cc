@@ -150,6 +150,10 @@ const Program kPrograms[] = {
     {"realloc_tail", "realloc_tail.c", 0, {1000, 10, 1}, {0, 0, 0},
      {{"direct", "new_payload", "@payload", 1000, 10, "malloc"},
       {"reachable", "grow_label", "@label", 1200, 10, "realloc"}}},
+    // Every block of the cycle is pointed at or into: the table, made first, is direct.
+    {"table_cycle", "table_cycle.c", 0, {200, 1, 1}, {144, 3, 3},
+     {{"direct", "new_table", "@table", 200, 1, "calloc"},
+      {"indirect", "new_column", "@column", 144, 3, "calloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -303,6 +307,7 @@ const Agreed kAgreed[] = {
     {"matrix", {104, 2, 536, 7, 0, 0}, nullptr},
     {"reused_slot", {1200, 11, 0, 0, 0, 0}, nullptr},
     {"realloc_tail", {1000, 10, 0, 0, 0, 0}, nullptr},
+    {"table_cycle", {200, 1, 144, 3, 0, 0}, nullptr},
 };
 
 }  // namespace

@@ -140,6 +140,25 @@ TEST(Classify, OwnerLeadsTheCycleOfItsNodes) {
   EXPECT_EQ(g.reach(1), Reach::Indirect);
 }
 
+// A lost table whose columns point at its start while it points into them (a list head
+// inside each column): the block of the site seen first leads (the table, made before its
+// columns), whatever the pointers and addresses; with equal sites the pointers decide.
+TEST(Classify, SiteSeenFirstLeadsACycle) {
+  Graph g(3, 4);
+  g.link(2, 0, 0, 8);  // table (block 2) -> inside column 0
+  g.link(0, 1, 1, 8);  // column 0 -> inside column 1
+  g.link(1, 2, 1, 8);  // column 1 -> inside the table (the list closes)
+  g.link(0, 2, 0);     // both columns -> the table's start
+  g.link(1, 2, 0);
+  g.block(2).first = 1;
+  g.block(0).first = 2;
+  g.block(1).first = 2;
+  g.run({});
+  EXPECT_EQ(g.reach(2), Reach::Direct);
+  EXPECT_EQ(g.reach(0), Reach::Indirect);
+  EXPECT_EQ(g.reach(1), Reach::Indirect);
+}
+
 TEST(Classify, LeakedChainIsOneDirectAndTheRestIndirect) {
   Graph g(4, 2);
   g.link(0, 1);
