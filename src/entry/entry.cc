@@ -16,6 +16,7 @@
 #include "entry/cuda.h"
 #include "entry/cuda_cache.h"
 #include "entry/real.h"
+#include "entry/sandbox.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
 #include "prim/thread.h"
@@ -345,7 +346,7 @@ void mark_children() {
 }
 
 void at_exit() {
-  if (g_init.load(std::memory_order_acquire) != 2) return;
+  if (g_init.load(std::memory_order_acquire) != 2 || sandboxed()) return;
   const config::Config& c = config::get();
   if (g_mode == kOn && c.stats) {
     cpu::Stats s;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +138,11 @@ uint64_t now_ns() {
 
 int os_getpid() { return int(syscall(SYS_getpid)); }
 int os_gettid() { return int(syscall(SYS_gettid)); }
+long os_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+              unsigned long a5) {
+  return syscall(SYS_prctl, option, a2, a3, a4, a5);
+}
+bool prctl_sets_seccomp(int option) { return option == PR_SET_SECCOMP; }
 
 const char* const* environment() {
   if (environ != nullptr) return environ;

@@ -31,6 +31,11 @@ uint64_t now_ns();
 /// Process id and kernel thread id, by system call (no cached values across fork).
 int os_getpid();
 int os_gettid();
+/// prctl(2) by system call: the result, or -1 with errno set.
+long os_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
+              unsigned long a5);
+/// True for prctl's PR_SET_SECCOMP (a filter or strict mode).
+bool prctl_sets_seccomp(int option);
 /// The process environment (environ, or /proc/self/environ when environ is not set yet).
 const char* const* environment();
 /// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
