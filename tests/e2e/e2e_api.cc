@@ -147,6 +147,14 @@ BOOST_AUTO_TEST_CASE(last_thread_ends_the_process, *boost::unit_test::preconditi
 // pre-authentication child) ends with its own status in every mode: the shim writes nothing
 // at exit there. Before, the leak scan's system calls ended it with SIGSYS.
 BOOST_AUTO_TEST_CASE(sandboxed_process_ends_with_its_status, *boost::unit_test::precondition(ShimPreloaded())) {
+  e2e::Command alone;
+  alone.argv = {e2e::built("sandboxed")};
+  alone.preload = false;
+  alone.timeout_s = 30;
+  if (e2e::run(alone).exit_code != 7) {
+    BOOST_TEST_MESSAGE("this machine lets no process install a seccomp filter: nothing to check");
+    return;
+  }
   for (const char* check : {"off", "sample", "light", "full"}) {
     e2e::Command c;
     c.argv = {e2e::built("sandboxed")};
