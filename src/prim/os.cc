@@ -190,4 +190,9 @@ void* load_library(const char* name) {
 
 void* library_symbol(void* library, const char* symbol) { return dlsym(library, symbol); }
 
+const char* symbol_at(const void* addr) {
+  Dl_info info;
+  return dladdr(addr, &info) != 0 ? info.dli_sname : nullptr;
+}
+
 }  // namespace mpshim::prim

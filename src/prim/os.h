@@ -47,5 +47,7 @@ void os_close(int fd);
 void* load_library(const char* name);
 /// The address of `symbol` in a library from load_library; nullptr when absent.
 void* library_symbol(void* library, const char* symbol);
+/// The name of the exported symbol that holds `addr` (dladdr); nullptr when none.
+const char* symbol_at(const void* addr);
 
 }  // namespace mpshim::prim

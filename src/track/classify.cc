@@ -98,16 +98,16 @@ class Classifier {
 
   // The unreachable blocks form a graph; a group of blocks that reach each other (a
   // strongly connected component: a cycle, a ring, a node and its owner's back pointers) is
-  // one unit. A unit that no other unreachable unit points to is leaked directly: one of its
-  // blocks is direct and everything else unreachable is indirect. So a lost cycle hanging
-  // off another lost cycle is indirect, whichever block of it a pointer reaches. The
-  // direct block of a unit is the one whose allocation site was seen first (ScanBlock's
+  // one unit. A unit that no other unreachable unit points to is leaked directly: one of
+  // its blocks is direct and everything else unreachable is indirect. So a lost cycle
+  // hanging off another lost cycle is indirect, whichever block of it a pointer reaches.
+  // The direct block of a unit is the one whose allocation site was seen first (ScanBlock's
   // `first`: a container is most often made before its parts, and valgrind, whose heap
   // grows upwards, names the lowest address); among blocks of one site, first one that no
   // other block points to, then one pointed to only inside (as a container's header is by
   // its nodes' back pointers), then the rest, each time in array order: a leaked container
-  // is named by its owner, whatever the addresses of its parts. Without memory for the graph, cliques are formed
-  // one leader at a time instead (lead()).
+  // is named by its owner, whatever the addresses of its parts. Without memory for the
+  // graph, cliques are formed one leader at a time instead (lead()).
   void cliques() {
     Scratch<uint8_t> in(n_);  // bit 0: pointed into, 1: at
     Scratch<size_t> first(n_ + 1);  // edges of block i: first[i] .. first[i + 1]

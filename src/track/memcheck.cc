@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <dlfcn.h>
 
 #include "config/options.h"
 #include "cpu/track_api.h"
@@ -109,10 +108,10 @@ bool in_operator(uintptr_t pc, bool want_new) {
   std::atomic<uint64_t>& slot = g_operator_pcs[(key * 0x9e3779b97f4a7c15ull) >> 58];
   uint64_t v = slot.load(std::memory_order_relaxed);
   if ((v & ~kIsOperator) == key) return (v & kIsOperator) != 0;
-  Dl_info info;
-  bool is = dladdr(reinterpret_cast<void*>(pc - 1), &info) != 0 && info.dli_sname != nullptr &&
-            (want_new ? strncmp(info.dli_sname, "_Znwm", 5) == 0 || strncmp(info.dli_sname, "_Znam", 5) == 0
-                      : strncmp(info.dli_sname, "_ZdlPv", 6) == 0 || strncmp(info.dli_sname, "_ZdaPv", 6) == 0);
+  const char* name = prim::symbol_at(reinterpret_cast<const void*>(pc - 1));
+  bool is = name != nullptr &&
+            (want_new ? strncmp(name, "_Znwm", 5) == 0 || strncmp(name, "_Znam", 5) == 0
+                      : strncmp(name, "_ZdlPv", 6) == 0 || strncmp(name, "_ZdaPv", 6) == 0);
   slot.store(key | (is ? kIsOperator : 0), std::memory_order_relaxed);
   return is;
 }
