@@ -177,10 +177,16 @@ BOOST_DATA_TEST_CASE(usable_bytes_survive_realloc,
 }
 
 // A mapping of the program's right above a guarded block's guard page is no dead thread's
-// stack: the block it alone points to is no leak.
+// stack: the block it alone points to is no leak. In a few runs in a hundred the address
+// space never gives the program such a mapping (the blocks fill a large hole far from the
+// program's mappings): then there is nothing to check.
 BOOST_AUTO_TEST_CASE(mapping_above_a_guard_page_is_a_root) {
   e2e::Result r = run(Case{"guard_neighbour", "sample", "", {}}, "abort");
   BOOST_TEST(r.ok(), r.describe());
+  if (r.out == "survived\n") {
+    BOOST_TEST_MESSAGE("no mapping right above a guard page in this run: nothing to check");
+    return;
+  }
   BOOST_TEST(r.out == "adjacent\nsurvived\n", r.describe());
   BOOST_TEST(r.err.find("leak of") == std::string::npos, r.err);
 }
