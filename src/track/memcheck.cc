@@ -272,12 +272,19 @@ void* on_alloc_checked(void* slot, size_t size, Kind kind) {
   size_t usable;
   uint64_t* t;
   if (!cpu::find_block(slot, &start, &usable, &t)) return slot;
-  on_alloc_at(slot, t, usable, size, kind);
   size_t front = front_of(kind);
   auto* s = static_cast<unsigned char*>(slot);
   if (front != 0) __builtin_memset(s, kRedzoneByte, front);
-  if (g_check == CheckMode::Full && kind != Kind::Calloc) __builtin_memset(s + front, kUninitByte, size);
+  if (g_check == CheckMode::Full && kind != Kind::Calloc) {
+    __builtin_memset(s + front, kUninitByte, size);
+  } else if (kind != Kind::Calloc && kind != Kind::Realloc) {
+    // Stale pointers of the slot's last block, cleared as tracking clears them (track.h).
+    __builtin_memset(s + front, 0, size < kClearNewBytes ? size : kClearNewBytes);
+  }
   __builtin_memset(s + front + size, kRedzoneByte, tail_fill(usable, front, size));
+  // The tag last: a process forked while this runs in another thread finds the block
+  // either not live yet or whole, never live with redzones still to be written.
+  on_alloc_at(slot, t, usable, size, kind);
   return s + front;
 }
 

@@ -150,7 +150,7 @@ MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
 }
 
 MPSHIM_NOINLINE void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
-  record_alloc(p, t, usable, size, kind, fresh_from(kind, size));
+  record_alloc(p, t, usable, size, kind, size);
 }
 
 void on_realloc(void* p, size_t size, size_t kept) { record_new(p, size, Kind::Realloc, kept); }

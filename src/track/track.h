@@ -52,7 +52,8 @@ void init();
 
 /// Records a new block of `size` requested bytes at `p` (p != nullptr).
 void on_alloc(void* p, size_t size, Kind kind);
-/// The same for a block whose tag `t` and usable size the caller has looked up already.
+/// The same for a checked block whose tag `t` and usable size the caller has looked up
+/// already, and whose bytes the caller has written (nothing is cleared).
 void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind);
 /// A new block's first bytes up to this are cleared when it is recorded (but realloc's and
 /// calloc's): a stale pointer there, left by the slot's last block in bytes the program
