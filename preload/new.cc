@@ -1,4 +1,5 @@
-// C++ operator new and delete in every form, straight to the allocator.
+// C++ operator new and delete in every form, straight to the allocator (a sized delete's
+// size goes along: the checks compare it with the block's).
 #include <cstddef>
 #include <new>
 
@@ -23,11 +24,11 @@ NEW_EXPORT void operator delete(void* p) noexcept { entry::free(p, track::Deallo
 NEW_EXPORT void operator delete[](void* p) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
 NEW_EXPORT void operator delete(void* p, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::Delete); }
 NEW_EXPORT void operator delete[](void* p, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
-NEW_EXPORT void operator delete(void* p, size_t) noexcept { entry::free(p, track::Dealloc::Delete); }
-NEW_EXPORT void operator delete[](void* p, size_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, size_t n) noexcept { entry::free(p, track::Dealloc::Delete, n); }
+NEW_EXPORT void operator delete[](void* p, size_t n) noexcept { entry::free(p, track::Dealloc::DeleteArray, n); }
 NEW_EXPORT void operator delete(void* p, align_val_t) noexcept { entry::free(p, track::Dealloc::Delete); }
 NEW_EXPORT void operator delete[](void* p, align_val_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
-NEW_EXPORT void operator delete(void* p, size_t, align_val_t) noexcept { entry::free(p, track::Dealloc::Delete); }
-NEW_EXPORT void operator delete[](void* p, size_t, align_val_t) noexcept { entry::free(p, track::Dealloc::DeleteArray); }
+NEW_EXPORT void operator delete(void* p, size_t n, align_val_t) noexcept { entry::free(p, track::Dealloc::Delete, n); }
+NEW_EXPORT void operator delete[](void* p, size_t n, align_val_t) noexcept { entry::free(p, track::Dealloc::DeleteArray, n); }
 NEW_EXPORT void operator delete(void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::Delete); }
 NEW_EXPORT void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept { entry::free(p, track::Dealloc::DeleteArray); }

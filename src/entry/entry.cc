@@ -140,17 +140,35 @@ static bool report_cuda_memory_freed(void* p) {
   return true;
 }
 
-// Reports a free the allocator cannot honour and leaves the memory alone.
-void bad_free(void* p) {
+void bad_free(void* p, track::Dealloc how) {
   static std::atomic<int> reported{0};
   if (is_bootstrap(p)) return;
   if (track::checking() && report_cuda_memory_freed(p)) return;
   bool ours = cpu::owns(p);
   if (!ours) cpu::g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
-  if (reported.fetch_add(1, std::memory_order_relaxed) >= 10) return;
+  int seen = reported.fetch_add(1, std::memory_order_relaxed);
+  // Memory of another allocator's is left alone unblamed, but an address on the stack or
+  // in no mapping is no heap block of anyone's: an error under the checks. Telling costs
+  // a read of /proc/self/maps, so only the first few are told.
+  track::Place place = !ours && seen < (track::checking() ? 64 : 10) && !sandboxed() ? track::place_of(reinterpret_cast<uintptr_t>(p))
+                                                          : track::Place::Unknown;
+  if (place != track::Place::Unknown && track::checking()) {
+    track::MemError e;
+    e.kind = track::ErrorKind::BadFree;
+    e.addr = reinterpret_cast<uintptr_t>(p);
+    e.call = track::dealloc_name(how);
+    e.place = place;
+    track::report_error(e);
+    return;
+  }
+  if (seen >= 10) return;
   prim::Writer w(2);
   w.str("mpshim: ").str(ours ? "double free or free of a non-block pointer " : "free of memory mpshim did not allocate ");
-  w.hex(reinterpret_cast<uintptr_t>(p)).str("; ignored\n");
+  w.hex(reinterpret_cast<uintptr_t>(p));
+  if (place == track::Place::Stack) w.str(" (a stack address)");
+  if (place == track::Place::Unmapped) w.str(" (no memory is mapped there)");
+  if (place == track::Place::Global) w.str(" (a global)");
+  w.str("; ignored\n");
 }
 
 void* calloc(size_t n, size_t size) {
@@ -209,12 +227,12 @@ void* realloc(void* p, size_t size) {
       if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
       return n;
     }
-    bad_free(p);
+    bad_free(p, track::Dealloc::Realloc);
     return nullptr;
   }
   if (!track::enabled()) return cpu::realloc(p, size);
   if (!track::on_free(p)) {
-    bad_free(p);
+    bad_free(p, track::Dealloc::Realloc);
     return nullptr;
   }
   size_t kept = cpu::usable_size(p);

@@ -27,7 +27,8 @@ MPSHIM_NOINLINE void* calloc_cold(size_t n, size_t size);
 MPSHIM_NOINLINE void free_cold(void* p);
 MPSHIM_NOINLINE void* realloc_cold(void* p, size_t size);
 MPSHIM_NOINLINE size_t usable_cold(void* p);
-void bad_free(void* p);
+/// Reports a free (`how`) the allocator cannot honour; the memory is left alone.
+void bad_free(void* p, track::Dealloc how = track::Dealloc::Free);
 
 /// Any allocation in host mode, with the tracker told.
 MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
@@ -55,19 +56,21 @@ MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
   return alloc_cold(size, align, kind);
 }
 
-/// free, and operator delete (`how` says which, for the checks' mismatch reports).
-MPSHIM_INLINE void free(void* p, track::Dealloc how = track::Dealloc::Free) {
+/// free, and operator delete (`how` says which, and `sized` the size a sized delete was
+/// given, for the checks' mismatch reports).
+MPSHIM_INLINE void free(void* p, track::Dealloc how = track::Dealloc::Free,
+                        uint64_t sized = track::kAnySize) {
   if (p == nullptr) return;
   if (MPSHIM_LIKELY(g_mode == kOn)) {
     if (track::enabled()) {
       if (MPSHIM_UNLIKELY(track::checking())) {
-        if (track::g_check != track::CheckMode::Sample || !track::free_unsampled(p, how))
-          return free_checked(p, how);
+        if (track::g_check != track::CheckMode::Sample || !track::free_unsampled(p, how, sized))
+          return free_checked(p, how, sized);
       } else if (!track::on_free(p)) {
-        return bad_free(p);
+        return bad_free(p, how);
       }
     }
-    if (MPSHIM_UNLIKELY(!cpu::free_fast(p))) bad_free(p);
+    if (MPSHIM_UNLIKELY(!cpu::free_fast(p))) bad_free(p, how);
     return;
   }
   free_cold(p);

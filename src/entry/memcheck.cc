@@ -102,8 +102,8 @@ void* calloc_checked(size_t n, size_t size) {
   return p;
 }
 
-void free_checked(void* p, track::Dealloc how) {
-  if (!track::checked_free(p, how)) bad_free(p);
+void free_checked(void* p, track::Dealloc how, uint64_t sized) {
+  if (!track::checked_free(p, how, sized)) bad_free(p, how);
 }
 
 void* realloc_checked(void* p, size_t size) {
@@ -126,7 +126,7 @@ void* realloc_checked(void* p, size_t size) {
       if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
       return n;
     }
-    bad_free(p);
+    bad_free(p, track::Dealloc::Realloc);
     return nullptr;
   }
   if (r == 0) {

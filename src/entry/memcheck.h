@@ -12,7 +12,7 @@ namespace mpshim::entry {
 /// Allocation, free and realloc under the checks (tracking on, host allocator on).
 MPSHIM_NOINLINE void* alloc_checked(size_t size, size_t align, track::Kind kind);
 MPSHIM_NOINLINE void* calloc_checked(size_t n, size_t size);
-MPSHIM_NOINLINE void free_checked(void* p, track::Dealloc how);
+MPSHIM_NOINLINE void free_checked(void* p, track::Dealloc how, uint64_t sized);
 MPSHIM_NOINLINE void* realloc_checked(void* p, size_t size);
 
 /// Start-up, after the tracker's: the error sink and, when guard pages are used, the

@@ -195,4 +195,9 @@ const char* symbol_at(const void* addr) {
   return dladdr(addr, &info) != 0 ? info.dli_sname : nullptr;
 }
 
+bool in_module(const void* addr) {
+  Dl_info info;
+  return dladdr(addr, &info) != 0 && info.dli_fname != nullptr;
+}
+
 }  // namespace mpshim::prim

@@ -49,5 +49,7 @@ void* load_library(const char* name);
 void* library_symbol(void* library, const char* symbol);
 /// The name of the exported symbol that holds `addr` (dladdr); nullptr when none.
 const char* symbol_at(const void* addr);
+/// True when `addr` lies in a loaded module's segments (its code or static data).
+bool in_module(const void* addr);
 
 }  // namespace mpshim::prim

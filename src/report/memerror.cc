@@ -81,12 +81,21 @@ void describe(prim::Writer& w, const MemError& e) {
       if (known) {
         w.str(", ").u64(e.addr - e.block).str(" byte(s) inside a ");
         block(e.freed ? "freed " : "");
-      } else if (track::g_check == track::CheckMode::Sample && e.mem == track::Memory::Host) {
+      } else if (track::g_check == track::CheckMode::Sample && e.mem == track::Memory::Host &&
+                 e.place == track::Place::Unknown) {
         // Sample mode keeps the history of sampled blocks only.
         w.str(", which is no block allocated now (freed already, or never returned by an allocation function)");
       } else {
         w.str(", which was never returned by an allocation function");
+        if (e.place == track::Place::Stack) w.str(": a stack address");
+        if (e.place == track::Place::Unmapped) w.str(": no memory is mapped there");
+        if (e.place == track::Place::Global) w.str(": a global (a loaded module's static data)");
       }
+      break;
+    case ErrorKind::SizeMismatch:
+      w.str(e.call != nullptr ? e.call : "operator delete").str(" of ").hex(e.addr).str(" given the size ");
+      w.u64(e.call_size).str(", a ").u64(e.size).str("-byte block allocated with ");
+      w.str(track::kind_name(e.alloc_kind)).str(" (the type deleted is not the type allocated)");
       break;
     case ErrorKind::Mismatch:
       w.u64(e.size).str("-byte ");
@@ -144,6 +153,14 @@ void write_json(prim::Writer& w, const MemError& e, int pid, const char* exe) {
   w.str(",\"call\":");
   if (e.call != nullptr) w.json_str(e.call);
   else w.str("null");
+  w.str(",\"call_size\":");
+  if (e.kind == ErrorKind::SizeMismatch) w.u64(e.call_size);
+  else w.str("null");
+  w.str(",\"place\":");
+  if (e.place == track::Place::Stack) w.str("\"stack\"");
+  else if (e.place == track::Place::Unmapped) w.str("\"unmapped\"");
+  else if (e.place == track::Place::Global) w.str("\"global\"");
+  else w.str("null");
   w.str(",\"memory\":\"").str(track::memory_name(e.mem)).str("\",\"stack\":");
   if (e.found == Found::Exit) w.str("null");
   else json_stack(w, e.access_stack);
@@ -154,7 +171,8 @@ void write_json(prim::Writer& w, const MemError& e, int pid, const char* exe) {
   }
   w.str("{\"address\":\"").hex(e.block).str("\",\"size\":").u64(e.size);
   w.str(",\"distance\":");
-  if (e.kind == ErrorKind::DoubleFree || e.kind == ErrorKind::Mismatch) w.str("null");
+  if (e.kind == ErrorKind::DoubleFree || e.kind == ErrorKind::Mismatch || e.kind == ErrorKind::SizeMismatch)
+    w.str("null");
   else w.u64(distance(e));
   w.str(",\"function\":").json_str(track::kind_name(e.alloc_kind));
   w.str(",\"freed\":").str(e.freed ? "true" : "false").str(",\"alloc_stack\":");

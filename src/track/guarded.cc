@@ -163,7 +163,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
   return reinterpret_cast<void*>(user);
 }
 
-bool guarded_free(void* ptr, Dealloc how, const char* call) {
+bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
   uintptr_t p = uintptr_t(ptr);
   if (g_len == 0) return false;
   MemError errs[2];
@@ -189,6 +189,10 @@ bool guarded_free(void* ptr, Dealloc how, const char* call) {
       release = true;
       if (mismatched(g.kind, how)) {
         e.kind = ErrorKind::Mismatch;
+        nerr = 1;
+      } else if (sized != kAnySize && sized != g.size) {
+        e.kind = ErrorKind::SizeMismatch;
+        e.call_size = sized;
         nerr = 1;
       }
       const unsigned char* last;

@@ -15,9 +15,9 @@ namespace mpshim::track {
 /// Limits: at most `slots` blocks live or freed at once (0: no limit), at most
 /// `freed_bytes` of freed ones kept inaccessible.
 void guarded_init(size_t slots, uint64_t freed_bytes);
-/// Frees `p` when it lies in a guarded block (reporting bad, double and mismatched frees
-/// and a changed tail); false when it does not.
-bool guarded_free(void* p, Dealloc how, const char* call);
+/// Frees `p` when it lies in a guarded block (reporting bad, double and mismatched frees,
+/// a sized delete's other size and a changed tail); false when it does not.
+bool guarded_free(void* p, Dealloc how, const char* call, uint64_t sized = kAnySize);
 /// The live guarded block starting at `p`: its size; false when none.
 bool guarded_size(const void* p, uint64_t* size);
 /// The records' mapping (never a root of the leak scan).

@@ -123,7 +123,7 @@ uintptr_t first_frame(uint32_t stack) {
 
 // lookup when the quick test failed: the error found and reported (or the block given
 // after a reported mismatch).
-MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind) {
+MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind, uint64_t sized) {
   const char* call = dealloc_name(how);
   if (!cpu::find_block(p, &b->slot, &b->usable, &b->tagp)) {
     if (!cpu::owns(p)) return -1;
@@ -169,21 +169,26 @@ MPSHIM_NOINLINE int lookup_slow(void* p, Dealloc how, Found_* b, bool check_kind
       e.kind = ErrorKind::Mismatch;
       report_error(e);  // the block is freed all the same
     }
+  } else if (sized != kAnySize && sized != size && !tag::internal(b->tag)) {
+    e.kind = ErrorKind::SizeMismatch;
+    e.call_size = sized;
+    report_error(e);  // freed all the same, as AddressSanitizer goes on after it
   }
   return 1;
 }
 
 // What free or realloc of `p` finds. 1: a live block starting at p (in *b); 0: an error,
-// reported; -1: not the allocator's memory.
-MPSHIM_INLINE int lookup(void* p, Dealloc how, Found_* b, bool check_kind) {
+// reported; -1: not the allocator's memory. `sized`: the size a sized delete was given.
+MPSHIM_INLINE int lookup(void* p, Dealloc how, Found_* b, bool check_kind, uint64_t sized = kAnySize) {
   if (MPSHIM_LIKELY(cpu::find_block(p, &b->slot, &b->usable, &b->tagp))) {
     uint64_t t = b->tag = b->tagp != nullptr ? load_tag(b->tagp) : 0;
     Kind k = tag::kind(t);
     if (MPSHIM_LIKELY(tag::live(t) && uintptr_t(p) == uintptr_t(b->slot) + front_of(k) &&
-                      !(check_kind && mismatched(k, how) && !tag::internal(t))))
+                      !(check_kind && mismatched(k, how) && !tag::internal(t)) &&
+                      (sized == kAnySize || sized == tag::size(t, b->usable))))
       return 1;
   }
-  return lookup_slow(p, how, b, check_kind);
+  return lookup_slow(p, how, b, check_kind, sized);
 }
 
 // A changed redzone of a block being freed, reported (out of line: errors are rare).
@@ -223,6 +228,7 @@ const char* error_name(ErrorKind k) {
     case ErrorKind::DoubleFree: return "double-free";
     case ErrorKind::BadFree: return "bad-free";
     case ErrorKind::Mismatch: return "alloc-dealloc-mismatch";
+    case ErrorKind::SizeMismatch: return "new-delete-type-mismatch";
   }
   return "memory error";
 }
@@ -317,10 +323,10 @@ bool freed_guarded(void* p, const char* call) {
   return true;
 }
 
-bool checked_free(void* p, Dealloc how) {
+bool checked_free(void* p, Dealloc how, uint64_t sized) {
   Found_ b;
-  int r = lookup(p, how, &b, true);
-  if (r < 0) return guarded_free(p, how, dealloc_name(how)) || freed_guarded(p, dealloc_name(how));
+  int r = lookup(p, how, &b, true, sized);
+  if (r < 0) return guarded_free(p, how, dealloc_name(how), sized) || freed_guarded(p, dealloc_name(how));
   if (r > 0) release(b, Found::Free);
   return true;
 }

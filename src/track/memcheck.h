@@ -25,6 +25,7 @@ enum class ErrorKind : uint8_t {
   DoubleFree,     ///< double-free
   BadFree,        ///< bad-free: not the start of a live block (interior, never returned)
   Mismatch,       ///< alloc-dealloc-mismatch: new/free, new[]/delete, malloc/delete, ...
+  SizeMismatch,   ///< new-delete-type-mismatch: a sized delete given another size than new got
 };
 const char* error_name(ErrorKind k);
 
@@ -37,6 +38,15 @@ enum class Found : uint8_t {
   Exit,     ///< the check of every block at exit
   Fault,    ///< a guard page: the faulting access itself
 };
+
+/// Where an address that is no memory of any allocator's lies (a bad free's): a program
+/// may hand over other memory of its own (another allocator's, its own mappings), which is
+/// never blamed, but an address in no mapping or on the stack is no heap block of anyone's.
+enum class Place : uint8_t { Unknown, Unmapped, Stack, Global };
+/// `addr`'s place by /proc/self/maps: Stack when its mapping holds the calling thread's
+/// stack pointer or is the main thread's stack, Global in a loaded module's segments;
+/// Unknown elsewhere or when the file cannot be read.
+Place place_of(uintptr_t addr);
 
 /// One memory error, with what is known of its block (the allocation history).
 struct MemError {
@@ -53,6 +63,8 @@ struct MemError {
   uint32_t alloc_stack = 0, free_stack = 0;
   uint32_t access_stack = 0;     ///< the bad call or access; 0: none (Found::Exit)
   const char* call = nullptr;    ///< function of the bad call ("free", "operator delete", "cuMemFree")
+  uint64_t call_size = 0;        ///< SizeMismatch: the size the sized delete was given
+  Place place = Place::Unknown;  ///< BadFree of no block: where the address lies
 };
 
 /// Receives every error found, outside the tracker's locks. Returns only when the program
@@ -80,6 +92,8 @@ uint32_t capture_from(uintptr_t pc);
 
 /// How the program frees: the name of each is what reports print.
 enum class Dealloc : uint8_t { Free, Delete, DeleteArray, Realloc };
+/// The size given to a free that takes none (all but the sized operator delete).
+constexpr uint64_t kAnySize = ~uint64_t(0);
 
 /// Function name of `how` ("free", "operator delete", ...).
 const char* dealloc_name(Dealloc how);
@@ -147,7 +161,7 @@ MPSHIM_INLINE bool skip_sample() {
 /// allocated: its tag cleared as tracking alone clears it, true, and the caller gives the
 /// slot back to the allocator. False for anything else (a sampled block, an error, another
 /// mode): the caller then goes through checked_free. Unsampled blocks keep no history.
-bool free_unsampled(void* p, Dealloc how);
+bool free_unsampled(void* p, Dealloc how, uint64_t sized = kAnySize);
 /// MPSHIM_GUARD_SIZE.
 extern uint64_t g_guard_size;
 /// True when a block of `size` goes on guard pages in full mode.
@@ -157,9 +171,10 @@ MPSHIM_INLINE bool guard_big(size_t size) { return g_check == CheckMode::Full &&
 void* guarded_alloc(size_t size, size_t align, Kind kind);
 
 /// Checks and frees `p` as `how` frees it: bad, double and mismatched frees are reported
-/// (a bad free is then ignored), redzones verified, the block quarantined or given back.
+/// (a bad free is then ignored), and so is a sized delete given another size (`sized`)
+/// than its block's; redzones verified, the block quarantined or given back.
 /// False when `p` is not the shim's memory at all (another allocator's: never blamed).
-bool checked_free(void* p, Dealloc how);
+bool checked_free(void* p, Dealloc how, uint64_t sized = kAnySize);
 /// For realloc: checks `p` as checked_free does without freeing it. 1 and the bytes to keep
 /// in `*size` (malloc_usable_size's, checked_usable) when it is a live block, 0 when an error was reported (leave it alone), -1
 /// when it is not the shim's memory.

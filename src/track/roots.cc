@@ -8,6 +8,7 @@
 #include "prim/fs.h"
 #include "prim/os.h"
 #include "prim/thread.h"
+#include "track/memcheck.h"
 
 namespace mpshim::track {
 namespace {
@@ -169,6 +170,23 @@ const char* read_maps(Scratch& scratch, size_t* len) {
       return buf;
     }
   }
+}
+
+Place place_of(uintptr_t addr) {
+  Scratch scratch;
+  size_t len;
+  const char* text = read_maps(scratch, &len);
+  if (text == nullptr) return Place::Unknown;
+  auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  uintptr_t lo, hi;
+  const char *s, *eol;
+  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
+    if (addr < lo || addr >= hi) continue;
+    bool main_stack = eol - s >= 7 && memcmp(eol - 7, "[stack]", 7) == 0;
+    if (main_stack || (sp >= lo && sp < hi)) return Place::Stack;
+    return prim::in_module(reinterpret_cast<const void*>(addr)) ? Place::Global : Place::Unknown;
+  }
+  return Place::Unmapped;
 }
 
 namespace {

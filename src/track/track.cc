@@ -299,11 +299,13 @@ bool on_free(void* p) {
   return true;
 }
 
-bool free_unsampled(void* p, Dealloc how) {
+bool free_unsampled(void* p, Dealloc how, uint64_t sized) {
   if (g_check != CheckMode::Sample) return false;
   uint64_t* t = cpu::tag_of(p);
   uint64_t v = t != nullptr ? load_tag(t) : 0;
   if (MPSHIM_UNLIKELY(!tag::live(v)) || (mismatched(tag::kind(v), how) && !tag::internal(v))) return false;
+  // A size to compare with: checked_free compares it (a big block's needs its usable size).
+  if (sized != kAnySize && ((v & tag::kSlack) != 0 || sized != tag::size(v, 0))) return false;
   store_tag(t, 0);
   if (MPSHIM_UNLIKELY(profile::on())) profile_free(p, v);
   return true;

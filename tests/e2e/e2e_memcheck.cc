@@ -46,6 +46,20 @@ const std::vector<Case> kCases = {
     {"interior", "light", "bad-free",
      {"8 byte(s) inside a 32-byte block", "in release_block", "in make_block"}},
     {"never", "light", "bad-free", {"never returned by an allocation function", "in release_block"}},
+    {"stack_free", "light", "bad-free",
+     {"free of 0x", "never returned by an allocation function: a stack address", "Bad call:", "in release_block"}},
+    {"stack_free", "sample", "bad-free", {"never returned by an allocation function: a stack address", "in release_block"}},
+    {"global_free", "light", "bad-free",
+     {"never returned by an allocation function: a global (a loaded module's static data)", "in release_block"}},
+    {"unmapped_free", "full", "bad-free",
+     {"never returned by an allocation function: no memory is mapped there", "Bad call:", "in release_block"}},
+    {"sized_delete", "light", "new-delete-type-mismatch",
+     {"operator delete of 0x", "given the size 72, a 4-byte block allocated with operator new", "Bad call:",
+      "in delete_wide", "Block allocated with operator new at:", "in make_object"}},
+    {"sized_delete", "sample", "new-delete-type-mismatch",
+     {"given the size 72, a 4-byte block allocated with operator new", "in delete_wide", "in make_object"}},
+    {"sized_delete", "full", "new-delete-type-mismatch",
+     {"given the size 72, a 4-byte block allocated with operator new", "in delete_wide", "in make_object"}},
     {"new_free", "light", "alloc-dealloc-mismatch",
      {"4-byte block", "allocated with operator new, freed with free", "in release_block", "in make_object"}},
     {"newarray_delete", "sample", "alloc-dealloc-mismatch",
@@ -124,6 +138,42 @@ BOOST_AUTO_TEST_CASE(sample_unsampled_double_free) {
   check_text(c, r.err);
 }
 
+// Sample mode, an unsampled block: the sized delete's size is compared all the same.
+BOOST_AUTO_TEST_CASE(sample_unsampled_sized_delete) {
+  Case c{"sized_delete", "sample", "new-delete-type-mismatch",
+         {"given the size 72, a 4-byte block allocated with operator new", "in delete_wide", "in make_object"}};
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), c.name};
+  cmd.env = {{"MPSHIM_CHECK", c.mode}, {"MPSHIM_ON_ERROR", "report"}, {"MPSHIM_SAMPLE_RATE", "1000000"}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  check_text(c, r.err);
+}
+
+// Memory the program mapped itself may be another allocator's: its free is never blamed,
+// only noted in one line, in every mode; without checks, a stack address is named as such.
+BOOST_DATA_TEST_CASE(own_mapping_free_is_no_error, boost::unit_test::data::make({"off", "sample", "light", "full"}),
+                     mode) {
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), "mapped_free"};
+  cmd.env = {{"MPSHIM_CHECK", mode}, {"MPSHIM_ON_ERROR", "abort"}};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+  BOOST_TEST(r.err.find("free of memory mpshim did not allocate 0x") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("mapped there") == std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(stack_free_without_checks_is_named) {
+  e2e::Command cmd;
+  cmd.argv = {e2e::built("memcheck_errors"), "stack_free"};
+  e2e::Result r = e2e::run(cmd);
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.err.find("free of memory mpshim did not allocate 0x") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find(" (a stack address); ignored") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(exit_code_counts_errors) {
   e2e::Result r = run(kCases[0], "report", {{"MPSHIM_LEAK_EXITCODE", "23"}});
   BOOST_TEST(r.exit_code == 23, r.describe());
@@ -157,6 +207,33 @@ BOOST_AUTO_TEST_CASE(json_report) {
   std::string rest((std::istreambuf_iterator<char>(lines)), std::istreambuf_iterator<char>());
   leaktest::Json leaks = leaktest::parse_json(rest);
   BOOST_TEST(leaks["summary"]["errors"].u64() == 1u);
+}
+
+// The JSON form names a sized delete's size and a bad free's place.
+BOOST_AUTO_TEST_CASE(json_call_size_and_place) {
+  auto first_error = [](const char* program) {
+    e2e::TempDir dir;
+    e2e::Result r = run(Case{program, "light", "", {}}, "report",
+                        {{"MPSHIM_REPORT", dir / "r.%p.json"}, {"MPSHIM_REPORT_FORMAT", "json"}});
+    BOOST_TEST(r.ok(), r.describe());
+    std::string text;
+    for (auto& entry : std::filesystem::directory_iterator(dir.path())) text = e2e::read_file(entry.path());
+    return leaktest::parse_json(text.substr(0, text.find('\n')));
+  };
+  leaktest::Json sized = first_error("sized_delete");
+  BOOST_TEST(sized["kind"].str() == "new-delete-type-mismatch");
+  BOOST_TEST(sized["call"].str() == "operator delete");
+  BOOST_TEST(sized["call_size"].u64() == 72u);
+  BOOST_TEST(sized["place"].is_null());
+  BOOST_TEST(sized["block"]["size"].u64() == 4u);
+  BOOST_TEST(sized["block"]["function"].str() == "operator new");
+  leaktest::Json stack = first_error("stack_free");
+  BOOST_TEST(stack["kind"].str() == "bad-free");
+  BOOST_TEST(stack["place"].str() == "stack");
+  BOOST_TEST(stack["call_size"].is_null());
+  BOOST_TEST(stack["block"].is_null());
+  BOOST_TEST(first_error("unmapped_free")["place"].str() == "unmapped");
+  BOOST_TEST(first_error("global_free")["place"].str() == "global");
 }
 
 // malloc_usable_size's bytes survive realloc in every mode (tracking alone too, which

@@ -28,6 +28,11 @@ extern "C" __attribute__((noinline)) void write_byte(char* p, long i) {
 extern "C" __attribute__((noinline)) int* make_object() { return new int(3); }
 extern "C" __attribute__((noinline)) int* make_array() { return new int[3]; }
 extern "C" __attribute__((noinline)) void delete_object(int* p) { delete p; }
+// A sized delete of a bigger type than the block was made for (no virtual destructor).
+struct Wide {
+  long words[9];
+};
+extern "C" __attribute__((noinline)) void delete_wide(Wide* p) { delete p; }
 
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
@@ -64,6 +69,25 @@ int main(int argc, char** argv) {
     // A small block's 4 MiB chunk starts with the allocator's header: never a block.
     char* p = make_block(32);
     release_block(reinterpret_cast<void*>(uintptr_t(p) & ~((uintptr_t(1) << 22) - 1)));
+  } else if (!strcmp(c, "stack_free")) {
+    char local[64];
+    asm volatile("" ::"r"(local) : "memory");
+    release_block(local + 8);
+  } else if (!strcmp(c, "global_free")) {
+    static char table[64];
+    release_block(table + 16);
+  } else if (!strcmp(c, "unmapped_free")) {
+    // A page mapped and given back: nothing is mapped there any more.
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED || munmap(m, 4096) != 0) return 7;
+    release_block(static_cast<char*>(m) + 16);
+  } else if (!strcmp(c, "mapped_free")) {
+    // The program's own mapping: no heap of the shim's, but maybe another allocator's.
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 7;
+    release_block(static_cast<char*>(m) + 16);
+  } else if (!strcmp(c, "sized_delete")) {
+    delete_wide(reinterpret_cast<Wide*>(make_object()));
   } else if (!strcmp(c, "new_free")) {
     release_block(make_object());
   } else if (!strcmp(c, "newarray_delete")) {
