@@ -153,8 +153,10 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     }
   }
   uintptr_t user = (map + data - size) & ~(uintptr_t(align) - 1);
-  // The few bytes between the block and the guard page (alignment) get the redzone
-  // pattern, checked at free; full mode fills the block itself as it fills others.
+  // The bytes of its pages before the block and the few between it and the guard page
+  // (alignment) get the redzone pattern, checked at free; full mode fills the block itself
+  // as it fills others.
+  __builtin_memset(reinterpret_cast<void*>(map), kRedzoneByte, user - map);
   auto* end = reinterpret_cast<unsigned char*>(user + size);
   __builtin_memset(end, kRedzoneByte, reinterpret_cast<unsigned char*>(map + data) - end);
   if (g_check == CheckMode::Full && kind != Kind::Calloc)
@@ -198,10 +200,15 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       const unsigned char* last;
       const unsigned char* tail = reinterpret_cast<const unsigned char*>(g.user + g.size);
       const unsigned char* bad = find_changed(tail, g.map + g.data - uintptr_t(tail), kRedzoneByte, &last);
+      ErrorKind kind = ErrorKind::HeapOverflow;
+      if (bad == nullptr) {
+        bad = find_changed(reinterpret_cast<const unsigned char*>(g.map), g.user - g.map, kRedzoneByte, &last);
+        kind = ErrorKind::HeapUnderflow;
+      }
       if (bad != nullptr) {
         MemError& o = errs[nerr++];
         fill_error(g, &o);
-        o.kind = ErrorKind::HeapOverflow;
+        o.kind = kind;
         o.found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
         o.addr = uintptr_t(bad);
         o.last = uintptr_t(last);
