@@ -8,6 +8,7 @@
 #include "cpu/heap.h"
 #include "entry/entry.h"
 #include "entry/real.h"
+#include "prim/os.h"
 #include "prim/thread.h"
 #include "report/report.h"
 
@@ -35,20 +36,24 @@ void sink(const track::MemError& e) {
 }
 
 // A fault on a guard page: report it, then either make the page accessible and go on, or
-// put the default action back so that the access faults again and ends the process as it
-// would have without the shim. Any other fault is not ours: default action too.
+// put the default action back and end the process with the same signal, as it would have
+// ended without the shim (before the access runs again: writing the report may have mapped
+// memory where an underflow faulted). Any other fault is not ours: default action, and the
+// access faults again.
 void on_fault(int, void* info, void* context) {
   uintptr_t addr = prim::fault_address(info);
   track::MemError e;
   bool recover = go_on();
-  if (!track::guarded_fault(addr, recover, &e)) {
+  if (!track::guarded_fault(addr, &recover, &e)) {
     prim::release_signal(kSigSegv, on_fault);
     return;
   }
   e.write = prim::fault_was_write(context);
   e.access_stack = track::capture_from(prim::context_pc(context));
   write_error(e);
-  if (!recover) prim::release_signal(kSigSegv, on_fault);
+  if (recover) return;
+  prim::release_signal(kSigSegv, on_fault);
+  prim::signal_thread(prim::os_gettid(), kSigSegv);  // delivered as the handler returns
 }
 
 }  // namespace

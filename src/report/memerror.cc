@@ -56,6 +56,7 @@ void describe(prim::Writer& w, const MemError& e) {
       block("");
       break;
     case ErrorKind::HeapUnderflow:
+      if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr).str(", ");
       w.u64(distance(e)).str(" byte(s) before the start of a ");
       block("");
       break;

@@ -11,7 +11,7 @@ namespace {
 enum class State : uint8_t { Live, Freed, Open };  // Open: reported, made accessible
 
 struct Guarded {
-  uintptr_t map;     // data pages, then one guard page
+  uintptr_t map;     // data pages, between two guard pages (map - page() and map + data)
   size_t data;       // bytes of data pages
   uintptr_t user;
   uint64_t size;
@@ -19,7 +19,7 @@ struct Guarded {
   uint32_t alloc_stack, free_stack;
   Kind kind;
   State state;
-  bool guard_open;
+  bool guard_open;  // a reported fault made a guard page accessible
 };
 
 prim::Lock g_lock;
@@ -70,7 +70,7 @@ bool evict_oldest() {
   Guarded g = g_items[best];
   remove_at(size_t(best));
   g_freed_bytes -= g.data;
-  prim::os_unmap(reinterpret_cast<void*>(g.map), g.data + page());
+  prim::os_unmap(reinterpret_cast<void*>(g.map - page()), g.data + 2 * page());
   return true;
 }
 
@@ -95,9 +95,11 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
       best = long(i);
   if (best < 0 || g_items[best].data != data) return false;
   Guarded& g = g_items[best];
-  // A reported fault may have opened its guard page (with its data pages once freed).
-  if (g.guard_open || g.state == State::Open)
+  // A reported fault may have opened its guard pages (with its data pages once freed).
+  if (g.guard_open || g.state == State::Open) {
+    prim::os_protect(reinterpret_cast<void*>(g.map - page()), page(), false);
     prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
+  }
   if (!prim::os_protect(reinterpret_cast<void*>(g.map), g.data, true)) return false;
   g_freed_bytes -= g.data;
   *map = g.map;
@@ -129,8 +131,10 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     }
   }
   if (map == 0) {
-    map = uintptr_t(prim::os_map(data + pg));
-    if (map == 0) return nullptr;
+    uintptr_t base = uintptr_t(prim::os_map(data + 2 * pg));
+    if (base == 0) return nullptr;
+    map = base + pg;
+    prim::os_protect(reinterpret_cast<void*>(base), pg, false);
     prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
     bool ok;
     {
@@ -148,7 +152,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
       }
     }
     if (!ok) {
-      prim::os_unmap(reinterpret_cast<void*>(map), data + pg);
+      prim::os_unmap(reinterpret_cast<void*>(map - pg), data + 2 * pg);
       return nullptr;
     }
   }
@@ -258,10 +262,30 @@ bool guarded_size(const void* p, uint64_t* size) {
   return true;
 }
 
-bool guarded_fault(uintptr_t addr, bool recover, MemError* e) {
+bool guarded_fault(uintptr_t addr, bool* go_on, MemError* e) {
   prim::Guard l(g_lock);
   long i = holder(addr);
-  if (i < 0) return false;
+  if (i < 0) {
+    // The guard page below a block's pages: an underflow past its first page.
+    size_t lo = 0, hi = g_len;  // the first block mapped above addr
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (g_items[mid].map <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo == g_len || g_items[lo].map - addr > page()) return false;
+    Guarded& g = g_items[lo];
+    fill_error(g, e);
+    e->found = Found::Fault;
+    e->addr = addr;
+    e->kind = ErrorKind::HeapUnderflow;
+    if (*go_on) {
+      prim::os_protect(reinterpret_cast<void*>(g.map - page()), page(), true);
+      g.guard_open = true;
+    }
+    return true;
+  }
+  bool recover = *go_on;
   Guarded& g = g_items[i];
   uintptr_t guard = g.map + g.data;
   fill_error(g, e);
@@ -293,14 +317,15 @@ void guarded_lock() { g_lock.lock(); }
 void guarded_unlock() { g_lock.unlock(); }
 
 bool follows_guard_page(uintptr_t addr) {
-  // Items are sorted by mapping: the one whose pages and guard end at `addr`.
+  // Items are sorted by mapping: the one whose pages and guard end at `addr`, or whose
+  // pages start there (above their own lower guard page).
   size_t lo = 0, hi = g_len;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     if (g_items[mid].map + g_items[mid].data + page() < addr) lo = mid + 1;
     else hi = mid;
   }
-  return lo < g_len && g_items[lo].map + g_items[lo].data + page() == addr;
+  return lo < g_len && (g_items[lo].map + g_items[lo].data + page() == addr || g_items[lo].map == addr);
 }
 
 void guarded_before_fork() { g_lock.lock(); }

@@ -1,5 +1,5 @@
 // Guarded blocks of the memory-error checks: a block alone at the end of its own pages,
-// followed by an inaccessible guard page, whose pages become inaccessible when it is freed
+// between two inaccessible guard pages, whose pages become inaccessible when it is freed
 // (and stay so for a while). An overflow or a use after free then faults at the access
 // itself. MPSHIM_CHECK=sample places one allocation in MPSHIM_SAMPLE_RATE so (at most
 // MPSHIM_SAMPLE_SLOTS live or freed at once); full places every block above
@@ -26,8 +26,9 @@ void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx
 /// and the allocator's, as at fork).
 void guarded_lock();
 void guarded_unlock();
-/// With guarded_lock held: true when `addr` is the end of a guarded block's guard page, so
-/// that the mapping starting there is not taken for a thread stack above its guard page.
+/// With guarded_lock held: true when `addr` is the end of a guarded block's upper guard
+/// page or the start of its pages (above its lower one), so that the mapping starting there
+/// is not taken for a thread stack above its guard page.
 bool follows_guard_page(uintptr_t addr);
 void guarded_before_fork();
 void guarded_after_fork_parent();

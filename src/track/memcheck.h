@@ -185,9 +185,11 @@ void checked_release(void* p, Found found);
 /// must stay untouched); 0 when `p` is none.
 size_t checked_usable(const void* p);
 
-/// A SIGSEGV at `addr`: true when it hit a guarded block (or its guard page), with the
-/// error in `*e`; `recover` then makes that page accessible so the access can go on.
-bool guarded_fault(uintptr_t addr, bool recover, MemError* e);
+/// A SIGSEGV at `addr`: true when it hit a guarded block (or its guard page, or the page
+/// right below a live one: an underflow), with the error in `*e`. `*recover` (in) makes
+/// that page accessible so the access can go on; out: whether it could (not for a page
+/// that is not the block's).
+bool guarded_fault(uintptr_t addr, bool* recover, MemError* e);
 
 /// At exit: verifies every live block's redzones and the quarantined blocks' patterns.
 void check_all_blocks();

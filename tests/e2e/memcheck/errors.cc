@@ -112,6 +112,12 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     write_byte(p, 64);
     release_block(p);
+  } else if (!strcmp(c, "sample_underflow")) {
+    // A sampled block of a whole page starts on its page: an underflow lands in the guard
+    // page below.
+    char* p = make_block(4096);
+    write_byte(p, -32);
+    release_block(p);
   } else if (!strcmp(c, "sample_uaf")) {
     char* p = make_block(64);
     release_block(p);
