@@ -103,7 +103,7 @@ void* calloc_checked(size_t n, size_t size) {
 }
 
 void free_checked(void* p, track::Dealloc how) {
-  if (!track::checked_free(p, how)) bad_free(p);
+  if (!track::checked_free(p, how)) bad_free(p, how);
 }
 
 void* realloc_checked(void* p, size_t size) {
