@@ -9,7 +9,9 @@ MPSHIM_EXPORT void* malloc(size_t n) { return entry::alloc(n, track::Kind::Mallo
 MPSHIM_EXPORT void free(void* p) { entry::free(p); }
 MPSHIM_EXPORT void* calloc(size_t n, size_t size) { return entry::calloc(n, size); }
 MPSHIM_EXPORT void* realloc(void* p, size_t n) { return entry::realloc(p, n); }
-MPSHIM_EXPORT void* reallocarray(void* p, size_t n, size_t size) { return entry::reallocarray(p, n, size); }
+// `&realloc` is read from the GOT: the process's realloc, which is not this one when the
+// program defines its own (entry.h).
+MPSHIM_EXPORT void* reallocarray(void* p, size_t n, size_t size) { return entry::reallocarray(p, n, size, &realloc); }
 MPSHIM_EXPORT int posix_memalign(void** out, size_t align, size_t n) { return entry::posix_memalign(out, align, n); }
 MPSHIM_EXPORT void* aligned_alloc(size_t align, size_t n) { return entry::aligned_alloc(align, n); }
 MPSHIM_EXPORT void* memalign(size_t align, size_t n) { return entry::memalign(align, n); }

@@ -16,6 +16,7 @@
 #include "entry/cuda.h"
 #include "entry/cuda_cache.h"
 #include "entry/real.h"
+#include "entry/program_heap.h"
 #include "entry/sandbox.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
@@ -82,6 +83,7 @@ void init() {
   // glibc's fork resets it in the child.
   if (g_mode == kOn) pthread_atfork(stdio_fork_prepare, stdio_fork_parent, nullptr);
   g_init.store(2, std::memory_order_release);
+  find_program_heap();
   if (c.verbose) config::dump(c);
 }
 
@@ -120,11 +122,11 @@ void* calloc_cold(size_t n, size_t size) {
   return alloc_cold(total, 16, track::Kind::Calloc);  // bootstrap memory is zeroed
 }
 
-void free_cold(void* p) {
+void free_cold(void* p, track::Dealloc how) {
   if (is_bootstrap(p)) return;
   ensure_init();
   if (g_mode == kOff) return g_real.free(p);
-  if (g_mode == kOn) free(p);
+  if (g_mode == kOn) free(p, how);
 }
 
 // Under the checks: free() or delete of device, managed or pinned memory that CUDA handed
@@ -140,11 +142,14 @@ static bool report_cuda_memory_freed(void* p) {
   return true;
 }
 
+// A free the allocator cannot honour: a block of the program's own heap goes to the
+// program's free or delete (program_heap.h); anything else is reported and left alone.
 void bad_free(void* p, track::Dealloc how) {
   static std::atomic<int> reported{0};
   if (is_bootstrap(p)) return;
   if (track::checking() && report_cuda_memory_freed(p)) return;
   bool ours = cpu::owns(p);
+  if (!ours && program_free(p, how)) return;
   if (!ours) cpu::g_counters.foreign_frees.fetch_add(1, std::memory_order_relaxed);
   int seen = reported.fetch_add(1, std::memory_order_relaxed);
   // Memory of another allocator's is left alone unblamed, but an address on the stack or
@@ -243,13 +248,13 @@ void* realloc(void* p, size_t size) {
   return n;
 }
 
-void* reallocarray(void* p, size_t n, size_t size) {
+void* reallocarray(void* p, size_t n, size_t size, void* (*scope_realloc)(void*, size_t)) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return nullptr;
   }
-  return realloc(p, total);
+  return scope_realloc(p, total);
 }
 
 static bool valid_align(size_t align) { return align != 0 && (align & (align - 1)) == 0; }

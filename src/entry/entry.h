@@ -24,10 +24,11 @@ void init();
 // Cold paths: start-up, host off, tracking, bad frees.
 MPSHIM_NOINLINE void* alloc_cold(size_t size, size_t align, track::Kind kind);
 MPSHIM_NOINLINE void* calloc_cold(size_t n, size_t size);
-MPSHIM_NOINLINE void free_cold(void* p);
+MPSHIM_NOINLINE void free_cold(void* p, track::Dealloc how);
 MPSHIM_NOINLINE void* realloc_cold(void* p, size_t size);
 MPSHIM_NOINLINE size_t usable_cold(void* p);
-/// Reports a free (`how`) the allocator cannot honour; the memory is left alone.
+/// A free the allocator cannot honour: a block of the program's own heap goes to the
+/// program's free or delete (program_heap.h); anything else is reported and left alone.
 void bad_free(void* p, track::Dealloc how = track::Dealloc::Free);
 
 /// Any allocation in host mode, with the tracker told.
@@ -73,12 +74,16 @@ MPSHIM_INLINE void free(void* p, track::Dealloc how = track::Dealloc::Free,
     if (MPSHIM_UNLIKELY(!cpu::free_fast(p))) bad_free(p, how);
     return;
   }
-  free_cold(p);
+  free_cold(p, how);
 }
 
 void* calloc(size_t n, size_t size);
 void* realloc(void* p, size_t size);
-void* reallocarray(void* p, size_t n, size_t size);
+/// glibc's reallocarray: realloc(p, n * size) unless the product overflows. It calls the
+/// `realloc` the process resolves (`scope_realloc`), as glibc's does: in a program that
+/// brings its own malloc family without reallocarray (Chromium, Firefox), that is the
+/// program's, and a block never crosses from one heap to the other.
+void* reallocarray(void* p, size_t n, size_t size, void* (*scope_realloc)(void*, size_t));
 int posix_memalign(void** out, size_t align, size_t size);
 void* aligned_alloc(size_t align, size_t size);
 void* memalign(size_t align, size_t size);

@@ -110,6 +110,22 @@ BOOST_AUTO_TEST_CASE(dlopen_deepbind, *boost::unit_test::precondition(ShimPreloa
   }
 }
 
+// A program that defines malloc, free, calloc, realloc, new and delete itself (Chromium,
+// Firefox) but not reallocarray or sized delete: the shim's must call the program's realloc
+// and delete, as glibc's and libstdc++'s do, so that no block crosses between the heaps.
+BOOST_AUTO_TEST_CASE(program_brings_its_own_malloc) {
+  for (const char* leaks : {"0", "1"})
+  for (const char* check : {"off", "light"}) {
+    e2e::Command c;
+    c.argv = {e2e::built("own_malloc")};
+    c.env = {{"MPSHIM_LEAKS", leaks}, {"MPSHIM_CHECK", check}};
+    e2e::Result r = e2e::run(c);
+    BOOST_TEST(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+    BOOST_TEST(r.out == "ok\n");
+    BOOST_TEST(e2e::shim_lines(r.err).empty(), r.err);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Under an address-space limit (RLIMIT_AS, `ulimit -v`) 1 GiB above what the process maps,
