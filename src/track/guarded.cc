@@ -107,6 +107,31 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
   return true;
 }
 
+// A live guarded block's slack before and after it, verified; fills *e when one changed.
+bool slack_intact(const Guarded& g, MemError* e) {
+  const unsigned char* last;
+  const unsigned char* tail = reinterpret_cast<const unsigned char*>(g.user + g.size);
+  const unsigned char* bad = find_changed(tail, g.map + g.data - uintptr_t(tail), kRedzoneByte, &last);
+  e->kind = ErrorKind::HeapOverflow;
+  if (bad == nullptr) {
+    bad = find_changed(reinterpret_cast<const unsigned char*>(g.map), g.user - g.map, kRedzoneByte, &last);
+    e->kind = ErrorKind::HeapUnderflow;
+  }
+  if (bad == nullptr) return true;
+  fill_error(g, e);
+  e->addr = uintptr_t(bad);
+  e->last = uintptr_t(last);
+  return false;
+}
+
+// The bytes of a block's pages before it and the few between it and the guard page
+// (alignment) get the redzone pattern, checked at free and at exit. Written before the
+// block's record is live: a process forked meanwhile never finds a live one unwritten.
+void fill_slack(uintptr_t map, size_t data, uintptr_t user, size_t size) {
+  __builtin_memset(reinterpret_cast<void*>(map), kRedzoneByte, user - map);
+  __builtin_memset(reinterpret_cast<void*>(user + size), kRedzoneByte, map + data - (user + size));
+}
+
 }  // namespace
 
 void guarded_init(size_t slots, uint64_t freed_bytes) {
@@ -120,14 +145,15 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
   if (align < 16) align = 16;
   size_t data = (size + pg - 1) & ~(pg - 1);
   if (data == 0) data = pg;
+  auto user_at = [&](uintptr_t map) { return (map + data - size) & ~(uintptr_t(align) - 1); };
   uint32_t stack = capture_current();
   uintptr_t map = 0;
   {
     prim::Guard l(g_lock);
     size_t at;
     if (reuse_oldest(data, &map, &at)) {
-      uintptr_t user = (map + data - size) & ~(uintptr_t(align) - 1);
-      g_items[at] = Guarded{map, data, user, size, 0, stack, 0, kind, State::Live, false};
+      fill_slack(map, data, user_at(map), size);
+      g_items[at] = Guarded{map, data, user_at(map), size, 0, stack, 0, kind, State::Live, false};
     }
   }
   if (map == 0) {
@@ -136,6 +162,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     map = base + pg;
     prim::os_protect(reinterpret_cast<void*>(base), pg, false);
     prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
+    fill_slack(map, data, user_at(map), size);
     bool ok;
     {
       prim::Guard l(g_lock);
@@ -146,8 +173,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
         size_t at = 0;
         while (at < g_len && g_items[at].map < map) ++at;
         for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
-        g_items[at] = Guarded{map, data, (map + data - size) & ~(uintptr_t(align) - 1), size, 0, stack, 0,
-                              kind, State::Live, false};
+        g_items[at] = Guarded{map, data, user_at(map), size, 0, stack, 0, kind, State::Live, false};
         ++g_len;
       }
     }
@@ -156,13 +182,8 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
       return nullptr;
     }
   }
-  uintptr_t user = (map + data - size) & ~(uintptr_t(align) - 1);
-  // The bytes of its pages before the block and the few between it and the guard page
-  // (alignment) get the redzone pattern, checked at free; full mode fills the block itself
-  // as it fills others.
-  __builtin_memset(reinterpret_cast<void*>(map), kRedzoneByte, user - map);
-  auto* end = reinterpret_cast<unsigned char*>(user + size);
-  __builtin_memset(end, kRedzoneByte, reinterpret_cast<unsigned char*>(map + data) - end);
+  uintptr_t user = user_at(map);
+  // Full mode fills the block itself as it fills others.
   if (g_check == CheckMode::Full && kind != Kind::Calloc)
     __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
   record_foreign(reinterpret_cast<void*>(user), size, kind, stack);
@@ -201,22 +222,7 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
         e.call_size = sized;
         nerr = 1;
       }
-      const unsigned char* last;
-      const unsigned char* tail = reinterpret_cast<const unsigned char*>(g.user + g.size);
-      const unsigned char* bad = find_changed(tail, g.map + g.data - uintptr_t(tail), kRedzoneByte, &last);
-      ErrorKind kind = ErrorKind::HeapOverflow;
-      if (bad == nullptr) {
-        bad = find_changed(reinterpret_cast<const unsigned char*>(g.map), g.user - g.map, kRedzoneByte, &last);
-        kind = ErrorKind::HeapUnderflow;
-      }
-      if (bad != nullptr) {
-        MemError& o = errs[nerr++];
-        fill_error(g, &o);
-        o.kind = kind;
-        o.found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
-        o.addr = uintptr_t(bad);
-        o.last = uintptr_t(last);
-      }
+      if (!slack_intact(g, &errs[nerr])) errs[nerr++].found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
       // Its record goes first: a leak scan (here or in a child forked meanwhile) must
       // never read pages that are about to become inaccessible.
       forget_foreign(ptr);
@@ -251,6 +257,19 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
     report_error(errs[k]);
   }
   return true;
+}
+
+void guarded_verify_all() {
+  if (g_len == 0) return;
+  constexpr size_t kMaxErrors = 8;
+  MemError errs[kMaxErrors];
+  size_t n = 0;
+  {
+    prim::Guard l(g_lock);
+    for (size_t i = 0; i < g_len && n < kMaxErrors; ++i)
+      if (g_items[i].state == State::Live && !slack_intact(g_items[i], &errs[n])) errs[n++].found = Found::Exit;
+  }
+  for (size_t i = 0; i < n; ++i) report_error(errs[i]);
 }
 
 bool guarded_size(const void* p, uint64_t* size) {

@@ -20,6 +20,8 @@ void guarded_init(size_t slots, uint64_t freed_bytes);
 bool guarded_free(void* p, Dealloc how, const char* call, uint64_t sized = kAnySize);
 /// The live guarded block starting at `p`: its size; false when none.
 bool guarded_size(const void* p, uint64_t* size);
+/// At exit: verifies the slack around every live guarded block (reported as found at exit).
+void guarded_verify_all();
 /// The records' mapping (never a root of the leak scan).
 void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 /// Holds the guarded blocks' lock around a leak check (taken before the foreign records'

@@ -385,12 +385,14 @@ void verify_tagged(void* start, size_t usable, uint64_t* t, void* ctx) {
 }  // namespace
 
 void check_all_blocks() {
+  if (g_check == CheckMode::Sample) return guarded_verify_all();
   if (g_check != CheckMode::Light && g_check != CheckMode::Full) return;
   ExitScan s;
   cpu::lock_all();
   cpu::for_each_tagged(verify_tagged, &s);
   cpu::unlock_all();
   for (size_t i = 0; i < s.n; ++i) report_error(s.errs[i]);
+  guarded_verify_all();
   history_verify_all();
 }
 

@@ -191,7 +191,8 @@ size_t checked_usable(const void* p);
 /// that is not the block's).
 bool guarded_fault(uintptr_t addr, bool* recover, MemError* e);
 
-/// At exit: verifies every live block's redzones and the quarantined blocks' patterns.
+/// At exit: verifies every live block's redzones (a guarded block's: its slack) and the
+/// quarantined blocks' patterns.
 void check_all_blocks();
 
 /// For the leak check: extra bytes before a live block's requested size that its scan

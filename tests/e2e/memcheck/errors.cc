@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
     char* p = make_block(32);
     write_byte(p, -1);
     release_block(p);
+  } else if (!strcmp(c, "underflow_kept")) {
+    // Never freed: found by the check at exit.
+    g_kept[0] = make_block(32);
+    write_byte(static_cast<char*>(g_kept[0]), -1);
   } else if (!strcmp(c, "double")) {
     char* p = make_block(32);
     release_block(p);
