@@ -114,11 +114,12 @@ BOOST_AUTO_TEST_CASE(dlopen_deepbind, *boost::unit_test::precondition(ShimPreloa
 // Firefox) but not reallocarray or sized delete: the shim's must call the program's realloc
 // and delete, as glibc's and libstdc++'s do, so that no block crosses between the heaps.
 BOOST_AUTO_TEST_CASE(program_brings_its_own_malloc) {
+  for (const char* host : {"on", "off"})
   for (const char* leaks : {"0", "1"})
   for (const char* check : {"off", "light"}) {
     e2e::Command c;
     c.argv = {e2e::built("own_malloc")};
-    c.env = {{"MPSHIM_LEAKS", leaks}, {"MPSHIM_CHECK", check}};
+    c.env = {{"MPSHIM_HOST", host}, {"MPSHIM_LEAKS", leaks}, {"MPSHIM_CHECK", check}};
     e2e::Result r = e2e::run(c);
     BOOST_TEST(r.ok(), "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
     BOOST_TEST(r.out == "ok\n");
