@@ -512,11 +512,26 @@ struct State {
 // alone); kEnd: any other end of the walk.
 enum Step { kStepped, kEnd, kEndRule, kFail };
 
+// The rule of return address `pc`: from the thread's own cache (`m`, may be null), else
+// the shared one, else the module's unwind table.
+MPSHIM_INLINE uint64_t rule_at(uintptr_t pc, WalkMemo* m) {
+  if (m == nullptr) {
+    uint64_t packed = cached_rule(pc);
+    return MPSHIM_LIKELY(packed != 0) ? packed : find_rule(pc);
+  }
+  size_t i = size_t(pc ^ (pc >> 9)) & (WalkMemo::kRules - 1);
+  if (MPSHIM_LIKELY(m->rule_pc[i] == pc)) return m->rule[i];
+  uint64_t packed = cached_rule(pc);
+  if (MPSHIM_UNLIKELY(packed == 0)) packed = find_rule(pc);
+  m->rule_pc[i] = pc;
+  m->rule[i] = packed;
+  return packed;
+}
+
 // Moves `s` to the caller's frame by the rule of s.pc. *bp_at and *cfa_at get the words
 // read besides the return address, *flags what the step did with rbp (WalkMemo's flags).
-MPSHIM_INLINE Step step(State& s, uintptr_t* bp_at, uintptr_t* cfa_at, uint8_t* flags) {
-  uint64_t packed = cached_rule(s.pc);
-  if (MPSHIM_UNLIKELY(packed == 0)) packed = find_rule(s.pc);
+MPSHIM_INLINE Step step(State& s, uintptr_t* bp_at, uintptr_t* cfa_at, uint8_t* flags, WalkMemo* m) {
+  uint64_t packed = rule_at(s.pc, m);
   Rule r = unpack(packed);
   uintptr_t cfa;
   if (r.kind == kCfaSp) {
@@ -677,6 +692,10 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo, size_t* walked, Wa
   }
   constexpr size_t kKept = WalkMemo::kFrames;
   WalkMemo* m = memo;
+  if (m != nullptr && m->rules_generation != generation) {
+    memset(m->rule_pc, 0, sizeof m->rule_pc);
+    m->rules_generation = generation;
+  }
   size_t old_n = m != nullptr && m->generation == generation ? m->n : 0;
   // Until the walk first meets a frame of the last walk, its frames wait in `fresh`; then
   // the last walk's entries from there on move to the current index, the fresh frames fill
@@ -723,7 +742,7 @@ size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo, size_t* walked, Wa
     }
     out[n] = s.pc;
     Entry e{s, 0, 0, 0};
-    Step st = n + 1 == max ? kEnd : step(s, &e.bp_at, &e.cfa_at, &e.flags);
+    Step st = n + 1 == max ? kEnd : step(s, &e.bp_at, &e.cfa_at, &e.flags, m);
     if (st == kFail) {
       if (m != nullptr) {
         m->n = 0;

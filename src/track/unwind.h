@@ -43,6 +43,14 @@ struct WalkMemo {
   /// (0 when it read none).
   uintptr_t bp_at[kFrames], cfa_at[kFrames];
   uint8_t flags[kFrames];
+
+  /// The thread's own small cache of frame rules (return address -> packed rule), in front
+  /// of the shared one: a thread walks through a few hundred return addresses over and over,
+  /// and the shared table's lines, spread over a megabyte, are mostly cold.
+  static constexpr size_t kRules = 256;
+  uint32_t rules_generation;  ///< walk_forget's count when the rules were cached
+  uintptr_t rule_pc[kRules];
+  uint64_t rule[kRules];
 };
 
 /// The stacks a thread walked last, each with a value of the caller's (its stack id) and the
