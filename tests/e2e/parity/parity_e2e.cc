@@ -154,6 +154,9 @@ const Program kPrograms[] = {
     {"table_cycle", "table_cycle.c", 0, {200, 1, 1}, {144, 3, 3},
      {{"direct", "new_table", "@table", 200, 1, "calloc"},
       {"indirect", "new_column", "@column", 144, 3, "calloc"}}},
+    {"sampled_page", "sampled_page.c", 0, {200, 2, 2}, {0, 0, 0},
+     {{"direct", "new_payload", "@payload", 200, 2, "malloc"},
+      {"reachable", "new_label", "@label", 40000, 40, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -237,6 +240,20 @@ BOOST_DATA_TEST_CASE(reused_slot_in_check_modes,
     BOOST_TEST(r.status == 0);
     for (const Program& p : kPrograms)
       if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
+  }
+}
+
+// A sampled block that takes over the page of one freed earlier: what the freed block left
+// there, before the new block or inside it, is gone.
+BOOST_DATA_TEST_CASE(sampled_block_on_a_reused_page, bdata::make(kOpts), opt) {
+  RunOptions o = with_reachable();
+  o.env.push_back({"MPSHIM_CHECK", "sample"});
+  o.env.push_back({"MPSHIM_SAMPLE_RATE", "1"});
+  Run r = run_prog("sampled_page", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    for (const Program& p : kPrograms)
+      if (std::strcmp(p.name, "sampled_page") == 0) check_program(p, the_report(r), true);
   }
 }
 
