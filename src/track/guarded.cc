@@ -101,6 +101,9 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
     prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
   }
   if (!prim::os_protect(reinterpret_cast<void*>(g.map), g.data, true)) return false;
+  // A one-page block kept its page (guarded_free): its pointers, before the new block or
+  // inside it, would keep what it pointed to reachable. Bigger ones were purged (zeroes).
+  if (g.data == page()) __builtin_memset(reinterpret_cast<void*>(g.map), 0, g.data);
   g_freed_bytes -= g.data;
   *map = g.map;
   *at = size_t(best);

@@ -401,7 +401,9 @@ void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   bool root = tag::ignored(v) || tag::internal(v) || starts_in_dynamic_linker(id);
   bool driver = !root && from_driver(*st, id);
   // Full mode's front redzone lies between the slot's start and the block: scanned too.
-  ScanBlock b{uintptr_t(start), tag::size(v, usable) + scan_front(tag::kind(v)), v, root || driver,
+  // A pointer to a zero-byte block's address refers to it, so that byte counts as well.
+  uint64_t size = tag::size(v, usable), front = scan_front(tag::kind(v));
+  ScanBlock b{uintptr_t(start), front + (size == 0 && front != 0 ? 1 : size), v, root || driver,
               Reach::Unvisited};
   b.driver = driver;
   b.first = id;  // stack ids are handed out in the order the sites are first seen

@@ -154,6 +154,15 @@ const Program kPrograms[] = {
     {"table_cycle", "table_cycle.c", 0, {200, 1, 1}, {144, 3, 3},
      {{"direct", "new_table", "@table", 200, 1, "calloc"},
       {"indirect", "new_column", "@column", 144, 3, "calloc"}}},
+    {"sampled_page", "sampled_page.c", 0, {200, 2, 2}, {0, 0, 0},
+     {{"direct", "new_payload", "@payload", 200, 2, "malloc"},
+      {"reachable", "new_label", "@label", 40000, 40, "malloc"}}},
+    {"zero_size", "zero_size.c", 0, {24, 2, 2}, {0, 1, 1},
+     {{"direct", "lose_empty", "@lose_empty", 0, 1, "malloc"},
+      {"direct", "new_record", "@record", 24, 1, "malloc"},
+      {"indirect", "new_empty", "@empty", 0, 1, "malloc"},
+      {"reachable", "new_record", "@record", 24, 1, "malloc"},
+      {"reachable", "new_empty", "@empty", 0, 2, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -237,6 +246,34 @@ BOOST_DATA_TEST_CASE(reused_slot_in_check_modes,
     BOOST_TEST(r.status == 0);
     for (const Program& p : kPrograms)
       if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
+  }
+}
+
+// A sampled block that takes over the page of one freed earlier: what the freed block left
+// there, before the new block or inside it, is gone.
+BOOST_DATA_TEST_CASE(sampled_block_on_a_reused_page, bdata::make(kOpts), opt) {
+  RunOptions o = with_reachable();
+  o.env.push_back({"MPSHIM_CHECK", "sample"});
+  o.env.push_back({"MPSHIM_SAMPLE_RATE", "1"});
+  Run r = run_prog("sampled_page", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 0);
+    for (const Program& p : kPrograms)
+      if (std::strcmp(p.name, "sampled_page") == 0) check_program(p, the_report(r), true);
+  }
+}
+
+// A pointer to a zero-byte block's address refers to it in every mode, also where a redzone
+// lies before the block.
+BOOST_DATA_TEST_CASE(zero_size_in_check_modes, bdata::make({"sample", "light", "full"}) * bdata::make(kOpts),
+                     mode, opt) {
+  RunOptions o = with_reachable();
+  o.env.push_back({"MPSHIM_CHECK", mode});
+  Run r = run_prog("zero_size", opt, o);
+  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
+    BOOST_TEST(r.status == 0);
+    for (const Program& p : kPrograms)
+      if (std::strcmp(p.name, "zero_size") == 0) check_program(p, the_report(r), true);
   }
 }
 
