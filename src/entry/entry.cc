@@ -157,8 +157,8 @@ void bad_free(void* p, track::Dealloc how) {
   // Memory of another allocator's is left alone unblamed, but an address on the stack or
   // in no mapping is no heap block of anyone's: an error under the checks. Telling costs
   // a read of /proc/self/maps, so only the first few are told.
-  track::Place place = !ours && seen < (track::checking() ? 64 : 10) && !sandboxed() ? track::place_of(reinterpret_cast<uintptr_t>(p))
-                                                          : track::Place::Unknown;
+  bool tell = !ours && seen < (track::checking() ? 64 : 10) && !sandboxed();
+  track::Place place = tell ? track::place_of(reinterpret_cast<uintptr_t>(p)) : track::Place::Unknown;
   if (place != track::Place::Unknown && track::checking()) {
     track::MemError e;
     e.kind = track::ErrorKind::BadFree;
