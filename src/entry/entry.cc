@@ -392,6 +392,29 @@ void at_exit() {
 }
 
 namespace {
+std::atomic<bool> g_exit_handler{false};  // registered: the library destructor reports nothing
+void exit_handler(void*) { at_exit(); }
+}  // namespace
+
+// exit() runs its handlers in the reverse order of their registration. The dynamic linker
+// runs this constructor before the program's start code registers _dl_fini, which runs the
+// shared libraries' static destructors (__cxa_finalize) and destructor functions, the
+// shim's among the first (preloaded, and nothing depends on it): a library's static map of
+// objects made with new, destroyed only then, would still hold them when the shim's
+// destructor reports. Registered with no DSO handle, the handler runs
+// after _dl_fini, when every destructor has run, as valgrind checks after the process ends.
+void register_exit_handler() {
+  bool tracking = g_mode == kOn && track::enabled();
+  if (tracking) track::disable_thread();  // glibc may allocate room for more handlers
+  if (prim::at_process_exit(exit_handler)) g_exit_handler.store(true, std::memory_order_release);
+  if (tracking) track::enable_thread();
+}
+
+void library_destructor() {
+  if (!g_exit_handler.load(std::memory_order_acquire)) at_exit();
+}
+
+namespace {
 std::atomic<DlopenFn> g_dlopen{nullptr};
 }  // namespace
 

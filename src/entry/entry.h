@@ -103,8 +103,14 @@ int public_stats(void* out, size_t size);
 /// marks the environment its exec'd children inherit (config/children.h).
 void mark_children();
 
-/// Library destructor: statistics and the leak report.
+/// Statistics and the leak report at exit: run once, by the exit handler of
+/// register_exit_handler, else by the library destructor.
 void at_exit();
+/// Library constructor, last: registers the exit handler that runs at_exit() after the
+/// shared libraries' static destructors and destructor functions.
+void register_exit_handler();
+/// Library destructor: at_exit(), unless the exit handler will run it later.
+void library_destructor();
 /// dlclose wrapper.
 int dlclose(void* handle);
 

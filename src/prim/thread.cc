@@ -130,6 +130,9 @@ bool interrupted_by_handler(long nr) {
 #endif
 }
 
+extern "C" int __cxa_atexit(void (*)(void*), void*, void*);  // the C++ ABI's, in glibc
+bool at_process_exit(void (*fn)(void*)) { return __cxa_atexit(fn, nullptr, nullptr) == 0; }
+
 void exit_now(int code) {
   fflush(nullptr);
   _exit(code);

@@ -65,6 +65,10 @@ void context_registers(const void* context, uintptr_t* out);
 /// System V IPC, io_getevents, io_uring_enter). Always true off x86-64 (other numbers).
 bool interrupted_by_handler(long nr);
 
+/// Registers fn(nullptr) to run at exit() as a handler of the process, not of the calling
+/// shared object (no DSO handle): unloading the object does not run it. False on failure.
+bool at_process_exit(void (*fn)(void*));
+
 /// Flushes stdio and ends the process with `code` at once (no atexit handlers).
 [[noreturn]] void exit_now(int code);
 

@@ -25,7 +25,8 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = ["hashtable", "ring", "strings", "tree", "owners", "shared_cycle", "pool",
             "blocked", "growth", "intrusive", "global_overwrite", "libc_leaks", "libc_quiet",
-            "forker", "thread_exit", "matrix", "hundredk", "main_locals", "statics"]
+            "forker", "thread_exit", "matrix", "hundredk", "main_locals", "statics",
+            "lib_statics"]
 SOURCES = {os.path.basename(p) for p in glob.glob(os.path.join(HERE, "*.c*"))}
 SOURCES.add("leakprog.h")
 

@@ -150,6 +150,13 @@ const Program kPrograms[] = {
     {"realloc_tail", "realloc_tail.c", 0, {1000, 10, 1}, {0, 0, 0},
      {{"direct", "new_payload", "@payload", 1000, 10, "malloc"},
       {"reachable", "grow_label", "@label", 1200, 10, "realloc"}}},
+    // A shared library's static destructors and destructor functions run from the dynamic
+    // linker's exit code, after the shim's own destructor: the check runs after them.
+    {"lib_statics", "lib_statics_objects.cc", 0, {184, 5, 3}, {26, 1, 1},
+     {{"direct", "make_modifier", "@modifier", 120, 3, kNew},
+      {"indirect", "make_modifier", "@name", 26, 1, kNew},
+      {"direct", "lib_add_handler", "@handler", 64, 2, "malloc"},
+      {"reachable", "make_modifier", "@modifier", 40, 1, kNew}}},
     // Every block of the cycle is pointed at or into: the table, made first, is direct.
     {"table_cycle", "table_cycle.c", 0, {200, 1, 1}, {144, 3, 3},
      {{"direct", "new_table", "@table", 200, 1, "calloc"},
@@ -345,6 +352,7 @@ const Agreed kAgreed[] = {
     {"reused_slot", {1200, 11, 0, 0, 0, 0}, nullptr},
     {"realloc_tail", {1000, 10, 0, 0, 0, 0}, nullptr},
     {"table_cycle", {200, 1, 144, 3, 0, 0}, nullptr},
+    {"lib_statics", {184, 5, 26, 1, 0, 0}, nullptr},
 };
 
 }  // namespace
