@@ -117,6 +117,22 @@ size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap
   return count;
 }
 
+size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap) {
+  size_t count = 0;
+  uintptr_t lo, hi;
+  const char *s, *eol;
+  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
+    if (s[1] != 'r' || hi <= lo) continue;
+    if (count != 0 && count <= cap && out[count - 1].hi == lo) {
+      out[count - 1].hi = hi;  // continues the last range
+      continue;
+    }
+    if (count < cap) out[count] = {lo, hi};
+    ++count;
+  }
+  return count;
+}
+
 void sort_ranges(ScanRange* r, size_t n) {
   if (n < 2) return;
   for (size_t i = n / 2; i-- > 0;) sift_down(r, i, n);

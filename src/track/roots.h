@@ -25,6 +25,10 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap,
 /// inside its own heap blocks). Returns how many there are; sorted as parse_maps's.
 size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap);
 
+/// Parses /proc/self/maps text into the readable address ranges, neighbouring readable
+/// mappings merged into one range (sorted). Returns how many (only `cap` are written).
+size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap);
+
 /// Another thread of this process, as /proc/self/task shows it.
 struct TaskInfo {
   int tid;

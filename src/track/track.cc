@@ -533,6 +533,24 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   st.unreadable.items = st.scratch.array<ScanRange>(nbad + 1);
   if (st.unreadable.items == nullptr) return false;
   st.unreadable.len = parse_unreadable(text, len, st.unreadable.items, nbad);
+  // A foreign block's memory may be gone: its owner can unmap it without the shim seeing
+  // (the CUDA driver's teardown at exit takes leaked pinned and managed memory along), and
+  // the check's own scratch memory may have been mapped there since. Such a block is not
+  // read; the pointers to it still count.
+  if (st.blocks.len > st.nhost) {
+    size_t nread = parse_readable(text, len, nullptr, 0);
+    ScanRange* readable = st.scratch.array<ScanRange>(nread + 1);
+    if (readable == nullptr) return false;
+    nread = parse_readable(text, len, readable, nread);
+    for (size_t i = st.nhost; i < st.blocks.len; ++i) {
+      ScanBlock& b = st.blocks.items[i];
+      if (b.opaque || b.size == 0) continue;
+      int64_t r = find_range(readable, nread, b.start);
+      bool gone = r < 0 || readable[r].hi - b.start < b.size;
+      st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { gone |= lo < b.start + b.size && b.start < hi; });
+      b.opaque = gone;
+    }
+  }
 
   cpu::for_each_heap_range(collect_hole, &st);
   g_stacks.for_each_mapping(collect_hole, &st);

@@ -5,15 +5,21 @@
  *   host         cuMemFree of malloc's memory
  *   as_host      free() of device memory
  *   pinned       cuMemFreeHost of device memory
+ *   pinned_gone  64 MiB of pinned memory, holding the only pointer to a malloc block,
+ *                unmapped behind the shim's back (as a CUDA context's teardown does at
+ *                exit): the leak check's own memory may be mapped there by then
  * Prints the CUDA result of the bad call ("result=N") and exits 0. */
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "driver_fn.h"
 
 static CUresult (*mem_alloc)(CUdeviceptr*, size_t);
 static CUresult (*mem_free)(CUdeviceptr);
 static CUresult (*mem_free_host)(void*);
+static CUresult (*mem_alloc_host)(void**, size_t);
+void** g_pinned;
 
 __attribute__((noinline)) static CUdeviceptr make_block(void) {
   CUdeviceptr p = 0;
@@ -34,6 +40,7 @@ int main(int argc, char** argv) {
   mem_alloc = driver_fn("cuMemAlloc", 3020);
   mem_free = driver_fn("cuMemFree", 3020);
   mem_free_host = driver_fn("cuMemFreeHost", 2000);
+  mem_alloc_host = driver_fn("cuMemAllocHost", 3020);
   driver_use_device0();
   const char* mode = argv[1];
   CUresult r = 0;
@@ -57,6 +64,10 @@ int main(int argc, char** argv) {
     CUdeviceptr p = make_block();
     r = mem_free_host((void*)(uintptr_t)p);
     mem_free(p);
+  } else if (strcmp(mode, "pinned_gone") == 0) {
+    if (mem_alloc_host((void**)&g_pinned, 64 << 20)) exit(2);
+    g_pinned[0] = malloc(100);
+    r = munmap(g_pinned, 64 << 20) == 0 ? 0 : 3;
   } else {
     return 2;
   }

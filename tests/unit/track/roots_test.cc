@@ -82,6 +82,24 @@ TEST(Roots, UnreadableMappings) {
   EXPECT_EQ(parse_unreadable(text, strlen(text), nullptr, 0), 3u);
 }
 
+TEST(Roots, ReadableRangesMergeNeighbours) {
+  const char* text =
+      "7f0000000000-7f0000001000 ---p 00000000 00:00 0 \n"
+      "7f0000001000-7f0000002000 rw-p 00000000 00:00 0 \n"
+      "7f0000002000-7f0000003000 r--p 00000000 08:01 5 /lib/x.so\n"  // continues it
+      "7f0000004000-7f0000005000 r-xp 00000000 08:01 5 /lib/x.so\n"  // after a gap
+      "7f0000005000-7f0000006000 -w-p 00000000 00:00 0 \n"
+      "garbage line\n";
+  ScanRange out[8];
+  size_t counted = parse_readable(text, strlen(text), nullptr, 0);
+  ASSERT_GE(counted, 2u);
+  ASSERT_EQ(parse_readable(text, strlen(text), out, counted), 2u);
+  EXPECT_EQ(out[0].lo, 0x7f0000001000u);
+  EXPECT_EQ(out[0].hi, 0x7f0000003000u);
+  EXPECT_EQ(out[1].lo, 0x7f0000004000u);
+  EXPECT_EQ(out[1].hi, 0x7f0000005000u);
+}
+
 TEST(Roots, OtherTasksWithTheStackPointerOfABlockedThread) {
   std::atomic<uintptr_t> local_addr{0};
   std::atomic<bool> stop{false};
