@@ -64,7 +64,7 @@ void check_init() {
   track::CheckMode m = track::g_check;
   if (m == track::CheckMode::Sample || m == track::CheckMode::Full) {
     prim::ensure_alt_stack(64 << 10);
-    prim::take_signal(kSigSegv, on_fault);
+    prim::take_signal(kSigSegv, on_fault, true);  // a fault may be a stack overflow
   }
 }
 

@@ -38,13 +38,13 @@ static bool is_handler(const struct sigaction& sa, SignalHandler h) {
          sa.sa_sigaction == reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);
 }
 
-bool take_signal(int sig, SignalHandler h) {
+bool take_signal(int sig, SignalHandler h, bool alt_stack) {
   int saved = errno;
   struct sigaction ours {}, old {};
   bool taken = false;
   if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
     ours.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);
-    ours.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    ours.sa_flags = SA_SIGINFO | SA_RESTART | (alt_stack ? SA_ONSTACK : 0);
     sigfillset(&ours.sa_mask);  // no other handler runs (or jumps away) in the middle
     if (sigaction(sig, &ours, &old) == 0) {
       taken = old.sa_handler == SIG_DFL;

@@ -19,10 +19,10 @@ constexpr int kQuietSignal = 23;
 /// A handler as sigaction's SA_SIGINFO form; `context` is a ucontext_t.
 using SignalHandler = void (*)(int sig, void* info, void* context);
 
-/// Installs `h` for `sig` (SA_RESTART, on the alternate stack when there is one, every
-/// signal blocked while it runs) only while the program leaves `sig` at its default
-/// disposition; true when installed.
-bool take_signal(int sig, SignalHandler h);
+/// Installs `h` for `sig` (SA_RESTART, every signal blocked while it runs; with
+/// `alt_stack`, on the thread's alternate stack when it has one) only while the program
+/// leaves `sig` at its default disposition; true when installed.
+bool take_signal(int sig, SignalHandler h, bool alt_stack);
 /// Puts the default disposition of `sig` back, unless the program installed a handler of
 /// its own since take_signal (that one stays).
 void release_signal(int sig, SignalHandler h);

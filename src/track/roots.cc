@@ -338,7 +338,9 @@ size_t snapshot_registers(ThreadRegs* t, size_t n, uint64_t timeout_ns) {
   g_answers.store(0);
   g_nasked.store(n);
   g_asked.store(t);
-  if (prim::take_signal(kRegsSignal, on_regs_signal)) {
+  // On the thread's own stack: a program's alternate stack may be shared by its threads
+  // (varnish's workers), which answer at once, or be meant only for its crash handler.
+  if (prim::take_signal(kRegsSignal, on_regs_signal, false)) {
     size_t asked = 0;
     for (size_t i = 0; i < n; ++i)
       if (can_answer(t[i].tid, kRegsSignal) && !in_unrestartable_call(t[i].tid) &&
