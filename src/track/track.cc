@@ -373,6 +373,7 @@ struct CheckState {
   bool all_tasks = false;  // false when some could not be listed
   DriverImage driver;      // the CUDA driver's image, when one is loaded
   bool failed = false;
+  bool no_maps = false;  // /proc/self/maps could not be read
 };
 
 // A block the CUDA driver allocated (one of the first frames of its stack lies in the
@@ -521,7 +522,10 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   uintptr_t sp = st.stack_lo;
   size_t len = 0;
   const char* text = read_maps(st.scratch, &len);
-  if (text == nullptr) return false;
+  if (text == nullptr) {
+    st.no_maps = true;
+    return false;
+  }
   size_t nmaps = parse_maps(text, len, nullptr, 0);
   ScanRange* maps = st.scratch.array<ScanRange>(nmaps + 1);
   bool* guarded = st.scratch.array<bool>(nmaps + 1);
@@ -639,8 +643,11 @@ int check_locked(LeakSink sink, void* ctx, bool at_exit) {
   }
   CheckState st;
   if (!run_classification(st, at_exit)) {
-    constexpr char kMsg[] = "mpshim: leak check failed (out of memory); no report\n";
-    prim::write_err(kMsg, sizeof kMsg - 1);
+    // Without /proc (a process that changed its root with chroot) there is no memory map.
+    constexpr char kNoMaps[] = "mpshim: leak check failed (/proc/self/maps cannot be read); no report\n";
+    constexpr char kNoMemory[] = "mpshim: leak check failed (out of memory); no report\n";
+    if (st.no_maps) prim::write_err(kNoMaps, sizeof kNoMaps - 1);
+    else prim::write_err(kNoMemory, sizeof kNoMemory - 1);
     return -1;
   }
   Block* out = st.scratch.array<Block>(st.blocks.len + 1);

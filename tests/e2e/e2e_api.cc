@@ -184,6 +184,27 @@ BOOST_AUTO_TEST_CASE(sandboxed_process_ends_with_its_status, *boost::unit_test::
   }
 }
 
+// A process that changed its root to a directory without /proc cannot be checked for leaks
+// (no memory map): it ends as without the shim, and the one line says why (before: "out of
+// memory"). /proc is not kept open across chroot: it would let the process out of its root.
+BOOST_AUTO_TEST_CASE(chrooted_process_says_why_it_has_no_report, *boost::unit_test::precondition(ShimPreloaded())) {
+  char dir[] = "/tmp/mpshim-chroot-XXXXXX";
+  BOOST_TEST_REQUIRE(mkdtemp(dir) != nullptr);
+  e2e::Command c;
+  c.argv = {e2e::built("chrooted"), dir};
+  c.timeout_s = 30;
+  e2e::Result r = e2e::run(c);
+  rmdir(dir);
+  if (r.exit_code == 77) {
+    BOOST_TEST_MESSAGE("no process may change its root here: nothing to check");
+    return;
+  }
+  BOOST_TEST(r.exit_code == 0, "reproduce: " << e2e::reproduce(c) << "\n" << r.describe());
+  BOOST_TEST(r.out == "chrooted\n");
+  BOOST_TEST(r.err.find("mpshim: leak check failed (/proc/self/maps cannot be read); no report") != std::string::npos,
+             r.err);
+}
+
 // The leak check takes other threads' registers with a signal whose handler runs on the
 // thread's own stack: varnish's workers share one alternate stack, and the child died with
 // SIGSEGV at exit when several answered on it at once.
