@@ -279,8 +279,10 @@ void warn_open(const char* var, const char* path, prim::OpenStatus why) {
 }
 
 // Opens a report destination: "stderr" (or /dev/stderr) is fd 2; an empty path is fd 2 for
-// the report (`optional` false) and no output (-1) for an optional one; fd 2 when it fails.
-int open_output(const char* path, int pid, const char* var, bool optional, bool append = false) {
+// the report (`optional` false) and no output (-1) for an optional one; fd 2 when it fails,
+// with `*fell_back` set (when given).
+int open_output(const char* path, int pid, const char* var, bool optional, bool append = false,
+                bool* fell_back = nullptr) {
   if (path[0] == '\0') return optional ? -1 : 2;
   if (__builtin_strcmp(path, "stderr") == 0 || __builtin_strcmp(path, "/dev/stderr") == 0) return 2;
   char buf[4096];
@@ -289,6 +291,7 @@ int open_output(const char* path, int pid, const char* var, bool optional, bool 
   int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why, append) : -1;
   if (fd < 0) {
     warn_open(var, expanded ? buf : path, why);
+    if (fell_back != nullptr) *fell_back = true;
     return 2;
   }
   return fd;
@@ -398,9 +401,12 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid) {
   o.max_groups = c.report_max;
   o.errors = memory_errors();
   // Memory errors of this process went to the file already: the leak report follows them.
-  o.fd = open_output(c.report, o.pid, "MPSHIM_REPORT", false, o.errors != 0);
+  bool fell_back = false;
+  o.fd = open_output(c.report, o.pid, "MPSHIM_REPORT", false, o.errors != 0, &fell_back);
   o.folded_fd = open_output(c.folded, o.pid, "MPSHIM_FOLDED", true);
-  o.quiet_when_clean = o.fd == 2 && o.format == Format::Text && !c.verbose && o.errors == 0;
+  // A report meant for a file that stderr gets instead is written in full, as the warning
+  // about the file says.
+  o.quiet_when_clean = o.fd == 2 && !fell_back && o.format == Format::Text && !c.verbose && o.errors == 0;
   Suppressions supp;
   if (c.suppressions[0] != '\0') {
     if (supp.load(c.suppressions)) {

@@ -167,6 +167,22 @@ BOOST_AUTO_TEST_CASE(another_users_file_is_left_alone, *boost::unit_test::precon
   BOOST_TEST(has(r.err, kLeak));
 }
 
+// A report file that cannot be created (a missing directory, or a path outside a chroot):
+// stderr gets the report, as the warning says, even a clean process's, which stays silent
+// on stderr only when stderr is where reports were asked to go. Before, the warning was
+// followed by nothing.
+BOOST_AUTO_TEST_CASE(unwritable_path_reports_on_stderr) {
+  e2e::TempDir dir;
+  e2e::Command c = fd_check({"list"});
+  c.env = {{"MPSHIM_REPORT", dir / "missing/report"}};
+  e2e::Result r = run_ok(c);
+  BOOST_TEST(has(r.err, "mpshim: MPSHIM_REPORT=" + dir / "missing/report" +
+                            ": cannot open it, writing to stderr\n"),
+             r.describe());
+  BOOST_TEST(has(r.err, "mpshim: no leaks found"), r.describe());
+  BOOST_TEST(has(r.err, "SUMMARY: mpshim: 0 byte(s) leaked"), r.describe());
+}
+
 // The process's own earlier report is replaced, not appended to or partly overwritten; %p
 // becomes the pid.
 BOOST_AUTO_TEST_CASE(own_file_is_replaced) {
