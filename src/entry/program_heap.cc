@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include "entry/cuda_real.h"
+#include "prim/os.h"
 
 namespace mpshim::entry {
 namespace {
@@ -13,10 +14,12 @@ using FreeFn = void (*)(void*);
 std::atomic<FreeFn> g_program[3];
 constexpr const char* kNames[3] = {"free", "_ZdlPv", "_ZdaPv"};
 
-// The definition the process binds `name` to, when it is not the shim's own.
+// The definition the process binds `name` to, when it is not the shim's own. A program
+// that takes the address of an imported free makes its PLT entry the function's canonical
+// address, which leads back to the shim: only a module's own definition counts.
 FreeFn program_symbol(const char* name) {
   void* p = cuda::real_dlsym(RTLD_DEFAULT, name);
-  return p != nullptr && !cuda::is_own(p) ? reinterpret_cast<FreeFn>(p) : nullptr;
+  return p != nullptr && !cuda::is_own(p) && prim::defines_symbol(p, name) ? reinterpret_cast<FreeFn>(p) : nullptr;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <dlfcn.h>
+#include <cstring>
 #include <fcntl.h>
 #include <link.h>
 #include <sys/mman.h>
@@ -193,6 +194,16 @@ void* library_symbol(void* library, const char* symbol) { return dlsym(library, 
 const char* symbol_at(const void* addr) {
   Dl_info info;
   return dladdr(addr, &info) != 0 ? info.dli_sname : nullptr;
+}
+
+bool defines_symbol(const void* addr, const char* name) {
+  Dl_info info;
+  void* entry = nullptr;
+  // An imported function's canonical PLT entry is an undefined symbol with a value.
+  if (dladdr1(addr, &info, &entry, RTLD_DL_SYMENT) == 0 || entry == nullptr) return false;
+  const auto* sym = static_cast<const ElfW(Sym)*>(entry);
+  return sym->st_shndx != SHN_UNDEF && info.dli_saddr == addr && info.dli_sname != nullptr &&
+         strcmp(info.dli_sname, name) == 0;
 }
 
 bool in_module(const void* addr) {

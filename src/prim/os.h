@@ -49,6 +49,9 @@ void* load_library(const char* name);
 void* library_symbol(void* library, const char* symbol);
 /// The name of the exported symbol that holds `addr` (dladdr); nullptr when none.
 const char* symbol_at(const void* addr);
+/// True when `addr` is where a module defines the symbol `name` (not a PLT entry that a
+/// program taking the address of an imported function makes its canonical address).
+bool defines_symbol(const void* addr, const char* name);
 /// True when `addr` lies in a loaded module's segments (its code or static data).
 bool in_module(const void* addr);
 
