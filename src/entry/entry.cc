@@ -411,7 +411,8 @@ void register_exit_handler() {
 }
 
 void library_destructor() {
-  if (!g_exit_handler.load(std::memory_order_acquire)) at_exit();
+  if (!g_exit_handler.load(std::memory_order_acquire)) return at_exit();
+  if (g_mode == kOn) track::prepare_late_check();
 }
 
 namespace {

@@ -155,6 +155,11 @@ size_t capture_stack(uintptr_t* out, size_t depth, size_t skip, WalkMemo* memo, 
   }
 }
 
+void load_unwinder() {
+  Unwinding u;
+  if (u.ok) unwinder();
+}
+
 bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs) {
   *nregs = 0;
   unw_context_t uc;

@@ -42,6 +42,9 @@ __attribute__((noinline)) size_t capture_stack(uintptr_t* out, size_t depth, siz
 /// allocator's locks (the unwinder may allocate).
 bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs);
 
+/// Loads libunwind now, where it may be loaded (no-op when loaded or missing).
+void load_unwinder();
+
 /// True when `pc` lies in the dynamic linker (ld-linux / ld.so).
 bool in_dynamic_linker(uintptr_t pc);
 

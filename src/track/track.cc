@@ -316,6 +316,13 @@ uint32_t stack_count() { return g_stacks.id_limit(); }
 
 void after_module_unload() { walk_forget(); }
 
+void prepare_late_check() {
+  if (!g_enabled) return;
+  ++t_depth;  // what the dynamic linker allocates is the shim's doing
+  load_unwinder();
+  --t_depth;
+}
+
 void disable_thread() { ++t_depth; }
 void enable_thread() {
   if (t_depth > 0) --t_depth;

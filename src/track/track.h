@@ -73,6 +73,12 @@ size_t stack_frames(uint32_t id, const uintptr_t** pcs);
 /// Every stack id in use is below this (ids are dense; id 0 is the empty stack).
 uint32_t stack_count();
 
+/// Called while the shared libraries' destructors run (_dl_fini), before a leak check that
+/// runs after them: loads what the check needs (libunwind) now, as a dlopen after _dl_fini
+/// runs the constructors of the libraries it depends on a second time (libc's among them
+/// resets program_invocation_name).
+void prepare_late_check();
+
 /// Per-thread nesting of "do not track" (mpshim_disable_tracking, and the shim's own
 /// re-entry while unwinding or symbolising).
 void disable_thread();

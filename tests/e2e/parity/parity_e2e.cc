@@ -170,6 +170,9 @@ const Program kPrograms[] = {
       {"indirect", "new_empty", "@empty", 0, 1, "malloc"},
       {"reachable", "new_record", "@record", 24, 1, "malloc"},
       {"reachable", "new_empty", "@empty", 0, 2, "malloc"}}},
+    // The names' copies are kept by glibc's variables (reachable, 2 blocks).
+    {"invocation_name", "invocation_name.c", 0, {40, 1, 1}, {0, 0, 0},
+     {{"direct", "lose_record", "@record", 40, 1, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -353,6 +356,7 @@ const Agreed kAgreed[] = {
     {"realloc_tail", {1000, 10, 0, 0, 0, 0}, nullptr},
     {"table_cycle", {200, 1, 144, 3, 0, 0}, nullptr},
     {"lib_statics", {184, 5, 26, 1, 0, 0}, nullptr},
+    {"invocation_name", {40, 1, 0, 0, 0, 0}, nullptr},
 };
 
 }  // namespace
