@@ -412,7 +412,9 @@ void register_exit_handler() {
 
 void library_destructor() {
   if (!g_exit_handler.load(std::memory_order_acquire)) return at_exit();
-  if (g_mode == kOn) track::prepare_late_check();
+  // The check after _dl_fini needs libunwind: loaded now (a process under a seccomp
+  // filter writes nothing at exit and loads nothing).
+  if (g_mode == kOn && g_init.load(std::memory_order_acquire) == 2 && !sandboxed()) track::prepare_late_check();
 }
 
 namespace {
