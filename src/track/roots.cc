@@ -194,9 +194,7 @@ Place place_of(uintptr_t addr) {
   const char* text = read_maps(scratch, &len);
   if (text == nullptr) return Place::Unknown;
   // The buffer may have been mapped where nothing was: that counts as nothing.
-  bool own = false;
-  scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { own |= lo <= addr && addr < hi; });
-  if (own) return Place::Unmapped;
+  if (scratch.overlaps(addr, addr + 1)) return Place::Unmapped;
   auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   uintptr_t lo, hi;
   const char *s, *eol;

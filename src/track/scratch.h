@@ -63,6 +63,14 @@ class Scratch {
       fn(uintptr_t(maps_[i].base), uintptr_t(maps_[i].base) + maps_[i].size);
   }
 
+  /// True when [lo, hi) overlaps one of its mappings (which may lie where the program's
+  /// memory was unmapped since).
+  bool overlaps(uintptr_t lo, uintptr_t hi) const {
+    for (size_t i = 0; i < count_; ++i)
+      if (lo < uintptr_t(maps_[i].base) + maps_[i].size && uintptr_t(maps_[i].base) < hi) return true;
+    return false;
+  }
+
  private:
   static constexpr size_t kMaxMaps = 48;
   static constexpr size_t kMapSize = size_t(64) << 20;

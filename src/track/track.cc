@@ -557,9 +557,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
       ScanBlock& b = st.blocks.items[i];
       if (b.opaque || b.size == 0) continue;
       int64_t r = find_range(readable, nread, b.start);
-      bool gone = r < 0 || readable[r].hi - b.start < b.size;
-      st.scratch.for_each_mapping([&](uintptr_t lo, uintptr_t hi) { gone |= lo < b.start + b.size && b.start < hi; });
-      b.opaque = gone;
+      b.opaque = r < 0 || readable[r].hi - b.start < b.size || st.scratch.overlaps(b.start, b.start + b.size);
     }
   }
 
