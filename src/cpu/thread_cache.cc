@@ -6,6 +6,7 @@
 
 #include "cpu/central.h"
 #include "cpu/state.h"
+#include "cpu/track_api.h"
 #include "prim/lock.h"
 #include "cpu/purge.h"
 #include "prim/os.h"
@@ -13,6 +14,7 @@
 namespace mpshim::cpu {
 
 MPSHIM_TLS ThreadCache* t_cache = nullptr;
+MPSHIM_TLS unsigned char* t_tracker_room = nullptr;  // t_cache->tracker, for an inline lookup
 
 static prim::Lock g_registry_lock;
 // The first thread's cache is in .bss: one system call fewer for every process.
@@ -35,6 +37,7 @@ static void on_thread_exit(void* arg) {
   ThreadCache* tc = static_cast<ThreadCache*>(arg);
   t_exiting = true;
   t_cache = nullptr;
+  t_tracker_room = nullptr;
   thread_cache_flush(tc);
   prim::Guard g(g_registry_lock);
   tc->alive = false;
@@ -92,6 +95,7 @@ ThreadCache* thread_cache_get() {
   tc->merged_live = 0;
   tc->flush_epoch = g_flush_epoch.load(std::memory_order_relaxed);
   t_cache = tc;
+  t_tracker_room = tc->tracker;
   g_counters.threads.fetch_add(1, std::memory_order_relaxed);
   // pthread_setspecific may allocate for high keys; t_cache is already set, so that
   // allocation is served from this cache.

@@ -8,11 +8,6 @@ namespace mpshim::cpu {
 static_assert(sizeof(ThreadCache::tracker) == kTrackerRoomBytes);
 static_assert(offsetof(ThreadCache, tracker) % 64 == 0);
 
-unsigned char* tracker_room() {
-  ThreadCache* tc = t_cache;
-  return tc != nullptr ? tc->tracker : nullptr;
-}
-
 void release_block(void* start) { free(start); }
 
 }  // namespace mpshim::cpu

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "prim/defines.h"
+
 namespace mpshim::cpu {
 
 /// A 64-bit tag kept beside every block for the tracker (src/track defines its meaning).
@@ -51,6 +53,7 @@ constexpr size_t kTrackerRoomBytes = 4608 + 4096;
 /// The calling thread's room for the tracker (kTrackerRoomBytes, aligned to 64, zeroed for
 /// each new owner and recycled with the thread's cache); nullptr when the thread has no
 /// cache (it is exiting).
-unsigned char* tracker_room();
+extern MPSHIM_TLS unsigned char* t_tracker_room;
+MPSHIM_INLINE unsigned char* tracker_room() { return t_tracker_room; }
 
 }  // namespace mpshim::cpu

@@ -21,7 +21,7 @@ constexpr size_t kDirPages = size_t(1) << (28 - kPageShift);
 // doubles, so a long run costs the same memory as a short one.
 constexpr size_t kMaxSamples = 32768;
 constexpr uint64_t kInterval = 10'000'000;  // 10 ms
-// Events of a thread between two looks at the clock (for the interval rule).
+// Allocations at a site of a thread between two looks at the clock (for the interval rule).
 constexpr uint32_t kTick = 256;
 
 // `live` has a cache line to itself: reading the other fields (rarely written) does not
@@ -51,33 +51,47 @@ std::atomic<bool> g_reserved_known{false};
 uint64_t g_start;
 
 MPSHIM_TLS uintptr_t t_last;  // the thread's last allocation, for temporaries
-MPSHIM_TLS uint32_t t_tick;
+MPSHIM_TLS uint32_t t_tick;   // events of a thread without a table (Table::tick)
 
 // Every event changes a site's counters and its side's live bytes. Threads allocating at
 // the same site would fight over its cache line, so each thread adds its changes to a table
-// of its own (a direct-mapped cache of sites): an entry moves into the shared site when
-// another site takes its place, live bytes into the side's total when they pass kBatch.
-// Tables outlive their threads (a new thread of the same allocator cache takes its
-// predecessor's over); the report adds what they hold, so the figures are exact. A thread
-// sees its side's total plus its own change (exact in a single thread).
+// of its own (a direct-mapped cache of sites, by stack and side): an entry moves into the
+// shared site when another site takes its place, live bytes into the side's total when they
+// pass kBatch. Tables outlive their threads (a new thread of the same allocator cache takes
+// its predecessor's over); the report adds what they hold, so the figures are exact. A
+// thread sees its side's total plus its own change (exact in a single thread).
 constexpr int64_t kBatch = 64 << 10;
 constexpr size_t kEntries = 256;
 constexpr size_t kMaxTables = 256;  // threads alive at once with a table; others add directly
 
+// A site's key: side and stack in one word, never 0 (stack ids are below 2^28).
+MPSHIM_INLINE uint32_t key_of(Side side, uint32_t stack) { return (stack << 1 | uint32_t(side)) + 1; }
+MPSHIM_INLINE Side side_of_key(uint32_t key) { return Side((key - 1) & 1); }
+MPSHIM_INLINE uint32_t stack_of_key(uint32_t key) { return (key - 1) >> 1; }
+// An entry's id: its site's key and the peak generation its `base` belongs to.
+MPSHIM_INLINE uint64_t id_of(uint32_t key, uint32_t gen) { return uint64_t(gen) << 32 | key; }
+MPSHIM_INLINE uint32_t key_of_id(uint64_t id) { return uint32_t(id); }
+MPSHIM_INLINE uint32_t gen_of_id(uint64_t id) { return uint32_t(id >> 32); }
+
 }  // namespace
 
 struct alignas(64) Entry {
-  std::atomic<Site*> site;  // nullptr: empty
-  std::atomic<uint64_t> allocs, bytes, temps;
-  std::atomic<int64_t> live;   // change of the site's live bytes
-  std::atomic<int64_t> after;  // the part of `live` made since the peak of generation `gen`
-  std::atomic<uint32_t> gen;
-  Side side;
+  std::atomic<uint64_t> id;  // id_of(key, gen); key 0: empty
+  std::atomic<uint64_t> allocs, bytes, freed, temps;
+  std::atomic<int64_t> base;  // the part of live() made before the peak of generation `gen`
+
+  // The change of the site's live bytes.
+  int64_t live() const { return int64_t(bytes.load(std::memory_order_relaxed) - freed.load(std::memory_order_relaxed)); }
 };
 
 struct Table {
   alignas(64) std::atomic<int64_t> pending[2];  // change of each side's live bytes
-  const void* owner;                            // the thread room it serves
+  // While pending[side] stays within [lo, hi], nothing else needs a look: no batch to add,
+  // no new peak, no change of a step since the last sample (as this thread saw the shared
+  // figures when it set them; set again at every look, at least every kTick allocations at
+  // a site).
+  int64_t lo[2], hi[2];
+  const void* owner;  // the thread room it serves
   Entry entries[kEntries];
 };
 
@@ -105,7 +119,9 @@ MPSHIM_NOINLINE Table* claim_table(ThreadState* ts) {
   Table* t = nullptr;
   for (size_t i = 0; i < n && t == nullptr; ++i)
     if (g_tables[i]->owner == ts) t = g_tables[i];  // left by the room's last thread
-  if (t == nullptr && n < kMaxTables) {
+  if (t != nullptr) {
+    for (int side = 0; side < 2; ++side) t->lo[side] = t->hi[side] = 0;  // look at the next event
+  } else if (n < kMaxTables) {
     t = static_cast<Table*>(prim::os_map(sizeof(Table)));
     if (t != nullptr) {
       t->owner = ts;
@@ -127,18 +143,6 @@ MPSHIM_INLINE Table* my_table() {
   return MPSHIM_LIKELY(t != nullptr) ? t : claim_table(ts);
 }
 
-// Adds `delta` to the live bytes of `side`; returns them as this thread sees them.
-MPSHIM_INLINE int64_t change_live(SideState& st, Table* t, Side side, int64_t delta) {
-  if (MPSHIM_UNLIKELY(t == nullptr)) return st.live.fetch_add(delta, std::memory_order_relaxed) + delta;
-  int64_t mine = t->pending[side].load(std::memory_order_relaxed) + delta;
-  if (mine >= kBatch || mine <= -kBatch) {
-    t->pending[side].store(0, std::memory_order_relaxed);
-    return st.live.fetch_add(mine, std::memory_order_relaxed) + mine;
-  }
-  t->pending[side].store(mine, std::memory_order_relaxed);
-  return st.live.load(std::memory_order_relaxed) + mine;
-}
-
 // The live bytes of `side` with every thread's change not added yet.
 int64_t live_all(Side side) {
   int64_t v = g_side[side].live.load(std::memory_order_relaxed);
@@ -149,8 +153,8 @@ int64_t live_all(Side side) {
 
 // The part of an entry's change made before the current peak of its side (generation `g`).
 int64_t before_peak(const Entry& e, uint32_t g) {
-  int64_t live = e.live.load(std::memory_order_relaxed);
-  return e.gen.load(std::memory_order_relaxed) == g ? live - e.after.load(std::memory_order_relaxed) : live;
+  bool moved_since = gen_of_id(e.id.load(std::memory_order_relaxed)) == g;
+  return moved_since ? e.base.load(std::memory_order_relaxed) : e.live();
 }
 
 Site* site(Side side, uint32_t stack) {
@@ -181,43 +185,57 @@ MPSHIM_INLINE void move(Site* s, SideState& st, int64_t delta) {
 
 // Moves an entry's counters into its shared site: the part made before the current peak
 // goes into the site's snapshot too.
-MPSHIM_NOINLINE void flush(Entry& e) {
-  Site* s = e.site.load(std::memory_order_relaxed);
-  SideState& st = g_side[e.side];
-  int64_t live = e.live.load(std::memory_order_relaxed);
-  int64_t before = before_peak(e, st.gen.load(std::memory_order_relaxed));
-  s->allocs.fetch_add(e.allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  s->bytes.fetch_add(e.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  s->temps.fetch_add(e.temps.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  move(s, st, live);
-  s->snap.fetch_add(before, std::memory_order_relaxed);
-  e.site.store(nullptr, std::memory_order_relaxed);
+void flush(Entry& e) {
+  uint32_t key = key_of_id(e.id.load(std::memory_order_relaxed));
+  SideState& st = g_side[side_of_key(key)];
+  if (Site* s = site(side_of_key(key), stack_of_key(key))) {  // else out of memory: dropped
+    int64_t live = e.live();
+    int64_t before = before_peak(e, st.gen.load(std::memory_order_relaxed));
+    s->allocs.fetch_add(e.allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s->bytes.fetch_add(e.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    s->temps.fetch_add(e.temps.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    move(s, st, live);
+    s->snap.fetch_add(before, std::memory_order_relaxed);
+  }
+  e.id.store(0, std::memory_order_relaxed);
   e.allocs.store(0, std::memory_order_relaxed);
   e.bytes.store(0, std::memory_order_relaxed);
   e.temps.store(0, std::memory_order_relaxed);
-  e.live.store(0, std::memory_order_relaxed);
-  e.after.store(0, std::memory_order_relaxed);
+  e.freed.store(0, std::memory_order_relaxed);
+  e.base.store(0, std::memory_order_relaxed);
 }
 
-// The thread's entry of site `s`, its change since the side's peak started afresh when a
-// new peak came since it last moved.
-MPSHIM_INLINE Entry& entry(Table* t, Site* s, Side side, uint32_t g) {
-  Entry& e = t->entries[(uintptr_t(s) / sizeof(Site)) & (kEntries - 1)];
-  if (MPSHIM_UNLIKELY(e.site.load(std::memory_order_relaxed) != s)) {
-    if (e.site.load(std::memory_order_relaxed) != nullptr) flush(e);
-    e.side = side;
-    e.gen.store(g, std::memory_order_relaxed);
-    e.site.store(s, std::memory_order_relaxed);
-  } else if (e.gen.load(std::memory_order_relaxed) != g) {
-    e.after.store(0, std::memory_order_relaxed);
-    e.gen.store(g, std::memory_order_relaxed);
+// Makes `e` the entry of `key` in generation `g`: another site's moves out first; the
+// site's change since the peak starts afresh when a new peak came since it last moved.
+void renew(Entry& e, uint32_t key, uint32_t g) {
+  uint32_t old = key_of_id(e.id.load(std::memory_order_relaxed));
+  if (old != key) {
+    if (old != 0) flush(e);
+  } else {
+    e.base.store(e.live(), std::memory_order_relaxed);
   }
-  return e;
+  e.id.store(id_of(key, g), std::memory_order_relaxed);
 }
 
-MPSHIM_INLINE void entry_live(Entry& e, int64_t delta) {
-  bump(e.live, delta);
-  bump(e.after, delta);
+MPSHIM_INLINE Entry& entry_of(Table* t, Side side, uint32_t stack) {
+  return t->entries[(stack ^ (uint32_t(side) << 7)) & (kEntries - 1)];
+}
+
+MPSHIM_INLINE uint64_t current_id(Side side, uint32_t stack) {
+  return id_of(key_of(side, stack), g_side[side].gen.load(std::memory_order_relaxed));
+}
+
+// Counts an event of `size` bytes; true when it is time to look at the clock.
+MPSHIM_INLINE bool count(Entry& e, bool alloc, uint64_t size, bool temp) {
+  if (!alloc) {
+    bump(e.freed, size);
+    if (temp) bump(e.temps, 1);
+    return false;
+  }
+  bump(e.bytes, size);
+  uint64_t n = e.allocs.load(std::memory_order_relaxed) + 1;
+  e.allocs.store(n, std::memory_order_relaxed);
+  return n % kTick == 0;
 }
 
 // Reserved bytes are never below allocated ones; an allocation's sample comes before the
@@ -304,6 +322,66 @@ MPSHIM_NOINLINE void raise_peak(SideState& st, int64_t now) {
   }
 }
 
+// The bounds of pending[side] within which the next events need no look (Table::lo, hi).
+void set_bounds(Table* t, Side side, int64_t base) {
+  const SideState& st = g_side[side];
+  int64_t last = st.last_sampled.load(std::memory_order_relaxed);
+  int64_t room = st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed);
+  int64_t hi = st.peak.load(std::memory_order_relaxed) - base;  // past it: a new peak
+  if (last + room - 1 - base < hi) hi = last + room - 1 - base;   // past it: a sample
+  t->hi[side] = hi < kBatch - 1 ? hi : kBatch - 1;
+  int64_t lo = last - room + 1 - base;
+  t->lo[side] = lo > -kBatch + 1 ? lo : -kBatch + 1;
+}
+
+// pending[side] left its bounds or (`timed`) the clock is to be looked at: adds a full
+// batch to the side's total, raises the peak, takes a sample when due, and sets the bounds
+// again.
+MPSHIM_NOINLINE void attend(Table* t, Side side, bool timed) {
+  SideState& st = g_side[side];
+  int64_t mine = t->pending[side].load(std::memory_order_relaxed);
+  if (mine >= kBatch || mine <= -kBatch) {
+    t->pending[side].store(0, std::memory_order_relaxed);
+    st.live.fetch_add(mine, std::memory_order_relaxed);
+    mine = 0;
+  }
+  int64_t base = st.live.load(std::memory_order_relaxed);
+  int64_t now = base + mine;
+  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
+  int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
+  if (d < 0) d = -d;
+  if (d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)) {
+    take_sample(true);
+  } else if (timed) {
+    take_sample(false);
+  }
+  set_bounds(t, side, base);
+}
+
+// Adds `delta` to the thread's change of the live bytes of `side`: true when that left
+// the bounds (attend).
+MPSHIM_INLINE bool change_live(Table* t, Side side, int64_t delta) {
+  int64_t mine = t->pending[side].load(std::memory_order_relaxed) + delta;
+  t->pending[side].store(mine, std::memory_order_relaxed);
+  return mine > t->hi[side] || mine < t->lo[side];
+}
+
+// A thread without a table changes the shared figures.
+void shared_event(Side side, uint32_t stack, bool alloc, int64_t delta, bool temp) {
+  Site* s = site(side, stack);
+  if (s == nullptr) return;
+  SideState& st = g_side[side];
+  if (alloc) {
+    s->allocs.fetch_add(1, std::memory_order_relaxed);
+    s->bytes.fetch_add(uint64_t(delta), std::memory_order_relaxed);
+  }
+  if (temp) s->temps.fetch_add(1, std::memory_order_relaxed);
+  move(s, st, delta);
+  int64_t now = st.live.fetch_add(delta, std::memory_order_relaxed) + delta;
+  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
+  check_sample(st, now);
+}
+
 void map_all(size_t max_samples) {
   g_max_samples = max_samples != 0 ? max_samples : kMaxSamples;
   for (auto& d : g_dir) d = static_cast<std::atomic<Site*>*>(prim::os_map(kDirPages * sizeof(Site*)));
@@ -316,7 +394,7 @@ void map_all(size_t max_samples) {
 // What the tables hold of each site of one side, for the report: an open-addressed map by
 // site, built from the entries when the report reads the sites.
 struct HeldSite {
-  const Site* site;
+  uint32_t key;
   uint64_t allocs, bytes, temps;
   int64_t live, before;
 };
@@ -329,7 +407,7 @@ struct Held {
   void gather(Side side, uint32_t gen) {
     size_t n = g_ntables.load(std::memory_order_acquire), used = 0;
     for (size_t i = 0; i < n; ++i)
-      for (const Entry& e : g_tables[i]->entries) used += e.site.load(std::memory_order_relaxed) != nullptr;
+      for (const Entry& e : g_tables[i]->entries) used += key_of_id(e.id.load(std::memory_order_relaxed)) != 0;
     if (used == 0) return;
     for (cap = 16; cap < 2 * used; cap *= 2) {
     }
@@ -337,30 +415,31 @@ struct Held {
     if (slots == nullptr) return;  // out of memory: the shared figures alone
     for (size_t i = 0; i < n; ++i) {
       for (const Entry& e : g_tables[i]->entries) {
-        const Site* s = e.site.load(std::memory_order_relaxed);
-        if (s == nullptr || e.side != side) continue;
-        HeldSite* h = slot(s);
+        uint32_t key = key_of_id(e.id.load(std::memory_order_relaxed));
+        if (key == 0 || side_of_key(key) != side) continue;
+        if (site(side, stack_of_key(key)) == nullptr) continue;  // its page, which the report walks
+        HeldSite* h = slot(key);
         if (h == nullptr) continue;  // more entries than counted: appeared while this ran
-        h->site = s;
+        h->key = key;
         h->allocs += e.allocs.load(std::memory_order_relaxed);
         h->bytes += e.bytes.load(std::memory_order_relaxed);
         h->temps += e.temps.load(std::memory_order_relaxed);
-        h->live += e.live.load(std::memory_order_relaxed);
+        h->live += e.live();
         h->before += before_peak(e, gen);
       }
     }
   }
-  // The slot of `s`, or the empty slot where it would go; nullptr when the map is full.
-  HeldSite* slot(const Site* s) {
-    size_t i = (uintptr_t(s) / sizeof(Site)) & (cap - 1);
+  // The slot of `key`, or the empty slot where it would go; nullptr when the map is full.
+  HeldSite* slot(uint32_t key) {
+    size_t i = key & (cap - 1);
     for (size_t k = 0; k < cap; ++k, i = (i + 1) & (cap - 1))
-      if (slots[i].site == s || slots[i].site == nullptr) return &slots[i];
+      if (slots[i].key == key || slots[i].key == 0) return &slots[i];
     return nullptr;
   }
-  const HeldSite* find(const Site* s) {
+  const HeldSite* find(uint32_t key) {
     if (slots == nullptr) return &none;
-    HeldSite* h = slot(s);
-    return h != nullptr && h->site == s ? h : &none;
+    HeldSite* h = slot(key);
+    return h != nullptr && h->key == key ? h : &none;
   }
   void release() {
     if (slots != nullptr) prim::os_unmap(slots, cap * sizeof(HeldSite));
@@ -377,45 +456,47 @@ void init() {
   map_all(0);
 }
 
-void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
-  Site* s = site(side, stack);
-  if (s == nullptr) return;
-  SideState& st = g_side[side];
+namespace {
+
+// An event whose thread has no table yet, or whose entry holds another site or generation.
+MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t delta, bool temp) {
   Table* t = my_table();
-  if (MPSHIM_LIKELY(t != nullptr)) {
-    Entry& e = entry(t, s, side, st.gen.load(std::memory_order_relaxed));
-    bump(e.allocs, 1);
-    bump(e.bytes, size);
-    entry_live(e, int64_t(size));
-  } else {
-    s->allocs.fetch_add(1, std::memory_order_relaxed);
-    s->bytes.fetch_add(size, std::memory_order_relaxed);
-    move(s, st, int64_t(size));
-  }
-  int64_t now = change_live(st, t, side, int64_t(size));
+  if (t == nullptr) return shared_event(side, stack, alloc, delta, temp);
+  Entry& e = entry_of(t, side, stack);
+  uint64_t id = current_id(side, stack);
+  if (e.id.load(std::memory_order_relaxed) != id) renew(e, key_of(side, stack), gen_of_id(id));
+  bool timed = count(e, alloc, alloc ? uint64_t(delta) : uint64_t(-delta), temp);
+  if (change_live(t, side, delta) || timed) attend(t, side, timed);
+}
+
+// A host event: the common case calls nothing but tail calls, so it saves no registers.
+template <bool kAlloc>
+MPSHIM_INLINE void host_event(uint32_t stack, int64_t delta, bool temp) {
+  ThreadState* ts = thread_state();
+  Table* t = ts != nullptr ? ts->profile : nullptr;
+  if (MPSHIM_UNLIKELY(t == nullptr)) return slow_event(kHost, stack, kAlloc, delta, temp);
+  Entry& e = entry_of(t, kHost, stack);
+  if (MPSHIM_UNLIKELY(e.id.load(std::memory_order_relaxed) != current_id(kHost, stack)))
+    return slow_event(kHost, stack, kAlloc, delta, temp);
+  bool timed = count(e, kAlloc, kAlloc ? uint64_t(delta) : uint64_t(-delta), temp);
+  if (MPSHIM_UNLIKELY(change_live(t, kHost, delta) || timed)) return attend(t, kHost, timed);
+}
+
+}  // namespace
+
+// Device events are few (the CUDA allocator's calls): they take the slow path.
+void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   t_last = p;
-  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
-  check_sample(st, now);
+  if (MPSHIM_UNLIKELY(side != kHost)) return slow_event(side, stack, true, int64_t(size), false);
+  host_event<true>(stack, int64_t(size), false);
 }
 
 void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
-  Site* s = site(side, stack);
-  if (s == nullptr) return;
   // heaptrack's rule: freed before the thread allocated anything else.
   bool temp = t_last == p;
   t_last = 0;
-  SideState& st = g_side[side];
-  Table* t = my_table();
-  if (MPSHIM_LIKELY(t != nullptr)) {
-    Entry& e = entry(t, s, side, st.gen.load(std::memory_order_relaxed));
-    if (temp) bump(e.temps, 1);
-    entry_live(e, -int64_t(size));
-  } else {
-    if (temp) s->temps.fetch_add(1, std::memory_order_relaxed);
-    move(s, st, -int64_t(size));
-  }
-  int64_t now = change_live(st, t, side, -int64_t(size));
-  check_sample(st, now);
+  if (MPSHIM_UNLIKELY(side != kHost)) return slow_event(side, stack, false, -int64_t(size), temp);
+  host_event<false>(stack, -int64_t(size), temp);
 }
 
 void set_device_reserved(uint64_t bytes) {
@@ -466,7 +547,8 @@ void for_each_site(Side side, void (*fn)(uint32_t stack, const SiteFigures& f, v
     if (page == nullptr) continue;
     for (size_t i = 0; i < kPageSites; ++i) {
       const Site& s = page[i];
-      const HeldSite* h = held.find(&s);
+      uint32_t stack = uint32_t((pg << kPageShift) | i);
+      const HeldSite* h = held.find(key_of(side, stack));
       uint64_t allocs = s.allocs.load(std::memory_order_relaxed) + h->allocs;
       if (allocs == 0) continue;
       int64_t live = s.live.load(std::memory_order_relaxed);
@@ -474,7 +556,7 @@ void for_each_site(Side side, void (*fn)(uint32_t stack, const SiteFigures& f, v
       SiteFigures f{allocs, s.bytes.load(std::memory_order_relaxed) + h->bytes,
                     s.temps.load(std::memory_order_relaxed) + h->temps,
                     (saved ? s.snap.load(std::memory_order_relaxed) : live) + h->before, live + h->live};
-      fn(uint32_t((pg << kPageShift) | i), f, ctx);
+      fn(stack, f, ctx);
     }
   }
   held.release();
@@ -503,10 +585,11 @@ void reset_for_test(size_t max_samples) {
   for (size_t i = 0; i < g_ntables.load(std::memory_order_relaxed); ++i) {
     Table* t = g_tables[i];
     for (auto& b : t->pending) b = 0;
+    for (int side = 0; side < 2; ++side) t->lo[side] = t->hi[side] = 0;
     for (Entry& e : t->entries) {
-      e.site = nullptr;
-      e.allocs = e.bytes = e.temps = 0;
-      e.live = e.after = 0;
+      e.id = 0;
+      e.allocs = e.bytes = e.freed = e.temps = 0;
+      e.base = 0;
     }
   }
   for (SideState& st : g_side) {

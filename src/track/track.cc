@@ -160,15 +160,19 @@ namespace {
 // Pinned memory is host memory; device and managed memory are the device's.
 profile::Side side_of(Memory m) { return m == Memory::Device || m == Memory::Managed ? profile::kDevice : profile::kHost; }
 
+// A block whose size is kept as slack needs its usable size.
+MPSHIM_NOINLINE void profile_free_slack(void* p, uint64_t v) {
+  void* start;
+  size_t usable = 0;
+  uint64_t* tag;
+  cpu::find_block(p, &start, &usable, &tag);
+  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, usable), uintptr_t(p));
+}
+
 MPSHIM_NOINLINE void profile_free(void* p, uint64_t v) {
   if (tag::internal(v)) return;
-  size_t usable = 0;
-  if (MPSHIM_UNLIKELY((v & tag::kSlack) != 0)) {
-    void* start;
-    uint64_t* tag;
-    cpu::find_block(p, &start, &usable, &tag);
-  }
-  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, usable), uintptr_t(p));
+  if (MPSHIM_UNLIKELY((v & tag::kSlack) != 0)) return profile_free_slack(p, v);
+  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, 0), uintptr_t(p));
 }
 
 }  // namespace
