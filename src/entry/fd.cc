@@ -25,6 +25,16 @@ int fclose(FILE* f) {
   return prim::libc_fclose(f);
 }
 
+int close_range(unsigned first, unsigned last, int flags) {
+  if (prim::range_closes_stderr(first, last, flags)) before_stderr_closes();
+  return prim::close_range_but_copy(first, last, flags);
+}
+
+void closefrom(int low) {
+  if (low <= 2) before_stderr_closes();
+  prim::closefrom_but_copy(low);
+}
+
 int pipe2(int fds[2], int flags) {
   if (track::in_unwinder()) return prim::unwinder_pipe(fds);
   return prim::os_pipe2(fds, flags);

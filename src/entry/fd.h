@@ -11,6 +11,9 @@ namespace mpshim::entry {
 int close(int fd);
 /// fclose(3); likewise for a stream on fd 2 (coreutils close stderr this way at exit).
 int fclose(FILE* f);
+/// close_range(2) and closefrom(3); likewise when they close fd 2, and the copy stays open.
+int close_range(unsigned first, unsigned last, int flags);
+void closefrom(int low);
 /// pipe2(2); while the tracker runs libunwind (track::in_unwinder), the pipe of
 /// prim::unwinder_pipe.
 int pipe2(int fds[2], int flags);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cerrno>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -203,6 +204,32 @@ int stderr_copy() {
               st.st_ino == g_ino;
   errno = saved;
   return same ? fd : -1;
+}
+
+bool range_closes_stderr(unsigned first, unsigned last, int flags) {
+  return (flags & CLOSE_RANGE_CLOEXEC) == 0 && first <= 2 && 2 <= last;
+}
+
+int close_range_but_copy(unsigned first, unsigned last, int flags) {
+  int copy = (flags & CLOSE_RANGE_CLOEXEC) == 0 ? g_copy.load(std::memory_order_acquire) : -1;
+  if (copy < 0 || unsigned(copy) < first || unsigned(copy) > last || stderr_copy() != copy)
+    return int(syscall(SYS_close_range, first, last, flags));
+  // Around the copy. The second call cannot fail where the first did not (same flags).
+  if (unsigned(copy) > first && syscall(SYS_close_range, first, unsigned(copy) - 1, flags) != 0)
+    return -1;
+  if (unsigned(copy) < last) return int(syscall(SYS_close_range, unsigned(copy) + 1, last, flags));
+  return 0;
+}
+
+void closefrom_but_copy(int low) {
+  unsigned first = low < 0 ? 0u : unsigned(low);
+  if (close_range_but_copy(first, ~0u, 0) == 0 || errno != ENOSYS) return;
+  // A kernel without close_range (before 5.9): one descriptor at a time, up to the limit.
+  struct rlimit rl;
+  unsigned end = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? unsigned(rl.rlim_cur) : (1u << 20);
+  int copy = stderr_copy();
+  for (unsigned fd = first; fd < end; ++fd)
+    if (int(fd) != copy) syscall(SYS_close, fd);
 }
 
 }  // namespace mpshim::prim

@@ -56,5 +56,13 @@ void save_stderr();
 /// The saved copy of stderr while it still refers to the file saved (the program may close
 /// that descriptor and reuse its number); -1 when there is none.
 int stderr_copy();
+/// True when close_range(2) with these arguments closes fd 2 (not only marks it
+/// close-on-exec).
+bool range_closes_stderr(unsigned first, unsigned last, int flags);
+/// close_range(2), except that the saved copy of stderr stays open: a program that closes
+/// every descriptor before it exits still gets its report.
+int close_range_but_copy(unsigned first, unsigned last, int flags);
+/// closefrom(3) likewise (every descriptor from `low` up, the saved copy excepted).
+void closefrom_but_copy(int low);
 
 }  // namespace mpshim::prim

@@ -13,6 +13,11 @@
 #include "track/unwind.h"
 #include "track/unwinder.h"
 
+// glibc's entry point, which calls main (through __libc_start_call_main) and exit() with
+// what it returned.
+extern "C" int __libc_start_main(int (*)(int, char**, char**), int, char**, void (*)(),
+                                 void (*)(), void (*)(), void*);
+
 namespace mpshim::track {
 namespace {
 
@@ -181,6 +186,14 @@ bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs
     for (int r : saved)
       if (*nregs < cap && unw->get_reg(&c, r, &v) == 0) regs[(*nregs)++] = v;
 #endif
+    // main returned: exit() was called by libc's __libc_start_call_main, whose frame holds
+    // no live value of the program's, only what the program's constructors (run from
+    // __libc_start_main before it) left there. The scan starts at its caller's frame.
+    auto start_main = reinterpret_cast<unw_word_t>(&__libc_start_main);
+    if (unw->get_proc_info(&c, &pi) == 0 && pi.start_ip != start_main && unw->step(&c) > 0 &&
+        unw->get_proc_info(&c, &pi) == 0 && pi.start_ip == start_main &&
+        unw->get_reg(&c, UNW_REG_SP, &v) == 0)
+      *sp = v;
     return true;
   }
   return false;

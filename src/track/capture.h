@@ -36,8 +36,9 @@ __attribute__((noinline)) size_t capture_stack(uintptr_t* out, size_t depth, siz
 
 /// The frame that called exit() on this thread, for the leak check at exit: frames below
 /// it belong to exit's machinery (atexit handlers, destructors) and are full of stale
-/// values left by the program's returned functions. Writes that frame's stack pointer and
-/// the callee-saved registers as they were in it (up to `cap`, count in *nregs). False
+/// values left by the program's returned functions. Writes that frame's stack pointer (its
+/// caller's when it is libc's caller of main: main returned) and the callee-saved registers
+/// as they were in it (up to `cap`, count in *nregs). False
 /// when exit() is not on the stack. Unwinds with libunwind: call it before taking the
 /// allocator's locks (the unwinder may allocate).
 bool exit_caller_frame(uintptr_t* sp, uintptr_t* regs, size_t cap, size_t* nregs);

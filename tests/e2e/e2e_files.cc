@@ -121,6 +121,16 @@ BOOST_AUTO_TEST_CASE(close_2_in_atexit_still_reports) {
   BOOST_TEST(has(r.err, kLeak), r.describe());
 }
 
+// A program that closes every descriptor with close_range or closefrom (daemons, sandboxed
+// workers) keeps only the copy of stderr, and the report reaches it.
+BOOST_AUTO_TEST_CASE(close_range_of_every_descriptor_still_reports) {
+  for (const char* how : {"close_range", "closefrom"}) {
+    e2e::Result r = run_ok(fd_check({how}));
+    BOOST_TEST(r.out == "done\n", how);
+    BOOST_TEST(has(r.err, kLeak), how << ": " << r.describe());
+  }
+}
+
 // The program closes the copy of stderr too and reuses its number for a file of its own,
 // with a read-only file on fd 2: the report goes nowhere rather than into that file.
 BOOST_AUTO_TEST_CASE(reused_copy_number_gets_no_report) {

@@ -8,6 +8,10 @@
 //   fd_check fclose_stderr  leaks 77 bytes, closes stdout and stderr in an atexit handler
 //                           (as coreutils do)
 //   fd_check close_stderr   the same with close(2)
+//   fd_check close_range    leaks 77 bytes, then closes every descriptor with close_range
+//                           (as daemons do before they exit) and checks that at most one is
+//                           left: the report's copy of stderr, numbered 200 or above
+//   fd_check closefrom      the same with closefrom(0)
 //   fd_check stale_copy     leaks 77 bytes, closes fd 2, then every descriptor that
 //                           appeared, puts a read-only file on fd 2 and the file named by
 //                           argv[2] on the numbers that appeared (a report must not go there)
@@ -113,6 +117,22 @@ static int case_close_all(void) {
   return failures == 0 ? 0 : 1;
 }
 
+// Exit status 0, or the check that failed (its output would go nowhere).
+static int case_close_every(int with_closefrom) {
+  leak77();
+  puts("done");
+  fflush(stdout);
+  if (with_closefrom)
+    closefrom(0);
+  else if (close_range(0, ~0u, 0) != 0)
+    return 3;
+  int fds[8];
+  int n = open_fds(fds, 8);
+  if (n < 0 || n > 1 || (n == 1 && fds[0] < 200)) return 4;
+  // A daemon's next descriptor is 0.
+  return open("/dev/null", O_WRONLY) == 0 ? 0 : 5;
+}
+
 static int case_stale_copy(const char* path) {
   int before[256], after[256];
   int nb = open_fds(before, 256);
@@ -140,6 +160,8 @@ int main(int argc, char** argv) {
   const char* c = argc > 1 ? argv[1] : "";
   if (strcmp(c, "list") == 0) return case_list();
   if (strcmp(c, "close_all") == 0) return case_close_all();
+  if (strcmp(c, "close_range") == 0) return case_close_every(0);
+  if (strcmp(c, "closefrom") == 0) return case_close_every(1);
   if (strcmp(c, "stale_copy") == 0 && argc > 2) return case_stale_copy(argv[2]);
   if (strcmp(c, "fclose_stderr") == 0 || strcmp(c, "close_stderr") == 0) {
     atexit(c[0] == 'f' ? close_std_streams : close_fd2);
