@@ -53,12 +53,12 @@ void describe(prim::Writer& w, const MemError& e) {
     case ErrorKind::HeapOverflow:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr).str(", ");
       w.u64(distance(e)).str(" byte(s) past the end of a ");
-      block("");
+      block(e.freed ? "freed " : "");
       break;
     case ErrorKind::HeapUnderflow:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr).str(", ");
       w.u64(distance(e)).str(" byte(s) before the start of a ");
-      block("");
+      block(e.freed ? "freed " : "");
       break;
     case ErrorKind::UseAfterFree:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr);
