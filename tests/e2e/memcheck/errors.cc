@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
   } else if (!strcmp(c, "interior")) {
     char* p = make_block(32);
     release_block(p + 8);
+  } else if (!strcmp(c, "free_before")) {
+    // One byte before a 1-byte block: a front redzone (full) or a sampled block's slack.
+    char* p = make_block(1);
+    release_block(p - 1);
+  } else if (!strcmp(c, "free_past")) {
+    char* p = make_block(1);
+    release_block(p + 1);
   } else if (!strcmp(c, "never")) {
     // A small block's 4 MiB chunk starts with the allocator's header: never a block.
     char* p = make_block(32);
