@@ -33,12 +33,21 @@ const char* found_word(Found f) {
   return "call";
 }
 
-// How far the damage reaches: bytes past the end, before the start, or into a freed block.
-uint64_t distance(const MemError& e) {
+// How far the damage reaches: bytes past the end, before the start, or the offset into
+// the block (negative for a bad free before its start).
+int64_t distance(const MemError& e) {
   uintptr_t last = e.last != 0 ? e.last : e.addr;
-  if (e.kind == ErrorKind::HeapOverflow) return last + 1 - (e.block + e.size);
-  if (e.kind == ErrorKind::HeapUnderflow) return e.block - e.addr;
-  return e.addr - e.block;
+  if (e.kind == ErrorKind::HeapOverflow) return int64_t(last + 1 - (e.block + e.size));
+  if (e.kind == ErrorKind::HeapUnderflow) return int64_t(e.block - e.addr);
+  return int64_t(e.addr - e.block);
+}
+
+// Where a bad free's pointer lies from a known block: before it, inside, or past its end
+// (counted as an overflow's bytes: the pointer one past a 1-byte block is 1 byte past).
+void bad_free_place(prim::Writer& w, const MemError& e) {
+  if (e.addr < e.block) w.u64(e.block - e.addr).str(" byte(s) before the start of a ");
+  else if (e.addr - e.block >= e.size) w.u64(e.addr + 1 - (e.block + e.size)).str(" byte(s) past the end of a ");
+  else w.u64(e.addr - e.block).str(" byte(s) inside a ");
 }
 
 void describe(prim::Writer& w, const MemError& e) {
@@ -52,18 +61,18 @@ void describe(prim::Writer& w, const MemError& e) {
   switch (e.kind) {
     case ErrorKind::HeapOverflow:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr).str(", ");
-      w.u64(distance(e)).str(" byte(s) past the end of a ");
-      block("");
+      w.u64(uint64_t(distance(e))).str(" byte(s) past the end of a ");
+      block(e.freed ? "freed " : "");
       break;
     case ErrorKind::HeapUnderflow:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr).str(", ");
-      w.u64(distance(e)).str(" byte(s) before the start of a ");
-      block("");
+      w.u64(uint64_t(distance(e))).str(" byte(s) before the start of a ");
+      block(e.freed ? "freed " : "");
       break;
     case ErrorKind::UseAfterFree:
       if (e.found == Found::Fault) w.str(e.write ? "WRITE " : "READ ").str("at ").hex(e.addr);
       else w.str("write to ").hex(e.addr);
-      w.str(", offset ").u64(distance(e)).str(" in a ");
+      w.str(", offset ").u64(uint64_t(distance(e))).str(" in a ");
       block("freed ");
       if (e.last > e.addr) w.str(" (").u64(e.last - e.addr + 1).str(" byte(s) changed)");
       break;
@@ -80,7 +89,8 @@ void describe(prim::Writer& w, const MemError& e) {
     case ErrorKind::BadFree:
       w.str(e.call != nullptr ? e.call : "free").str(" of ").hex(e.addr);
       if (known) {
-        w.str(", ").u64(e.addr - e.block).str(" byte(s) inside a ");
+        w.str(", ");
+        bad_free_place(w, e);
         block(e.freed ? "freed " : "");
       } else if (track::g_check == track::CheckMode::Sample && e.mem == track::Memory::Host &&
                  e.place == track::Place::Unknown) {
@@ -174,7 +184,7 @@ void write_json(prim::Writer& w, const MemError& e, int pid, const char* exe) {
   w.str(",\"distance\":");
   if (e.kind == ErrorKind::DoubleFree || e.kind == ErrorKind::Mismatch || e.kind == ErrorKind::SizeMismatch)
     w.str("null");
-  else w.u64(distance(e));
+  else w.i64(distance(e));
   w.str(",\"function\":").json_str(track::kind_name(e.alloc_kind));
   w.str(",\"freed\":").str(e.freed ? "true" : "false").str(",\"alloc_stack\":");
   json_stack(w, e.alloc_stack);

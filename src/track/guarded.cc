@@ -323,7 +323,11 @@ bool guarded_fault(uintptr_t addr, bool* go_on, MemError* e) {
     return true;
   }
   if (g.state == State::Open && addr < guard) return false;
-  e->kind = ErrorKind::UseAfterFree;
+  // A freed block's pages and guard page are all inaccessible: outside the block itself
+  // the access over- or underflows it (the report says the block was freed).
+  e->kind = addr < g.user            ? ErrorKind::HeapUnderflow
+            : addr >= g.user + g.size ? ErrorKind::HeapOverflow
+                                      : ErrorKind::UseAfterFree;
   if (recover) {
     prim::os_protect(reinterpret_cast<void*>(g.map), g.data + page(), true);
     g.state = State::Open;

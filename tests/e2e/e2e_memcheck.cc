@@ -51,6 +51,13 @@ const std::vector<Case> kCases = {
       "Block allocated with malloc at:", "in make_block", "Block freed at:", "in release_block"}},
     {"interior", "light", "bad-free",
      {"8 byte(s) inside a 32-byte block", "in release_block", "in make_block"}},
+    {"free_before", "full", "bad-free",
+     {"1 byte(s) before the start of a 1-byte block", "Bad call:", "in release_block", "in make_block"}},
+    {"free_before", "sample", "bad-free",
+     {"1 byte(s) before the start of a 1-byte block", "Bad call:", "in release_block", "in make_block"}},
+    {"free_past", "light", "bad-free",
+     {"1 byte(s) past the end of a 1-byte block", "Bad call:", "in release_block", "in make_block"}},
+    {"free_past", "sample", "bad-free", {"1 byte(s) past the end of a 1-byte block", "in release_block"}},
     {"never", "light", "bad-free", {"never returned by an allocation function", "in release_block"}},
     {"stack_free", "light", "bad-free",
      {"free of 0x", "never returned by an allocation function: a stack address", "Bad call:", "in release_block"}},
@@ -88,6 +95,12 @@ const std::vector<Case> kCases = {
     {"sample_underflow", "sample", "heap-buffer-underflow",
      {"WRITE at 0x", "32 byte(s) before the start of a 4096-byte block", "Faulting access:", "in write_byte",
       "Block allocated with malloc at:", "in make_block"}},
+    {"sample_freed_underflow", "sample", "heap-buffer-underflow",
+     {"READ at 0x", "1 byte(s) before the start of a freed 1-byte block", "Faulting access:", "in read_byte",
+      "in make_block", "Block freed at:", "in release_block"}},
+    {"sample_freed_overflow", "sample", "heap-buffer-overflow",
+     {"READ at 0x", "1 byte(s) past the end of a freed 4096-byte block", "Faulting access:", "in read_byte",
+      "in make_block", "Block freed at:", "in release_block"}},
     {"sample_uaf", "sample", "heap-use-after-free",
      {"WRITE at 0x", "offset 0 in a freed 64-byte block", "Faulting access:", "in write_byte",
       "in make_block", "Block freed at:", "in release_block"}},
@@ -213,11 +226,11 @@ BOOST_AUTO_TEST_CASE(json_report) {
   BOOST_TEST(leaks["summary"]["errors"].u64() == 1u);
 }
 
-// The JSON form names a sized delete's size and a bad free's place.
+// The JSON form names a sized delete's size, a bad free's place and its offset.
 BOOST_AUTO_TEST_CASE(json_call_size_and_place) {
-  auto first_error = [](const char* program) {
+  auto first_error = [](const char* program, const char* mode = "light") {
     e2e::TempDir dir;
-    e2e::Result r = run(Case{program, "light", "", {}}, "report",
+    e2e::Result r = run(Case{program, mode, "", {}}, "report",
                         {{"MPSHIM_REPORT", dir / "r.%p.json"}, {"MPSHIM_REPORT_FORMAT", "json"}});
     BOOST_TEST(r.ok(), r.describe());
     std::string text;
@@ -238,6 +251,12 @@ BOOST_AUTO_TEST_CASE(json_call_size_and_place) {
   BOOST_TEST(stack["block"].is_null());
   BOOST_TEST(first_error("unmapped_free")["place"].str() == "unmapped");
   BOOST_TEST(first_error("global_free")["place"].str() == "global");
+  // A bad free's distance is its offset into the block: negative before its start.
+  leaktest::Json before = first_error("free_before", "full");
+  BOOST_TEST(before["kind"].str() == "bad-free");
+  BOOST_TEST(before["block"]["size"].u64() == 1u);
+  BOOST_TEST(before["block"]["distance"].text == "-1");
+  BOOST_TEST(first_error("free_past")["block"]["distance"].text == "1");
 }
 
 // malloc_usable_size's bytes survive realloc in every mode (tracking alone too, which

@@ -25,6 +25,10 @@ extern "C" __attribute__((noinline)) void write_byte(char* p, long i) {
   asm volatile("" ::"r"(p) : "memory");
   p[i] = 1;
 }
+extern "C" __attribute__((noinline)) char read_byte(const char* p, long i) {
+  asm volatile("" ::"r"(p) : "memory");
+  return *static_cast<const volatile char*>(p + i);
+}
 extern "C" __attribute__((noinline)) int* make_object() { return new int(3); }
 extern "C" __attribute__((noinline)) int* make_array() { return new int[3]; }
 extern "C" __attribute__((noinline)) void delete_object(int* p) { delete p; }
@@ -69,6 +73,13 @@ int main(int argc, char** argv) {
   } else if (!strcmp(c, "interior")) {
     char* p = make_block(32);
     release_block(p + 8);
+  } else if (!strcmp(c, "free_before")) {
+    // One byte before a 1-byte block: a front redzone (full) or a sampled block's slack.
+    char* p = make_block(1);
+    release_block(p - 1);
+  } else if (!strcmp(c, "free_past")) {
+    char* p = make_block(1);
+    release_block(p + 1);
   } else if (!strcmp(c, "never")) {
     // A small block's 4 MiB chunk starts with the allocator's header: never a block.
     char* p = make_block(32);
@@ -126,6 +137,16 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     release_block(p);
     write_byte(p, 0);
+  } else if (!strcmp(c, "sample_freed_underflow")) {
+    // A read just before a freed sampled block, in its inaccessible page.
+    char* p = make_block(1);
+    release_block(p);
+    read_byte(p, -1);
+  } else if (!strcmp(c, "sample_freed_overflow")) {
+    // A read just past a freed sampled block of a whole page, in its guard page.
+    char* p = make_block(4096);
+    release_block(p);
+    read_byte(p, 4096);
   } else if (!strcmp(c, "usable")) {
     // Every byte malloc_usable_size gives is the program's, and realloc keeps them all.
     for (int i = 0; i < 3000; ++i) {
