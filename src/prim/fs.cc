@@ -1,5 +1,7 @@
 #include "prim/fs.h"
 
+#include "prim/os.h"
+
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
@@ -82,6 +84,42 @@ const void* map_file(const char* path, size_t* size) {
   if (fd >= 0) close(fd);
   errno = saved;
   return map == MAP_FAILED ? nullptr : map;
+}
+
+bool for_each_untouched(uintptr_t lo, uintptr_t hi, size_t min_bytes,
+                        void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  int saved = errno;
+  int fd = os_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    errno = saved;
+    return false;
+  }
+  constexpr uint64_t kPresent = 1ull << 63, kSwapped = 1ull << 62;
+  const uintptr_t page = page_size();
+  uint64_t entries[512];  // one pagemap word per page
+  uintptr_t run = 0;      // start of the current untouched run, 0 when none
+  bool ok = true;
+  for (uintptr_t at = lo; at < hi && ok;) {
+    size_t n = (hi - at) / page < 512 ? (hi - at) / page : 512;
+    ssize_t r = pread(fd, entries, n * sizeof(uint64_t), off_t(at / page * sizeof(uint64_t)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0 || r % sizeof(uint64_t) != 0) {
+      ok = false;
+      break;
+    }
+    for (size_t i = 0; i < size_t(r) / sizeof(uint64_t); ++i, at += page) {
+      bool touched = (entries[i] & (kPresent | kSwapped)) != 0;
+      if (!touched && run == 0) run = at;
+      if (touched && run != 0) {
+        if (at - run >= min_bytes) fn(run, at, ctx);
+        run = 0;
+      }
+    }
+  }
+  if (ok && run != 0 && hi - run >= min_bytes) fn(run, hi, ctx);
+  close(fd);
+  errno = saved;
+  return ok;
 }
 
 long read_link(const char* path, char* buf, size_t cap) {

@@ -29,6 +29,14 @@ const char* exec_path();
 /// True when paths `a` and `b` name the same file, symbolic links followed.
 bool same_file(const char* a, const char* b);
 
+/// Calls fn(lo, hi, ctx) with each run of at least `min_bytes` of [lo, hi) (page-aligned)
+/// whose pages are neither in memory nor in swap (/proc/self/pagemap): a private mapping's
+/// pages the process never touched, or gave back, which hold nothing it wrote. Reading them
+/// would fault each one in. False when pagemap cannot be read (the runs passed to fn before
+/// still hold).
+bool for_each_untouched(uintptr_t lo, uintptr_t hi, size_t min_bytes,
+                        void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+
 /// open(2) itself (the openat system call), for the link-time wrapper of `open`.
 int os_open(const char* path, int flags, int mode);
 

@@ -117,6 +117,18 @@ size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap
   return count;
 }
 
+size_t parse_private(const char* text, size_t len, ScanRange* out, size_t cap, size_t min_size) {
+  size_t count = 0;
+  uintptr_t lo, hi;
+  const char *s, *eol;
+  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
+    if (s[1] != 'r' || s[2] != 'w' || s[4] != 'p' || hi <= lo || hi - lo < min_size) continue;
+    if (count < cap) out[count] = {lo, hi};
+    ++count;
+  }
+  return count;
+}
+
 size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap) {
   size_t count = 0;
   uintptr_t lo, hi;

@@ -25,6 +25,11 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap,
 /// inside its own heap blocks). Returns how many there are; sorted as parse_maps's.
 size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap);
 
+/// Parses /proc/self/maps text and appends to `out` (capacity `cap`) the readable, writable
+/// and private mappings of at least `min_size` bytes: those whose untouched pages hold
+/// nothing the process wrote. Returns how many there are; sorted as parse_maps's.
+size_t parse_private(const char* text, size_t len, ScanRange* out, size_t cap, size_t min_size);
+
 /// Parses /proc/self/maps text into the readable address ranges, neighbouring readable
 /// mappings merged into one range (sorted). Returns how many (only `cap` are written).
 size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap);

@@ -6,6 +6,7 @@
 #include "cpu/track_api.h"
 #include "prim/defines.h"
 #include "prim/file.h"
+#include "prim/fs.h"
 #include "prim/lock.h"
 #include "prim/os.h"
 #include "prim/thread.h"
@@ -404,6 +405,8 @@ bool from_driver(const CheckState& st, uint32_t id) {
 // Registers of a live thread may hold the only pointer to a block (a worker blocked in a
 // system call, still running at exit): ask every other thread for them.
 constexpr uint64_t kRegsTimeoutNs = 100'000'000;
+// Untouched pages are not read in runs of at least this many bytes.
+constexpr size_t kUntouchedMin = 64 << 10;
 
 void collect_block(void* start, size_t usable, uint64_t* t, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
@@ -441,6 +444,11 @@ void collect_foreign(const ForeignBlock& f, void* ctx) {
 void collect_hole(uintptr_t lo, uintptr_t hi, void* ctx) {
   auto* st = static_cast<CheckState*>(ctx);
   if (!st->holes.push(st->scratch, ScanRange{lo, hi})) st->failed = true;
+}
+
+void collect_unread(uintptr_t lo, uintptr_t hi, void* ctx) {
+  auto* st = static_cast<CheckState*>(ctx);
+  if (!st->unreadable.push(st->scratch, ScanRange{lo, hi})) st->failed = true;
 }
 
 void collect_thread(uintptr_t addr, bool alive, int tid, void* ctx) {
@@ -547,7 +555,20 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   size_t nbad = parse_unreadable(text, len, nullptr, 0);
   st.unreadable.items = st.scratch.array<ScanRange>(nbad + 1);
   if (st.unreadable.items == nullptr) return false;
+  st.unreadable.cap = nbad + 1;
   st.unreadable.len = parse_unreadable(text, len, st.unreadable.items, nbad);
+  // Nor is a page of a private mapping that the process never touched: it holds none of its
+  // pointers, and reading it would fault it in (a runtime's reserved heap, sbcl's 1 GiB,
+  // took a second at exit; a big block written only in part, as long). Big runs only, to
+  // keep the ranges few.
+  size_t nbig = parse_private(text, len, nullptr, 0, kUntouchedMin);
+  ScanRange* big = st.scratch.array<ScanRange>(nbig + 1);
+  if (big == nullptr) return false;
+  nbig = parse_private(text, len, big, nbig, kUntouchedMin);
+  for (size_t i = 0; i < nbig; ++i)
+    if (!prim::for_each_untouched(big[i].lo, big[i].hi, kUntouchedMin, collect_unread, &st)) break;
+  if (st.failed) return false;
+  sort_ranges(st.unreadable.items, st.unreadable.len);
   // A foreign block's memory may be gone: its owner can unmap it without the shim seeing
   // (the CUDA driver's teardown at exit takes leaked pinned and managed memory along), and
   // the check's own scratch memory may have been mapped there since. Such a block is not

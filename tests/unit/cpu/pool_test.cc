@@ -99,6 +99,30 @@ TEST(LargeBlocks, LoopOfBigBlocksReusesTheCache) {
   EXPECT_LE(stats().reserved, s0.reserved) << "the cache was not emptied";
 }
 
+// A freed large block stays mapped for a later large request; when the small blocks grow
+// instead, a new segment takes its place rather than adding to it (tesseract kept two such
+// blocks resident through the rest of its run).
+TEST(LargeBlocks, HeapGrowthReleasesCachedBlocks) {
+  cpu::trim();
+  char* big = static_cast<char*>(cpu::alloc(8 * kMiB));
+  ASSERT_NE(big, nullptr);
+  memset(big, 1, 8 * kMiB);
+  cpu::free(big);
+  cpu::Stats s0 = stats();  // the 8 MiB still mapped, in the cache
+  const size_t n = 256, count = 2 * cpu::kChunkSize / n;
+  std::vector<void*> blocks;
+  for (size_t i = 0; i < count; ++i) {
+    void* p = cpu::alloc(n);
+    ASSERT_NE(p, nullptr);
+    memset(p, int(i), n);
+    blocks.push_back(p);
+  }
+  cpu::Stats s1 = stats();
+  EXPECT_LT(s1.reserved, s0.reserved + cpu::kChunkSize) << "the cache and the new segments both stay mapped";
+  for (void* p : blocks) cpu::free(p);
+  cpu::trim();
+}
+
 TEST(LargeBlocks, ReallocGrowsAndShrinksKeepingContents) {
   size_t cur = 6 * kMiB;
   char* p = static_cast<char*>(cpu::alloc(cur));

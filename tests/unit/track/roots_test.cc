@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/mman.h>
 
 #include <signal.h>
 #include <ucontext.h>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "prim/fs.h"
 #include "prim/os.h"
 #include "register_holder.h"
 
@@ -80,6 +82,53 @@ TEST(Roots, UnreadableMappings) {
   EXPECT_EQ(out[1].lo, 0x7f0000801000u);
   EXPECT_EQ(out[2].lo, 0x7f0000803000u);
   EXPECT_EQ(parse_unreadable(text, strlen(text), nullptr, 0), 3u);
+}
+
+TEST(Roots, PrivateWritableMappingsOfASize) {
+  const char* text =
+      "7f0000000000-7f0000100000 rw-p 00000000 00:00 0 \n"           // 1 MiB: kept
+      "7f0000100000-7f0000101000 rw-p 00000000 00:00 0 \n"           // too small
+      "7f0000200000-7f0000300000 rw-s 00000000 00:05 7 /dev/shm/x\n"  // shared: a page
+                                                                    // not in memory may
+                                                                    // hold what was written
+      "7f0000300000-7f0000400000 r--p 00000000 08:01 5 /lib/x.so\n"   // read-only
+      "7f0000400000-7f0000600000 rwxp 00000000 00:00 0 \n";          // kept
+  ScanRange out[8];
+  ASSERT_EQ(parse_private(text, strlen(text), out, 8, 64 << 10), 2u);
+  EXPECT_EQ(out[0].lo, 0x7f0000000000u);
+  EXPECT_EQ(out[0].hi, 0x7f0000100000u);
+  EXPECT_EQ(out[1].lo, 0x7f0000400000u);
+  EXPECT_EQ(out[1].hi, 0x7f0000600000u);
+  EXPECT_EQ(parse_private(text, strlen(text), nullptr, 0, 64 << 10), 2u);
+}
+
+// The runs of pages neither in memory nor in swap, as pagemap tells them.
+TEST(Roots, UntouchedRunsOfAMapping) {
+  const size_t page = 4096, n = 64;
+  char* m = static_cast<char*>(mmap(nullptr, n * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(m, MAP_FAILED);
+  m[3 * page] = 1;                                    // written
+  EXPECT_EQ(*(volatile char*)(m + 40 * page), 0);     // read: the zero page
+  m[41 * page + 7] = 1;
+  std::vector<ScanRange> runs;
+  auto add = [](uintptr_t lo, uintptr_t hi, void* ctx) {
+    static_cast<std::vector<ScanRange>*>(ctx)->push_back({lo, hi});
+  };
+  uintptr_t lo = uintptr_t(m);
+  ASSERT_TRUE(prim::for_each_untouched(lo, lo + n * page, page, add, &runs));
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].lo, lo);
+  EXPECT_EQ(runs[0].hi, lo + 3 * page);
+  EXPECT_EQ(runs[1].lo, lo + 4 * page);
+  EXPECT_EQ(runs[1].hi, lo + 40 * page);
+  EXPECT_EQ(runs[2].lo, lo + 42 * page);
+  EXPECT_EQ(runs[2].hi, lo + n * page);
+  runs.clear();  // shorter runs than asked for are left out
+  ASSERT_TRUE(prim::for_each_untouched(lo, lo + n * page, 20 * page, add, &runs));
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].lo, lo + 4 * page);
+  EXPECT_EQ(runs[1].lo, lo + 42 * page);
+  munmap(m, n * page);
 }
 
 TEST(Roots, ReadableRangesMergeNeighbours) {
