@@ -23,7 +23,7 @@ struct Bin {
 constexpr uint64_t kPurgeTick = 1023;
 
 struct ThreadCache {
-  static constexpr size_t kTrackerBytes = 4608 + 4096;
+  static constexpr size_t kTrackerBytes = 24576;
 
   Bin bins[kNumClasses];
   int64_t merged_live;        ///< live bytes already added to the global counter

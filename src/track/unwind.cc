@@ -603,26 +603,45 @@ void shift(WalkMemo* m, size_t from, size_t to, size_t len) {
   memmove(&m->flags[to], &m->flags[from], len);
 }
 
+// True when way `w` started from state `s` and its words all hold what they held.
+MPSHIM_INLINE bool matches(const WalkCache& cache, size_t i, const State& s, size_t max, uint32_t generation) {
+  if (cache.way_sp[i] != s.sp) return false;
+  const WalkCache::Way& w = cache.ways[i];
+  if (w.nchecks == 0 || w.pc != s.pc || w.max != max || w.generation != generation ||
+      (w.needs_bp && w.bp != s.bp))
+    return false;
+  size_t c = 0;
+  while (c < w.nchecks && *reinterpret_cast<const uintptr_t*>(s.sp + w.at[c]) == w.word[c]) ++c;
+  return c == w.nchecks;
+}
+
+// Way `i` is the one used now.
+MPSHIM_INLINE void follow(WalkCache* cache, size_t i) {
+  cache->ways[cache->last].next = uint8_t(i);
+  cache->last = uint32_t(i);
+  cache->ways[i].used = ++cache->clock;
+}
+
 // The cached way whose starting state is `s` and whose words all hold what they held, or
-// nullptr.
+// nullptr. A program going round a few stacks (allocate, free, allocate elsewhere) meets
+// them in the same order each time: the way that followed the last one is tried first.
 MPSHIM_INLINE const WalkCache::Way* recall(WalkCache* cache, const State& s, size_t max,
                                            uint32_t generation) {
-  constexpr size_t kMask = WalkCache::kWays - 1;
-  static_assert((WalkCache::kWays & kMask) == 0);
-  for (size_t t = 0; t < WalkCache::kWays; ++t) {
-    size_t i = (cache->last + t) & kMask;
-    const WalkCache::Way& w = cache->ways[i];
-    if (w.nchecks == 0 || w.sp != s.sp || w.pc != s.pc || w.max != max ||
-        w.generation != generation || (w.needs_bp && w.bp != s.bp))
-      continue;
-    size_t c = 0;
-    while (c < w.nchecks && *reinterpret_cast<const uintptr_t*>(s.sp + w.at[c]) == w.word[c]) ++c;
-    if (c == w.nchecks) {
-      cache->last = uint32_t(i);
-      return &w;
-    }
+  static_assert(WalkCache::kWays <= 256);
+  size_t guess = cache->ways[cache->last].next;
+  size_t found = WalkCache::kWays;
+  if (matches(*cache, guess, s, max, generation)) {
+    found = guess;
+  } else {
+    for (size_t i = 0; i < WalkCache::kWays; ++i)
+      if (i != guess && matches(*cache, i, s, max, generation)) {
+        found = i;
+        break;
+      }
   }
-  return nullptr;
+  if (found == WalkCache::kWays) return nullptr;
+  follow(cache, found);
+  return &cache->ways[found];
 }
 
 }  // namespace
@@ -631,18 +650,21 @@ void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
   if (cache == nullptr || !m.complete || m.n == 0 ||
       m.generation != g_generation.load(std::memory_order_acquire))
     return;
-  bool seen = false;
-  for (size_t i = 0; i < WalkCache::kSeen; ++i)
-    seen |= cache->seen_pc[i] == m.pc[0] && cache->seen_sp[i] == m.sp[0];
-  if (!seen) {
-    size_t i = cache->seen_next++ % WalkCache::kSeen;
-    cache->seen_pc[i] = m.pc[0];
-    cache->seen_sp[i] = m.sp[0];
-    return;
-  }
-  uint32_t slot = (cache->last + 1) & (WalkCache::kWays - 1);
+  size_t h = size_t(((m.pc[0] ^ (m.sp[0] >> 3)) * 0x9e3779b97f4a7c15ull) >> 58);
+  static_assert(WalkCache::kSeen == 64);
+  uint32_t now = ++cache->misses;
+  bool recent = cache->seen_pc[h] == m.pc[0] && cache->seen_sp[h] == m.sp[0] &&
+                now - cache->seen_at[h] <= WalkCache::kSeenWithin;
+  cache->seen_pc[h] = m.pc[0];
+  cache->seen_sp[h] = m.sp[0];
+  cache->seen_at[h] = now;
+  if (!recent) return;
+  uint32_t slot = 0;  // the way used least recently (an empty one has never been)
+  for (uint32_t k = 1; k < WalkCache::kWays; ++k)
+    if (cache->ways[k].used < cache->ways[slot].used) slot = k;
   WalkCache::Way& w = cache->ways[slot];
   w.nchecks = 0;
+  cache->way_sp[slot] = 0;
   size_t c = 0;
   auto add = [&](uintptr_t addr, uintptr_t word) {
     intptr_t off = intptr_t(addr - m.sp[0]);
@@ -673,7 +695,8 @@ void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
   w.generation = m.generation;
   w.value = value;
   w.nchecks = uint16_t(c == 0 ? 0 : c);
-  cache->last = slot;
+  cache->way_sp[slot] = c == 0 ? 0 : w.sp;
+  follow(cache, slot);
 }
 
 size_t walk_stack(uintptr_t* out, size_t max, WalkMemo* memo, size_t* walked, WalkCache* cache,

@@ -60,25 +60,40 @@ struct WalkMemo {
 /// walk_stack returns the value instead (kWalkRecalled). Checking the words costs one
 /// load and compare each, without a rule lookup or a dependent chain. Zero-filled is a
 /// valid empty cache; it belongs to one thread.
+///
+/// Many stacks share a starting state (the shim's own frames at the same depth) and differ
+/// only in their words, and a thread goes round a few dozen of them (allocations and, under
+/// the memory-error checks, frees at each place it works): the cache holds 32, replaces
+/// the one used least recently and first tries the one that followed the last one.
 struct WalkCache {
-  static constexpr size_t kWays = 4;
+  static constexpr size_t kWays = 32;
   static constexpr size_t kChecks = 36;
   struct Way {
     uintptr_t pc, sp, bp;  ///< the starting state
     uint32_t max, generation, value;
+    uint32_t used;         ///< `clock` when last recalled or filled
+    uint8_t next;          ///< the way recalled or filled right after this one, last time
     uint16_t nchecks;      ///< 0: empty
     bool needs_bp;
     int32_t at[kChecks];      ///< offsets from sp of the words read
     uintptr_t word[kChecks];  ///< what they held
   };
+  /// Each way's starting stack pointer (0 while it is empty or being filled), apart from the
+  /// ways so that a walk no way knows costs a few lines, not one per way.
+  uintptr_t way_sp[kWays];
   Way ways[kWays];
-  uint32_t last;  ///< the way that matched or was filled last
-  /// Starting states (pc, sp) of recent walks. A walk is remembered only when it starts
-  /// where one of these did: a state met once (a program allocating from ever new places,
-  /// as a parser does) would cost the remembering and never be recalled.
-  static constexpr size_t kSeen = 8;
+  uint32_t last;   ///< the way that matched or was filled last
+  uint32_t clock;  ///< counts recalls and fills
+  /// Starting states (pc, sp) of walks not recalled, direct-mapped by their hash, with the
+  /// count of such walks when each was met. A walk is remembered only when it starts where
+  /// one of the last kSeenWithin did: a state met once (a program allocating from ever new
+  /// places, as a parser does) would cost the remembering and never be recalled, and one
+  /// met seldom would push out ways that are recalled more often.
+  static constexpr size_t kSeen = 64;
+  static constexpr uint32_t kSeenWithin = 16;
   uintptr_t seen_pc[kSeen], seen_sp[kSeen];
-  uint32_t seen_next;
+  uint32_t seen_at[kSeen];
+  uint32_t misses;
 };
 
 /// After walk_stack(..., memo, ..., cache, ...) gave frames (not kWalkRecalled nor

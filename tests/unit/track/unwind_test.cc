@@ -319,6 +319,31 @@ TEST(Walk, CacheRecallsOnlyTheSameStack) {
   EXPECT_GT(g_recalls, 1000u);
 }
 
+// A thread that goes round 20 stacks (allocations and frees at the few places it works)
+// finds them in the cache after the first rounds: with 4 ways filled in turn it found
+// almost none.
+TEST(Walk, CacheHoldsARoundOfStacks) {
+  WalkMemo memo{};
+  WalkCache cache{};
+  g_use_memo = &memo;
+  g_use_cache = &cache;
+  g_known_count = g_recalls = 0;
+  constexpr int kStacks = 20, kRounds = 50;
+  for (int i = 0; i < kStacks * kRounds; ++i) {
+    uint64_t seed = 5000 + uint64_t(i % kStacks) * 104729;
+    Both b;
+    Chain c{seed, int((seed >> 7) % 12), &b};
+    chain_step(&c);
+    ASSERT_NE(b.walked, kWalkFailed);
+    ASSERT_EQ(b.walked, b.general) << "walk " << i;
+    for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+  }
+  g_use_memo = nullptr;
+  g_use_cache = nullptr;
+  // A few rounds to fill (a state is remembered when met again soon), then recalled.
+  EXPECT_GE(g_recalls, size_t(kStacks * (kRounds - 10)));
+}
+
 TEST(Walk, CostOf16Frames) {
   constexpr long kIters = 200000;
   double ns[2];
