@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/auxv.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "prim/lock.h"
@@ -40,6 +42,14 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool app
   }
   errno = saved;
   return fd;
+}
+
+void lock_file(int fd) {
+  int saved = errno;
+  const struct timespec ms = {0, 1000000};
+  for (int i = 0; i < 5000 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; ++i)
+    syscall(SYS_nanosleep, &ms, nullptr);
+  errno = saved;
 }
 
 uid_t os_geteuid() { return geteuid(); }

@@ -17,6 +17,10 @@ enum class OpenStatus { Ok, Failed, Symlink, NotOwned };
 /// untouched. With `append` it is never emptied and writes go to its end. Returns the
 /// descriptor (close-on-exec), or -1 with the reason in `*status`.
 int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool append = false);
+/// Waits until this open file description holds the exclusive flock(2) lock of `fd`'s file,
+/// so that processes appending to one file write one at a time; gives up after about 5 s (a
+/// stopped process may hold it). Closing `fd` releases it.
+void lock_file(int fd);
 /// The effective user id.
 uid_t os_geteuid();
 
