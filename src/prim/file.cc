@@ -40,6 +40,14 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool app
       fd = -1;
     }
   }
+  // A program that closed stdin, stdout or stderr behind the shim's back (a raw close system
+  // call, as libuv makes) would hand the report its number, and fd 2 is taken for stderr.
+  if (fd >= 0 && fd <= 2) {
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    syscall(SYS_close, fd);
+    fd = moved;
+    if (fd < 0) *status = OpenStatus::Failed;
+  }
   errno = saved;
   return fd;
 }
