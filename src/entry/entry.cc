@@ -368,6 +368,8 @@ void mark_children() {
   if (tracking) track::disable_thread();
   setenv(config::kRootVariable, mark, 1);
   if (tracking) track::enable_thread();
+  const config::Config& c = config::get();
+  if (g_mode == kOn && (c.leaks || c.check != 0)) report::start_shared_files();
 }
 
 void at_exit() {

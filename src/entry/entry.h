@@ -100,7 +100,8 @@ void* op_new(size_t size, size_t align, bool array, bool nothrow);
 int public_stats(void* out, size_t size);
 
 /// Library constructor, after init(): when this process is the program the user started,
-/// marks the environment its exec'd children inherit (config/children.h).
+/// marks the environment its exec'd children inherit (config/children.h) and empties the
+/// report files named without %p, which the processes it is followed into append to.
 void mark_children();
 
 /// Statistics and the leak report at exit: run once, by the exit handler of

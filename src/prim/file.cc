@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sys/auxv.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "prim/lock.h"
@@ -38,8 +40,24 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool app
       fd = -1;
     }
   }
+  // A program that closed stdin, stdout or stderr behind the shim's back (a raw close system
+  // call, as libuv makes) would hand the report its number, and fd 2 is taken for stderr.
+  if (fd >= 0 && fd <= 2) {
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    syscall(SYS_close, fd);
+    fd = moved;
+    if (fd < 0) *status = OpenStatus::Failed;
+  }
   errno = saved;
   return fd;
+}
+
+void lock_file(int fd) {
+  int saved = errno;
+  const struct timespec ms = {0, 1000000};
+  for (int i = 0; i < 5000 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; ++i)
+    syscall(SYS_nanosleep, &ms, nullptr);
+  errno = saved;
 }
 
 uid_t os_geteuid() { return geteuid(); }

@@ -15,8 +15,12 @@ enum class OpenStatus { Ok, Failed, Symlink, NotOwned };
 /// final symbolic link (O_NOFOLLOW), and emptied only when it is a regular file owned by
 /// `owner` (the effective uid in the shim). A regular file owned by anyone else is left
 /// untouched. With `append` it is never emptied and writes go to its end. Returns the
-/// descriptor (close-on-exec), or -1 with the reason in `*status`.
+/// descriptor (close-on-exec, never 0, 1 or 2), or -1 with the reason in `*status`.
 int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool append = false);
+/// Waits until this open file description holds the exclusive flock(2) lock of `fd`'s file,
+/// so that processes appending to one file write one at a time; gives up after about 5 s (a
+/// stopped process may hold it). Closing `fd` releases it.
+void lock_file(int fd);
 /// The effective user id.
 uid_t os_geteuid();
 

@@ -278,26 +278,58 @@ void warn_open(const char* var, const char* path, prim::OpenStatus why) {
   w.str(", writing to stderr\n");
 }
 
+bool is_stderr(const char* path) {
+  return __builtin_strcmp(path, "stderr") == 0 || __builtin_strcmp(path, "/dev/stderr") == 0;
+}
+
+// A path without %p names one file for every process followed (a test runner and its
+// tests): the program started empties it at its start (start_shared_files) and each
+// process appends its report, under a lock so that reports written at once do not mix.
+bool shared_path(const char* path) {
+  for (const char* p = path; *p != '\0'; ++p) {
+    if (p[0] == '%' && p[1] == 'p') return false;
+    if (p[0] == '%' && p[1] == '%') ++p;
+  }
+  return true;
+}
+
 // Opens a report destination: "stderr" (or /dev/stderr) is fd 2; an empty path is fd 2 for
 // the report (`optional` false) and no output (-1) for an optional one; fd 2 when it fails,
 // with `*fell_back` set (when given).
 int open_output(const char* path, int pid, const char* var, bool optional, bool append = false,
                 bool* fell_back = nullptr) {
   if (path[0] == '\0') return optional ? -1 : 2;
-  if (__builtin_strcmp(path, "stderr") == 0 || __builtin_strcmp(path, "/dev/stderr") == 0) return 2;
+  if (is_stderr(path)) return 2;
   char buf[4096];
   prim::OpenStatus why = prim::OpenStatus::Failed;
   bool expanded = expand_path(path, pid, buf, sizeof buf);
-  int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why, append) : -1;
+  bool shared = shared_path(path);
+  int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why, append || shared) : -1;
   if (fd < 0) {
     warn_open(var, expanded ? buf : path, why);
     if (fell_back != nullptr) *fell_back = true;
     return 2;
   }
+  if (shared) prim::lock_file(fd);
   return fd;
 }
 
+void empty_shared_file(const char* path) {
+  if (path[0] == '\0' || is_stderr(path) || !shared_path(path)) return;
+  char buf[4096];
+  prim::OpenStatus why = prim::OpenStatus::Failed;
+  // A file that cannot be emptied is left as it is: the report says why at exit.
+  int fd = expand_path(path, 0, buf, sizeof buf) ? prim::open_report_file(buf, prim::os_geteuid(), &why) : -1;
+  if (fd >= 0) prim::os_close(fd);
+}
+
 }  // namespace
+
+void start_shared_files() {
+  const config::Config& c = config::get();
+  empty_shared_file(c.report);
+  empty_shared_file(c.folded);
+}
 
 int open_report(int pid, bool append) {
   return open_output(config::get().report, pid, "MPSHIM_REPORT", false, append);

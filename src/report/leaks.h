@@ -48,7 +48,9 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
 void write_stats_to(int fd, const cpu::Stats& s);
 
 /// Opens where reports go (MPSHIM_REPORT): fd 2, or the file, emptied unless `append`
-/// (then written at its end). The caller closes a descriptor other than 2.
+/// (then written at its end). A path without %p is shared by every process followed: it
+/// is always appended to, under a lock held until the caller closes the descriptor. The
+/// caller closes a descriptor other than 2.
 int open_report(int pid, bool append);
 
 /// Writes the frames of stack `id` as the leak report does (text lines, or a JSON array).

@@ -34,6 +34,10 @@ struct Totals {
 /// indirect leaks were found. `pid` is this process's (names the report file and heads it).
 bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid);
 
+/// In the program the user started, at its start: empties the report and folded-stack
+/// files named without %p, which every process it is followed into appends to.
+void start_shared_files();
+
 /// Writes the report of one memory error where reports go (MPSHIM_REPORT, text or JSON),
 /// and counts it.
 void write_memory_error(const track::MemError& e);

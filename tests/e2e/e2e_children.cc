@@ -181,6 +181,60 @@ BOOST_AUTO_TEST_CASE(ctest) {
   BOOST_TEST(count(r.out + r.err, "mpshim: leak report") == 1u, r.out + r.err);
 }
 
+// A test runner and its tests with one report file named without %p: every followed
+// process's report is kept, whole. Before, each process emptied the file at its exit and
+// the runner, the last to exit, left only its own; reports written at once would mix.
+BOOST_AUTO_TEST_CASE(one_report_file_for_many_processes) {
+  if (e2e::which("cc").empty()) {
+    BOOST_TEST_MESSAGE("cc not installed: skipped");
+    return;
+  }
+  e2e::TempDir dir;
+  // About 17 groups of 17 lines each: a report much longer than one write.
+  e2e::write_file(dir / "t.c",
+                  "#include <stdlib.h>\n#include <string.h>\nvoid* keep;\n"
+                  "__attribute__((noinline)) void down(int k) {\n"
+                  "  if (k == 0) return;\n  char* p = malloc(33); memset(p, k, 33); keep = p;\n"
+                  "  down(k - 1);\n  keep = 0;\n}\n"
+                  "int main(void) { down(40); return 0; }\n");
+  e2e::write_file(dir / "leaks.txt", "an earlier run's report\n");
+  e2e::Command c;
+  c.argv = {"/bin/sh", "-c", "cc -O0 -o t t.c && for i in 1 2 3 4 5 6 7 8; do ./t & done; wait; ./t; true"};
+  c.env = {{"MPSHIM_CHILDREN", "*/t"}, {"MPSHIM_REPORT", dir / "leaks.txt"}};
+  c.cwd = dir.path();
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST_MESSAGE("reproduce: " << e2e::reproduce(c));
+  BOOST_TEST_REQUIRE(r.ok(), r.describe());
+  std::string text = e2e::read_file(dir / "leaks.txt");
+  BOOST_TEST(count(text, "an earlier run") == 0u, text);
+  BOOST_TEST(count(text, "groups listed) in t\n") == 9u, text);
+  // Each program's report runs from its first line to its SUMMARY with nothing between
+  // but its own groups.
+  size_t reports = 0, groups = 0;
+  bool inside = false;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.find("== mpshim: leak report") != std::string::npos) {
+      BOOST_TEST_REQUIRE(!inside, "a report starts inside another:\n" << text);
+      inside = true;
+    } else if (line.rfind("SUMMARY: mpshim: ", 0) == 0 && inside) {
+      inside = false;
+      ++reports;
+    } else if (inside) {
+      bool own = line.empty() || line.rfind("Direct leak of ", 0) == 0 || line.rfind("    #", 0) == 0;
+      BOOST_TEST_REQUIRE(own, "a foreign line inside a report: '" << line << "'\n" << text);
+      if (line.rfind("Direct", 0) == 0) ++groups;
+    }
+  }
+  BOOST_TEST(!inside);
+  BOOST_TEST(reports == 9u, text);
+  BOOST_TEST(groups >= 9u * 10u, text);
+}
+
 // pytest testing a C extension: the interpreter is the program started, and the extension's
 // leak is the only one reported (CPython frees its own memory at exit).
 BOOST_AUTO_TEST_CASE(pytest_with_a_c_extension) {

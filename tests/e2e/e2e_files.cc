@@ -193,6 +193,19 @@ BOOST_AUTO_TEST_CASE(unwritable_path_reports_on_stderr) {
   BOOST_TEST(has(r.err, "SUMMARY: mpshim: 0 byte(s) leaked"), r.describe());
 }
 
+// A program that closed fd 2 with a raw system call (libuv's uv_fs_close of a file it had
+// put on fd 2, test spawn_stdout_and_stderr_to_file2) gives the report file number 2.
+// Before, the report took it for stderr and, the process being clean, left the file empty.
+BOOST_AUTO_TEST_CASE(report_file_opened_as_fd_2) {
+  e2e::TempDir dir;
+  e2e::Command c = fd_check({"raw_close_stderr"});
+  c.env = {{"MPSHIM_REPORT", dir / "report"}};
+  run_ok(c);
+  std::string text = e2e::read_file(dir / "report");
+  BOOST_TEST(has(text, "mpshim: no leaks found"), text);
+  BOOST_TEST(has(text, "SUMMARY: mpshim: 0 byte(s) leaked"), text);
+}
+
 // The process's own earlier report is replaced, not appended to or partly overwritten; %p
 // becomes the pid.
 BOOST_AUTO_TEST_CASE(own_file_is_replaced) {
