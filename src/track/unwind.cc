@@ -603,7 +603,7 @@ void shift(WalkMemo* m, size_t from, size_t to, size_t len) {
   memmove(&m->flags[to], &m->flags[from], len);
 }
 
-// True when way `w` started from state `s` and its words all hold what they held.
+// True when way `i` started from state `s` and its words all hold what they held.
 MPSHIM_INLINE bool matches(const WalkCache& cache, size_t i, const State& s, size_t max, uint32_t generation) {
   if (cache.way_sp[i] != s.sp) return false;
   const WalkCache::Way& w = cache.ways[i];
@@ -619,7 +619,7 @@ MPSHIM_INLINE bool matches(const WalkCache& cache, size_t i, const State& s, siz
 MPSHIM_INLINE void follow(WalkCache* cache, size_t i) {
   cache->ways[cache->last].next = uint8_t(i);
   cache->last = uint32_t(i);
-  cache->ways[i].used = ++cache->clock;
+  cache->way_used[i] = ++cache->clock;
 }
 
 // The cached way whose starting state is `s` and whose words all hold what they held, or
@@ -661,7 +661,7 @@ void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
   if (!recent) return;
   uint32_t slot = 0;  // the way used least recently (an empty one has never been)
   for (uint32_t k = 1; k < WalkCache::kWays; ++k)
-    if (cache->ways[k].used < cache->ways[slot].used) slot = k;
+    if (cache->way_used[k] < cache->way_used[slot]) slot = k;
   WalkCache::Way& w = cache->ways[slot];
   w.nchecks = 0;
   cache->way_sp[slot] = 0;

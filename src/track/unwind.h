@@ -71,16 +71,17 @@ struct WalkCache {
   struct Way {
     uintptr_t pc, sp, bp;  ///< the starting state
     uint32_t max, generation, value;
-    uint32_t used;         ///< `clock` when last recalled or filled
     uint8_t next;          ///< the way recalled or filled right after this one, last time
     uint16_t nchecks;      ///< 0: empty
     bool needs_bp;
     int32_t at[kChecks];      ///< offsets from sp of the words read
     uintptr_t word[kChecks];  ///< what they held
   };
-  /// Each way's starting stack pointer (0 while it is empty or being filled), apart from the
-  /// ways so that a walk no way knows costs a few lines, not one per way.
+  /// Each way's starting stack pointer (0 while it is empty or being filled) and `clock`
+  /// when it was last recalled or filled, apart from the ways, so that a walk no way knows
+  /// and the choice of a way to replace cost a few lines, not one per way.
   uintptr_t way_sp[kWays];
+  uint32_t way_used[kWays];
   Way ways[kWays];
   uint32_t last;   ///< the way that matched or was filled last
   uint32_t clock;  ///< counts recalls and fills
