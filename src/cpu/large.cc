@@ -197,6 +197,16 @@ void* large_realloc(LargeHeader* h, size_t size) {
   return large_ptr(n);
 }
 
+// Unmaps a list of blocks taken out of the cache (outside its lock).
+static void unmap_evicted(LargeHeader* evict) {
+  while (evict != nullptr) {
+    LargeHeader* next = evict->next;
+    g_counters.purged.fetch_add(evict->map_size, std::memory_order_relaxed);
+    unmap(evict);
+    evict = next;
+  }
+}
+
 bool large_purge(uint32_t now, uint32_t delay, bool all) {
   LargeHeader* evict = nullptr;
   bool pending = false;
@@ -214,12 +224,7 @@ bool large_purge(uint32_t now, uint32_t delay, bool all) {
       }
     }
   }
-  while (evict != nullptr) {
-    LargeHeader* next = evict->next;
-    g_counters.purged.fetch_add(evict->map_size, std::memory_order_relaxed);
-    unmap(evict);
-    evict = next;
-  }
+  unmap_evicted(evict);
   return pending;
 }
 
@@ -237,12 +242,7 @@ void large_release(size_t bytes) {
       evict = last;
     }
   }
-  while (evict != nullptr) {
-    LargeHeader* next = evict->next;
-    g_counters.purged.fetch_add(evict->map_size, std::memory_order_relaxed);
-    unmap(evict);
-    evict = next;
-  }
+  unmap_evicted(evict);
 }
 
 void large_for_each_live(void (*fn)(LargeHeader* h, void* ctx), void* ctx) {

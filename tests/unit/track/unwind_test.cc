@@ -292,6 +292,16 @@ TEST(Walk, MemoAgreesWithLibunwindOnRandomChains) {
   g_use_memo = nullptr;
 }
 
+// Walks the chain drawn from `seed` (walk `i` of a test) and checks it against libunwind.
+void walk_chain_of(uint64_t seed, int i) {
+  Both b;
+  Chain c{seed, int((seed >> 7) % 12), &b};
+  chain_step(&c);
+  ASSERT_NE(b.walked, kWalkFailed);
+  ASSERT_EQ(b.walked, b.general) << "walk " << i;
+  for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+}
+
 // The cache of recent walks gives a stored stack only where the walk would give that
 // stack: chains drawn from a few seeds come back often (recalled), among others that
 // start from the same frames and differ further up (rbp-based frames of other sizes,
@@ -307,12 +317,7 @@ TEST(Walk, CacheRecallsOnlyTheSameStack) {
     pick = pick * 6364136223846793005ull + 1442695040888963407ull;
     uint64_t seed = 1000 + ((pick >> 40) % 6) * 7919;  // a few chains, again and again
     if ((pick >> 20) % 4 == 0) seed = pick;            // and now and then a new one
-    Both b;
-    Chain c{seed, int((seed >> 7) % 12), &b};
-    chain_step(&c);
-    ASSERT_NE(b.walked, kWalkFailed);
-    ASSERT_EQ(b.walked, b.general) << "walk " << i;
-    for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+    ASSERT_NO_FATAL_FAILURE(walk_chain_of(seed, i));
   }
   g_use_memo = nullptr;
   g_use_cache = nullptr;
@@ -331,12 +336,7 @@ TEST(Walk, CacheHoldsARoundOfStacks) {
   constexpr int kStacks = 20, kRounds = 50;
   for (int i = 0; i < kStacks * kRounds; ++i) {
     uint64_t seed = 5000 + uint64_t(i % kStacks) * 104729;
-    Both b;
-    Chain c{seed, int((seed >> 7) % 12), &b};
-    chain_step(&c);
-    ASSERT_NE(b.walked, kWalkFailed);
-    ASSERT_EQ(b.walked, b.general) << "walk " << i;
-    for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
+    ASSERT_NO_FATAL_FAILURE(walk_chain_of(seed, i));
   }
   g_use_memo = nullptr;
   g_use_cache = nullptr;
