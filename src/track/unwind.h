@@ -87,11 +87,11 @@ struct WalkCache {
   uint32_t clock;  ///< counts recalls and fills
   /// Starting states (pc, sp) of walks not recalled, direct-mapped by their hash, with the
   /// count of such walks when each was met. A walk is remembered only when it starts where
-  /// one of the last kSeenWithin did: a state met once (a program allocating from ever new
-  /// places, as a parser does) would cost the remembering and never be recalled, and one
-  /// met seldom would push out ways that are recalled more often.
+  /// one of the last kSeenWithin did (as many as the cache has ways): a state met once (a
+  /// program allocating from ever new places, as a parser does) would cost the remembering
+  /// and never be recalled, and one met seldom would push out ways recalled more often.
   static constexpr size_t kSeen = 64;
-  static constexpr uint32_t kSeenWithin = 16;
+  static constexpr uint32_t kSeenWithin = kWays;
   uintptr_t seen_pc[kSeen], seen_sp[kSeen];
   uint32_t seen_at[kSeen];
   uint32_t misses;
