@@ -232,14 +232,16 @@ void large_release(size_t bytes) {
   LargeHeader* evict = nullptr;
   {
     prim::Guard g(g_large_lock);
-    for (size_t released = 0; released < bytes && g_cached != nullptr;) {
-      LargeHeader* last = g_cached;
-      while (last->next != nullptr) last = last->next;
+    LargeHeader* last = g_cached;  // the least recently freed, then those before it
+    while (last != nullptr && last->next != nullptr) last = last->next;
+    for (size_t released = 0; released < bytes && last != nullptr;) {
+      LargeHeader* newer = last->prev;
       list_remove(&g_cached, last);
       g_cached_bytes -= last->map_size;
       released += last->map_size;
       last->next = evict;
       evict = last;
+      last = newer;
     }
   }
   unmap_evicted(evict);

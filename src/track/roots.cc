@@ -105,28 +105,33 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap, bool
   return count;
 }
 
-size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap) {
+namespace {
+
+// The mappings of /proc/self/maps text for which keep(perms, size) holds, appended to `out`
+// (capacity `cap`); returns how many there are.
+template <class Keep>
+size_t parse_where(const char* text, size_t len, ScanRange* out, size_t cap, Keep keep) {
   size_t count = 0;
   uintptr_t lo, hi;
   const char *s, *eol;
   for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
-    if (s[1] == 'r' || hi <= lo) continue;
+    if (hi <= lo || !keep(s, hi - lo)) continue;
     if (count < cap) out[count] = {lo, hi};
     ++count;
   }
   return count;
 }
 
+}  // namespace
+
+size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap) {
+  return parse_where(text, len, out, cap, [](const char* s, size_t) { return s[1] != 'r'; });
+}
+
 size_t parse_private(const char* text, size_t len, ScanRange* out, size_t cap, size_t min_size) {
-  size_t count = 0;
-  uintptr_t lo, hi;
-  const char *s, *eol;
-  for (const char* line = text; next_mapping(&line, text + len, &lo, &hi, &s, &eol);) {
-    if (s[1] != 'r' || s[2] != 'w' || s[4] != 'p' || hi <= lo || hi - lo < min_size) continue;
-    if (count < cap) out[count] = {lo, hi};
-    ++count;
-  }
-  return count;
+  return parse_where(text, len, out, cap, [min_size](const char* s, size_t size) {
+    return s[1] == 'r' && s[2] == 'w' && s[4] == 'p' && size >= min_size;
+  });
 }
 
 size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap) {
