@@ -3,11 +3,13 @@
 #include "config/options.h"
 #include "prim/lock.h"
 #include "prim/os.h"
-#include "track/thread_state.h"
+#include "track/profile_table.h"
 
 namespace mpshim::track::profile {
 
 bool g_on = false;
+std::atomic<uint32_t> g_gen[2];
+MPSHIM_TLS uintptr_t t_last;
 
 namespace {
 
@@ -21,15 +23,12 @@ constexpr size_t kDirPages = size_t(1) << (28 - kPageShift);
 // doubles, so a long run costs the same memory as a short one.
 constexpr size_t kMaxSamples = 32768;
 constexpr uint64_t kInterval = 10'000'000;  // 10 ms
-// Allocations at a site of a thread between two looks at the clock (for the interval rule).
-constexpr uint32_t kTick = 256;
 
 // `live` has a cache line to itself: reading the other fields (rarely written) does not
 // wait for the threads that add to it.
 struct SideState {
   alignas(64) std::atomic<int64_t> live{0};
   alignas(64) std::atomic<int64_t> peak{0};
-  std::atomic<uint32_t> gen{0};
   std::atomic<uint64_t> peak_time{0};
   std::atomic<int64_t> step{1};         // a change of this many bytes takes a sample
   std::atomic<int64_t> timed_peak{0};   // the peak when peak_time was last read
@@ -38,6 +37,8 @@ struct SideState {
 
 std::atomic<Site*>* g_dir[2];
 SideState g_side[2];
+// The peak generation of the side whose state is `st`.
+std::atomic<uint32_t>& gen_of(const SideState& st) { return g_gen[&st - g_side]; }
 
 prim::Lock g_lock;  // the timeline
 Sample* g_samples;
@@ -50,52 +51,14 @@ std::atomic<uint64_t> g_reserved{0}, g_peak_reserved{0};
 std::atomic<bool> g_reserved_known{false};
 uint64_t g_start;
 
-MPSHIM_TLS uintptr_t t_last;  // the thread's last allocation, for temporaries
 MPSHIM_TLS uint32_t t_tick;   // events of a thread without a table (Table::tick)
 
-// Every event changes a site's counters and its side's live bytes. Threads allocating at
-// the same site would fight over its cache line, so each thread adds its changes to a table
-// of its own (a direct-mapped cache of sites, by stack and side): an entry moves into the
-// shared site when another site takes its place, live bytes into the side's total when they
-// pass kBatch. Tables outlive their threads (a new thread of the same allocator cache takes
-// its predecessor's over); the report adds what they hold, so the figures are exact. A
-// thread sees its side's total plus its own change (exact in a single thread).
-constexpr int64_t kBatch = 64 << 10;
-constexpr size_t kEntries = 256;
 constexpr size_t kMaxTables = 256;  // threads alive at once with a table; others add directly
 
-// A site's key: side and stack in one word, never 0 (stack ids are below 2^28).
-MPSHIM_INLINE uint32_t key_of(Side side, uint32_t stack) { return (stack << 1 | uint32_t(side)) + 1; }
 MPSHIM_INLINE Side side_of_key(uint32_t key) { return Side((key - 1) & 1); }
 MPSHIM_INLINE uint32_t stack_of_key(uint32_t key) { return (key - 1) >> 1; }
-// An entry's id: its site's key and the peak generation its `base` belongs to.
-MPSHIM_INLINE uint64_t id_of(uint32_t key, uint32_t gen) { return uint64_t(gen) << 32 | key; }
 MPSHIM_INLINE uint32_t key_of_id(uint64_t id) { return uint32_t(id); }
 MPSHIM_INLINE uint32_t gen_of_id(uint64_t id) { return uint32_t(id >> 32); }
-
-}  // namespace
-
-struct alignas(64) Entry {
-  std::atomic<uint64_t> id;  // id_of(key, gen); key 0: empty
-  std::atomic<uint64_t> allocs, bytes, freed, temps;
-  std::atomic<int64_t> base;  // the part of live() made before the peak of generation `gen`
-
-  // The change of the site's live bytes.
-  int64_t live() const { return int64_t(bytes.load(std::memory_order_relaxed) - freed.load(std::memory_order_relaxed)); }
-};
-
-struct Table {
-  alignas(64) std::atomic<int64_t> pending[2];  // change of each side's live bytes
-  // While pending[side] stays within [lo, hi], nothing else needs a look: no batch to add,
-  // no new peak, no change of a step since the last sample (as this thread saw the shared
-  // figures when it set them; set again at every look, at least every kTick allocations at
-  // a site).
-  int64_t lo[2], hi[2];
-  const void* owner;  // the thread room it serves
-  Entry entries[kEntries];
-};
-
-namespace {
 
 prim::Lock g_tables_lock;
 Table* g_tables[kMaxTables];
@@ -106,12 +69,6 @@ std::atomic<size_t> g_ntables{0};
 // more than a step).
 alignas(64) std::atomic<int64_t> g_unseen{0};
 MPSHIM_TLS bool t_no_table;  // every table taken: this thread adds to the shared counters
-
-// Only the owner writes an entry, so plain loads and stores do (the report reads them).
-template <class T, class U>
-MPSHIM_INLINE void bump(std::atomic<T>& a, U d) {
-  a.store(a.load(std::memory_order_relaxed) + T(d), std::memory_order_relaxed);
-}
 
 MPSHIM_NOINLINE Table* claim_table(ThreadState* ts) {
   prim::Guard g(g_tables_lock);
@@ -175,7 +132,7 @@ Site* site(Side side, uint32_t stack) {
 // The live bytes of a site change: the first change after a new peak saves what it held at
 // that peak, so the snapshot at the peak costs nothing until a site moves.
 MPSHIM_INLINE void move(Site* s, SideState& st, int64_t delta) {
-  uint32_t g = st.gen.load(std::memory_order_relaxed);
+  uint32_t g = gen_of(st).load(std::memory_order_relaxed);
   if (s->gen.load(std::memory_order_relaxed) != g) {
     s->snap.store(s->live.load(std::memory_order_relaxed), std::memory_order_relaxed);
     s->gen.store(g, std::memory_order_relaxed);
@@ -190,7 +147,7 @@ void flush(Entry& e) {
   SideState& st = g_side[side_of_key(key)];
   if (Site* s = site(side_of_key(key), stack_of_key(key))) {  // else out of memory: dropped
     int64_t live = e.live();
-    int64_t before = before_peak(e, st.gen.load(std::memory_order_relaxed));
+    int64_t before = before_peak(e, gen_of(st).load(std::memory_order_relaxed));
     s->allocs.fetch_add(e.allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
     s->bytes.fetch_add(e.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
     s->temps.fetch_add(e.temps.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -217,12 +174,8 @@ void renew(Entry& e, uint32_t key, uint32_t g) {
   e.id.store(id_of(key, g), std::memory_order_relaxed);
 }
 
-MPSHIM_INLINE Entry& entry_of(Table* t, Side side, uint32_t stack) {
-  return t->entries[(stack ^ (uint32_t(side) << 7)) & (kEntries - 1)];
-}
-
 MPSHIM_INLINE uint64_t current_id(Side side, uint32_t stack) {
-  return id_of(key_of(side, stack), g_side[side].gen.load(std::memory_order_relaxed));
+  return id_of(key_of(side, stack), g_gen[side].load(std::memory_order_relaxed));
 }
 
 // Counts an event of `size` bytes; true when it is time to look at the clock.
@@ -308,7 +261,7 @@ MPSHIM_NOINLINE void raise_peak(SideState& st, int64_t now) {
   int64_t p = st.peak.load(std::memory_order_relaxed);
   while (now > p) {
     if (st.peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
-      st.gen.fetch_add(1, std::memory_order_relaxed);
+      gen_of(st).fetch_add(1, std::memory_order_relaxed);
       // While memory grows every allocation is a new peak: the clock is read only when the
       // peak passed the last timed one by a step (1%), so peak_time is when memory first
       // came within 1% of the peak.
@@ -332,30 +285,6 @@ void set_bounds(Table* t, Side side, int64_t base) {
   t->hi[side] = hi < kBatch - 1 ? hi : kBatch - 1;
   int64_t lo = last - room + 1 - base;
   t->lo[side] = lo > -kBatch + 1 ? lo : -kBatch + 1;
-}
-
-// pending[side] left its bounds or (`timed`) the clock is to be looked at: adds a full
-// batch to the side's total, raises the peak, takes a sample when due, and sets the bounds
-// again.
-MPSHIM_NOINLINE void attend(Table* t, Side side, bool timed) {
-  SideState& st = g_side[side];
-  int64_t mine = t->pending[side].load(std::memory_order_relaxed);
-  if (mine >= kBatch || mine <= -kBatch) {
-    t->pending[side].store(0, std::memory_order_relaxed);
-    st.live.fetch_add(mine, std::memory_order_relaxed);
-    mine = 0;
-  }
-  int64_t base = st.live.load(std::memory_order_relaxed);
-  int64_t now = base + mine;
-  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
-  int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
-  if (d < 0) d = -d;
-  if (d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)) {
-    take_sample(true);
-  } else if (timed) {
-    take_sample(false);
-  }
-  set_bounds(t, side, base);
 }
 
 // Adds `delta` to the thread's change of the live bytes of `side`: true when that left
@@ -456,9 +385,28 @@ void init() {
   map_all(0);
 }
 
-namespace {
+MPSHIM_NOINLINE void attend(Table* t, Side side, bool timed) {
+  SideState& st = g_side[side];
+  int64_t mine = t->pending[side].load(std::memory_order_relaxed);
+  if (mine >= kBatch || mine <= -kBatch) {
+    t->pending[side].store(0, std::memory_order_relaxed);
+    st.live.fetch_add(mine, std::memory_order_relaxed);
+    mine = 0;
+  }
+  int64_t base = st.live.load(std::memory_order_relaxed);
+  int64_t now = base + mine;
+  if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
+  int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
+  if (d < 0) d = -d;
+  if (d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)) {
+    take_sample(true);
+  } else if (timed) {
+    take_sample(false);
+  }
+  set_bounds(t, side, base);
+}
 
-// An event whose thread has no table yet, or whose entry holds another site or generation.
+
 MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t delta, bool temp) {
   Table* t = my_table();
   if (t == nullptr) return shared_event(side, stack, alloc, delta, temp);
@@ -469,34 +417,18 @@ MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t d
   if (change_live(t, side, delta) || timed) attend(t, side, timed);
 }
 
-// A host event: the common case calls nothing but tail calls, so it saves no registers.
-template <bool kAlloc>
-MPSHIM_INLINE void host_event(uint32_t stack, int64_t delta, bool temp) {
-  ThreadState* ts = thread_state();
-  Table* t = ts != nullptr ? ts->profile : nullptr;
-  if (MPSHIM_UNLIKELY(t == nullptr)) return slow_event(kHost, stack, kAlloc, delta, temp);
-  Entry& e = entry_of(t, kHost, stack);
-  if (MPSHIM_UNLIKELY(e.id.load(std::memory_order_relaxed) != current_id(kHost, stack)))
-    return slow_event(kHost, stack, kAlloc, delta, temp);
-  bool timed = count(e, kAlloc, kAlloc ? uint64_t(delta) : uint64_t(-delta), temp);
-  if (MPSHIM_UNLIKELY(change_live(t, kHost, delta) || timed)) return attend(t, kHost, timed);
-}
-
-}  // namespace
-
 // Device events are few (the CUDA allocator's calls): they take the slow path.
 void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
+  if (side == kHost) return host_event<true>(stack, int64_t(size), p);
   t_last = p;
-  if (MPSHIM_UNLIKELY(side != kHost)) return slow_event(side, stack, true, int64_t(size), false);
-  host_event<true>(stack, int64_t(size), false);
+  slow_event(side, stack, true, int64_t(size), false);
 }
 
 void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
-  // heaptrack's rule: freed before the thread allocated anything else.
+  if (side == kHost) return host_event<false>(stack, -int64_t(size), p);
   bool temp = t_last == p;
   t_last = 0;
-  if (MPSHIM_UNLIKELY(side != kHost)) return slow_event(side, stack, false, -int64_t(size), temp);
-  host_event<false>(stack, -int64_t(size), temp);
+  slow_event(side, stack, false, -int64_t(size), temp);
 }
 
 void set_device_reserved(uint64_t bytes) {
@@ -539,7 +471,7 @@ Totals totals(Side side) {
 
 void for_each_site(Side side, void (*fn)(uint32_t stack, const SiteFigures& f, void* ctx), void* ctx) {
   if (!g_on) return;
-  uint32_t gen = g_side[side].gen.load(std::memory_order_relaxed);
+  uint32_t gen = g_gen[side].load(std::memory_order_relaxed);
   Held held;
   held.gather(side, gen);
   for (size_t pg = 0; pg < kDirPages; ++pg) {
@@ -592,10 +524,10 @@ void reset_for_test(size_t max_samples) {
       e.base = 0;
     }
   }
+  for (auto& g : g_gen) g = 0;
   for (SideState& st : g_side) {
     st.live = 0;
     st.peak = 0;
-    st.gen = 0;
     st.peak_time = 0;
     st.step = 1;
     st.timed_peak = 0;

@@ -18,7 +18,7 @@
 #include "track/guarded.h"
 #include "track/history.h"
 #include "track/memcheck.h"
-#include "track/profile.h"
+#include "track/profile_table.h"
 #include "track/roots.h"
 #include "track/scratch.h"
 #include "track/stack_table.h"
@@ -122,7 +122,7 @@ MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size
   uint32_t id = caller_stack();
   uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0) ? stackless_flags() : 0;
   store_tag(t, tag::make(kind, flags, id, size, usable));
-  if (MPSHIM_UNLIKELY(profile::on())) profile::on_alloc(profile::kHost, id, size, uintptr_t(p));
+  if (MPSHIM_UNLIKELY(profile::on())) profile::host_event<true>(id, int64_t(size), uintptr_t(p));
 }
 
 // Records the block at `p` as record_alloc does, finding its tag.
@@ -173,7 +173,7 @@ MPSHIM_NOINLINE void profile_free_slack(void* p, uint64_t v) {
 MPSHIM_NOINLINE void profile_free(void* p, uint64_t v) {
   if (tag::internal(v)) return;
   if (MPSHIM_UNLIKELY((v & tag::kSlack) != 0)) return profile_free_slack(p, v);
-  profile::on_free(profile::kHost, tag::stack(v), tag::size(v, 0), uintptr_t(p));
+  profile::host_event<false>(tag::stack(v), -int64_t(tag::size(v, 0)), uintptr_t(p));
 }
 
 }  // namespace
