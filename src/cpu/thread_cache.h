@@ -23,7 +23,7 @@ struct Bin {
 constexpr uint64_t kPurgeTick = 1023;
 
 struct ThreadCache {
-  static constexpr size_t kTrackerBytes = 24576;
+  static constexpr size_t kTrackerBytes = 40960;
 
   Bin bins[kNumClasses];
   int64_t merged_live;        ///< live bytes already added to the global counter

@@ -49,7 +49,7 @@ void lock_all();
 void unlock_all();
 
 /// Size of the tracker's per-thread room.
-constexpr size_t kTrackerRoomBytes = 24576;
+constexpr size_t kTrackerRoomBytes = 40960;
 /// The calling thread's room for the tracker (kTrackerRoomBytes, aligned to 64, zeroed for
 /// each new owner and recycled with the thread's cache); nullptr when the thread has no
 /// cache (it is exiting).

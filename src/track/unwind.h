@@ -63,10 +63,11 @@ struct WalkMemo {
 ///
 /// Many stacks share a starting state (the shim's own frames at the same depth) and differ
 /// only in their words, and a thread goes round a few dozen of them (allocations and, under
-/// the memory-error checks, frees at each place it works): the cache holds 32, replaces
-/// the one used least recently and first tries the one that followed the last one.
+/// the memory-error checks, frees at each place it works; sqlite3 running inserts under
+/// MPSHIM_CHECK=light goes round between 32 and 64): the cache holds 64, replaces the one
+/// used least recently and first tries the one that followed the last one.
 struct WalkCache {
-  static constexpr size_t kWays = 32;
+  static constexpr size_t kWays = 64;
   static constexpr size_t kChecks = 36;
   struct Way {
     uintptr_t pc, sp, bp;  ///< the starting state
@@ -77,10 +78,10 @@ struct WalkCache {
     int32_t at[kChecks];      ///< offsets from sp of the words read
     uintptr_t word[kChecks];  ///< what they held
   };
-  /// Each way's starting stack pointer (0 while it is empty or being filled) and `clock`
-  /// when it was last recalled or filled, apart from the ways, so that a walk no way knows
-  /// and the choice of a way to replace cost a few lines, not one per way.
-  uintptr_t way_sp[kWays];
+  /// Each way's key (key_of its starting stack pointer; 0 while it is empty or being
+  /// filled) and `clock` when it was last recalled or filled, apart from the ways, so that
+  /// a walk no way knows and the choice of a way to replace cost a few lines, not one per way.
+  alignas(16) uint32_t way_key[kWays];
   uint32_t way_used[kWays];
   Way ways[kWays];
   uint32_t last;   ///< the way that matched or was filled last
@@ -90,11 +91,14 @@ struct WalkCache {
   /// one of the last kSeenWithin did (as many as the cache has ways): a state met once (a
   /// program allocating from ever new places, as a parser does) would cost the remembering
   /// and never be recalled, and one met seldom would push out ways recalled more often.
-  static constexpr size_t kSeen = 64;
+  static constexpr size_t kSeen = 128;
   static constexpr uint32_t kSeenWithin = kWays;
   uintptr_t seen_pc[kSeen], seen_sp[kSeen];
   uint32_t seen_at[kSeen];
   uint32_t misses;
+
+  /// A way's key: the stack pointer's low bits, never 0 (it is 8-aligned).
+  static uint32_t key_of(uintptr_t sp) { return uint32_t(sp) | 1; }
 };
 
 /// After walk_stack(..., memo, ..., cache, ...) gave frames (not kWalkRecalled nor
