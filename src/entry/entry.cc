@@ -191,8 +191,7 @@ void* calloc(size_t n, size_t size) {
     void* p = total > cpu::kMaxSmall ? cpu::alloc_zeroed(n, size) : cpu::alloc_with_slack(total);
     if (p == nullptr) return nullptr;
     if (total <= cpu::kMaxSmall) memset(p, 0, total);
-    track::on_alloc(p, total, track::Kind::Calloc);
-    return p;
+    return track::on_alloc(p, total, track::Kind::Calloc);
   }
   return calloc_cold(n, size);
 }
@@ -339,14 +338,13 @@ constexpr const char* kRuntimeNew[2][2][2] = {
 // and the shim does not depend on the C++ runtime's std::nothrow.
 constexpr char kNothrowTag = 0;
 
-void* op_new(size_t size, size_t align, bool array, bool nothrow) {
-  using track::Kind;
-  Kind kind = align > 16 ? (array ? Kind::NewArrayAligned : Kind::NewAligned) : (array ? Kind::NewArray : Kind::New);
-  void* p = align > 16 ? alloc_aligned(align, size, kind) : alloc(size, kind);
-  if (MPSHIM_LIKELY(p != nullptr)) return p;
-  // Out of memory: let the C++ runtime run the new-handler loop and throw std::bad_alloc,
-  // or, for the nothrow forms, run it and turn its std::bad_alloc into nullptr (the
-  // standard makes them calls of operator new in a try block).
+namespace {
+
+// Out of memory: let the C++ runtime run the new-handler loop and throw std::bad_alloc, or,
+// for the nothrow forms, run it and turn its std::bad_alloc into nullptr (the standard makes
+// them calls of operator new in a try block). Out of line: its message buffer would
+// otherwise make every operator new take a frame of 4 KiB.
+MPSHIM_NOINLINE void* op_new_failed(size_t size, size_t align, bool array, bool nothrow) {
   void* next = dlsym(RTLD_NEXT, kRuntimeNew[align > 16][array][nothrow]);
   if (next == nullptr) {
     if (nothrow) return nullptr;
@@ -357,6 +355,16 @@ void* op_new(size_t size, size_t align, bool array, bool nothrow) {
   if (nothrow) return reinterpret_cast<void* (*)(size_t, const void*)>(next)(size, &kNothrowTag);
   if (align > 16) return reinterpret_cast<void* (*)(size_t, size_t)>(next)(size, align);
   return reinterpret_cast<void* (*)(size_t)>(next)(size);
+}
+
+}  // namespace
+
+void* op_new(size_t size, size_t align, bool array, bool nothrow) {
+  using track::Kind;
+  Kind kind = align > 16 ? (array ? Kind::NewArrayAligned : Kind::NewAligned) : (array ? Kind::NewArray : Kind::New);
+  void* p = align > 16 ? alloc_aligned(align, size, kind) : alloc(size, kind);
+  if (MPSHIM_LIKELY(p != nullptr)) return p;
+  return op_new_failed(size, align, array, nothrow);
 }
 
 void mark_children() {

@@ -37,8 +37,7 @@ MPSHIM_INLINE void* alloc(size_t size, track::Kind kind) {
     if (MPSHIM_LIKELY(!track::enabled())) return cpu::alloc_fast(size);
     if (MPSHIM_UNLIKELY(track::checking()) && !track::skip_sample()) return alloc_checked(size, 16, kind);
     void* p = cpu::alloc_with_slack(size);
-    if (p != nullptr) track::on_alloc(p, size, kind);
-    return p;
+    return p != nullptr ? track::on_alloc(p, size, kind) : nullptr;
   }
   return alloc_cold(size, 16, kind);
 }
@@ -51,8 +50,7 @@ MPSHIM_INLINE void* alloc_aligned(size_t align, size_t size, track::Kind kind) {
     // aligned block; a size the allocator refuses anyway stays as it is (no overflow).
     void* p = align <= 16 ? cpu::alloc_with_slack(size)
                           : cpu::alloc_aligned(align, size > (size_t(1) << 46) ? size : size + 1);
-    if (p != nullptr) track::on_alloc(p, size, kind);
-    return p;
+    return p != nullptr ? track::on_alloc(p, size, kind) : nullptr;
   }
   return alloc_cold(size, align, kind);
 }

@@ -74,7 +74,9 @@ void check_at_exit() {
   if (track::checking()) track::check_all_blocks();
 }
 
-void* alloc_checked(size_t size, size_t align, track::Kind kind) {
+namespace {
+
+MPSHIM_NOINLINE void* alloc_checked_below(size_t size, size_t align, track::Kind kind) {
   bool sample = track::g_check == track::CheckMode::Sample;
   if (MPSHIM_UNLIKELY(sample ? track::sample_now() : track::guard_big(size))) {
     if (void* g = track::guarded_alloc(size, align, kind)) return g;
@@ -86,14 +88,27 @@ void* alloc_checked(size_t size, size_t align, track::Kind kind) {
   if (sample) {
     // As tracking alone: slack keeps the block's end inside its slot.
     void* p = align <= 16 ? cpu::alloc_with_slack(size) : cpu::alloc_aligned(align, size + 1);
-    if (p != nullptr) track::on_alloc(p, size, kind);
-    return p;
+    return p != nullptr ? track::on_alloc(p, size, kind) : nullptr;
   }
   track::Layout l = track::layout(size, kind);
   size_t total = l.front + size + l.back;
   void* slot = align <= 16 ? cpu::alloc_fast(total) : cpu::alloc_aligned(align, total);
   if (slot == nullptr) return nullptr;
   return track::on_alloc_checked(slot, size, kind);
+}
+
+}  // namespace
+
+// The checked path's frames hold the new block's address (the block lookup's outputs, saved
+// registers). Once the allocation returns they are dead stack below the caller; but the
+// leak check scans the 128 bytes below a thread's stack pointer (a leaf function's red
+// zone, as valgrind does), and a thread that then waits right where it allocated (in a
+// system call made directly) would keep a lost block reachable through them. A frame of
+// that size here puts every frame that holds the address below it.
+void* alloc_checked(size_t size, size_t align, track::Kind kind) {
+  char pad[128];
+  __asm__ volatile("" : : "r"(pad) : "memory");
+  return alloc_checked_below(size, align, kind);
 }
 
 void* calloc_checked(size_t n, size_t size) {

@@ -246,9 +246,10 @@ size_t read_task_file(int tid, const char* name, char* buf, size_t cap) {
 
 // The stack pointer in /proc/self/task/TID/syscall: "nr args... sp pc" or "-1 sp pc"
 // when blocked, "running" otherwise.
-uintptr_t blocked_sp(int tid) {
+uintptr_t blocked_sp(int tid, bool* in_call) {
   char buf[256];
   size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
+  if (in_call != nullptr) *in_call = len != 0 && buf[0] >= '0' && buf[0] <= '9';  // "-1 ...": not in a call
   if (len == 0 || buf[0] == 'r') return 0;
   const char* tok[9];
   size_t ntok = 0;
@@ -278,7 +279,10 @@ void add_task(const char* name, void* ctx) {
   int tid = 0;
   for (const char* c = name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
   if (tid <= 0 || tid == l->self) return;
-  if (l->count < l->cap) l->out[l->count] = {tid, blocked_sp(tid)};
+  if (l->count < l->cap) {
+    l->out[l->count].tid = tid;
+    l->out[l->count].sp = blocked_sp(tid, &l->out[l->count].in_call);
+  }
   ++l->count;
 }
 

@@ -38,11 +38,13 @@ size_t parse_readable(const char* text, size_t len, ScanRange* out, size_t cap);
 struct TaskInfo {
   int tid;
   uintptr_t sp;  ///< its stack pointer when blocked in the kernel, else 0
+  bool in_call;  ///< blocked in a system call
 };
 
 /// The stack pointer of thread `tid` of this process while it is blocked in the kernel
-/// (in a system call or otherwise), 0 while it runs or when it cannot be read.
-uintptr_t blocked_sp(int tid);
+/// (in a system call or otherwise), 0 while it runs or when it cannot be read. *in_call
+/// (when given) tells whether it is blocked in a system call.
+uintptr_t blocked_sp(int tid, bool* in_call = nullptr);
 
 /// Lists the threads of this process other than the caller (by system calls: no memory
 /// is allocated) into `out`; returns how many there are (only `cap` are written).

@@ -1,6 +1,7 @@
 #include "track/track.h"
 
 #include <atomic>
+#include <utility>
 
 #include "config/options.h"
 #include "cpu/track_api.h"
@@ -146,8 +147,9 @@ constexpr size_t fresh_from(Kind kind, size_t size) {
 
 }  // namespace
 
-MPSHIM_NOINLINE void on_alloc(void* p, size_t size, Kind kind) {
+MPSHIM_NOINLINE void* on_alloc(void* p, size_t size, Kind kind) {
   record_new(p, size, kind, fresh_from(kind, size));
+  return p;
 }
 
 MPSHIM_NOINLINE void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind) {
@@ -508,27 +510,41 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
 }
 
 // Cuts the dead part of the other threads' stacks: below the lowest stack pointer seen
-// (when listed, in the register snapshot, now) and its 128-byte red zone lie only returned
-// frames, whose stale pointers (the allocator's own copies of the blocks it handed out
-// among them) would hide leaks; valgrind and LeakSanitizer scan from the stack pointer
-// too. What a thread still running moves below it was in its registers or in memory that
-// is scanned. A thread whose stack pointer was never seen is scanned whole. Only a thread's
-// own stack (the mapping where it first allocated) is cut, not memory that merely holds the
-// stack it runs on.
+// (when listed, in the register snapshot, now) lie only returned frames, whose stale
+// pointers (the allocator's own copies of the blocks it handed out among them) would hide
+// leaks; valgrind and LeakSanitizer scan from the stack pointer too. A thread stopped while
+// it ran may be in a leaf function, whose locals lie in the 128-byte red zone below its
+// stack pointer: that is kept, as valgrind keeps it. A thread blocked in the kernel is not
+// in such a function's code but in a system call's, and what lies below it is only the
+// frames of calls that returned before it (the allocation it made right before waiting):
+// its red zone is cut too (LeakSanitizer scans neither). A thread blocked otherwise (a
+// page fault) keeps it. What a thread still running moves
+// below it was in its registers or in memory that is scanned. A thread whose stack pointer
+// was never seen is scanned whole. Only a thread's own stack (the mapping where it first
+// allocated) is cut, not memory that merely holds the stack it runs on.
 void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
   constexpr uintptr_t kRedZone = 128;
   for (size_t i = 0; i < st.ntasks; ++i) {
+    // The lowest stack pointer, and whether the thread was in a system call there.
+    bool now_in_call = false;
+    uintptr_t now = blocked_sp(st.tasks[i].tid, &now_in_call);
+    uintptr_t ran = st.task_regs[i].answered ? st.task_regs[i].regs[kThreadRegSp] : 0;
     uintptr_t sp = UINTPTR_MAX;
-    for (uintptr_t seen : {st.tasks[i].sp, blocked_sp(st.tasks[i].tid),
-                           st.task_regs[i].answered ? st.task_regs[i].regs[kThreadRegSp] : 0})
-      if (seen != 0 && seen < sp) sp = seen;
+    bool in_call = false;
+    for (auto [seen, call] : {std::pair{st.tasks[i].sp, st.tasks[i].in_call}, std::pair{now, now_in_call},
+                              std::pair{ran, false}})
+      if (seen != 0 && (seen < sp || (seen == sp && call))) {
+        sp = seen;
+        in_call = call;
+      }
+    uintptr_t red = in_call ? 0 : kRedZone;
     if (sp == UINTPTR_MAX) continue;
     int64_t m = find_range(maps, nmaps, sp);
-    if (m < 0 || sp - maps[m].lo <= kRedZone) continue;
+    if (m < 0 || sp - maps[m].lo <= red) continue;
     for (size_t k = 0; k < st.threads.len; ++k) {
       const Thread& t = st.threads.items[k];
       if (t.alive && t.tid == st.tasks[i].tid && maps[m].lo <= t.addr && t.addr < maps[m].hi) {
-        collect_hole(maps[m].lo, sp - kRedZone, &st);
+        collect_hole(maps[m].lo, sp - red, &st);
         break;
       }
     }

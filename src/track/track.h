@@ -50,8 +50,11 @@ inline bool enabled() { return g_enabled; }
 /// first tracked allocation, from the entry layer.
 void init();
 
-/// Records a new block of `size` requested bytes at `p` (p != nullptr).
-void on_alloc(void* p, size_t size, Kind kind);
+/// Records a new block of `size` requested bytes at `p` (p != nullptr) and returns p: an
+/// allocation function returns what this returns (a tail call), so its frame, which the
+/// caller's red zone holds after it returns, keeps no copy of the block's address (a thread
+/// sleeping at that depth would keep the block reachable, lost or not).
+void* on_alloc(void* p, size_t size, Kind kind);
 /// The same for a checked block whose tag `t` and usable size the caller has looked up
 /// already, and whose bytes the caller has written (nothing is cleared).
 void on_alloc_at(void* p, uint64_t* t, size_t usable, size_t size, Kind kind);

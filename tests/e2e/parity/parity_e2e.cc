@@ -177,6 +177,10 @@ const Program kPrograms[] = {
     {"ctor_leak", "ctor_leak.c", 0, {44, 2, 2}, {0, 0, 0},
      {{"direct", "early_registry", "@early", 20, 1, "malloc"},
       {"direct", "late_record", "@late", 24, 1, "malloc"}}},
+    // Threads waiting in raw system calls right where they allocated: nothing of the
+    // allocation is left in the words just below their stack pointers.
+    {"raw_wait", "raw_wait.c", 0, {160, 2, 1}, {0, 0, 0},
+     {{"direct", "lose_block", "@lose_block", 160, 2, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
@@ -260,6 +264,20 @@ BOOST_DATA_TEST_CASE(reused_slot_in_check_modes,
     BOOST_TEST(r.status == 0);
     for (const Program& p : kPrograms)
       if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
+  }
+}
+
+// The checked allocation paths leave no copy of a new block's address in the words just
+// below the caller's stack pointer either.
+BOOST_DATA_TEST_CASE(raw_wait_in_check_modes, bdata::make({"sample", "light", "full"}) * bdata::make(kOpts),
+                     mode, opt) {
+  RunOptions o = with_reachable();
+  o.env.push_back({"MPSHIM_CHECK", mode});
+  Run r = run_prog("raw_wait", opt, o);
+  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
+    BOOST_TEST(r.status == 0);
+    for (const Program& p : kPrograms)
+      if (std::strcmp(p.name, "raw_wait") == 0) check_program(p, the_report(r), true);
   }
 }
 
