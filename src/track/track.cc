@@ -517,8 +517,10 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
 // stack pointer: that is kept, as valgrind keeps it. A thread blocked in the kernel is not
 // in such a function's code but in a system call's, and what lies below it is only the
 // frames of calls that returned before it (the allocation it made right before waiting):
-// its red zone is cut too (LeakSanitizer scans neither). A thread blocked otherwise (a
-// page fault) keeps it. What a thread still running moves
+// its red zone is cut too (LeakSanitizer scans neither) when its registers, which may hold
+// what those frames held, were taken. A thread blocked otherwise (a page fault) keeps it,
+// and so does one not asked for its registers (in a call a signal would interrupt): what
+// it handled last is more likely to be in them than anywhere else. What a thread still running moves
 // below it was in its registers or in memory that is scanned. A thread whose stack pointer
 // was never seen is scanned whole. Only a thread's own stack (the mapping where it first
 // allocated) is cut, not memory that merely holds the stack it runs on.
@@ -537,7 +539,7 @@ void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
         sp = seen;
         in_call = call;
       }
-    uintptr_t red = in_call ? 0 : kRedZone;
+    uintptr_t red = in_call && ran != 0 ? 0 : kRedZone;
     if (sp == UINTPTR_MAX) continue;
     int64_t m = find_range(maps, nmaps, sp);
     if (m < 0 || sp - maps[m].lo <= red) continue;
