@@ -318,6 +318,7 @@ void on_regs_signal(int, void*, void* context) {
   for (size_t i = 0; i < n; ++i) {
     if (t[i].tid != self || t[i].answered.load(std::memory_order_relaxed) != 0) continue;
     prim::context_registers(context, t[i].regs);
+    t[i].handler_frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     t[i].answered.store(1, std::memory_order_release);
     g_answers.fetch_add(1);
     prim::futex_wake(&g_answers, INT_MAX);

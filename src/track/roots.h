@@ -59,6 +59,10 @@ struct ThreadRegs {
   int tid;                         ///< input: the thread to ask
   std::atomic<uint32_t> answered;  ///< set by the thread itself, in its signal handler
   uintptr_t regs[kThreadRegs];     ///< zero until it answers
+  /// Where the handler's frame lies: it ran below the thread's stack pointer, above it lies
+  /// the signal frame in which the kernel saved every register of the thread, the vector
+  /// ones included (zero until it answers).
+  uintptr_t handler_frame;
 };
 
 /// Asks each thread of `t` for its registers and waits up to `timeout_ns` for the answers;

@@ -526,6 +526,22 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
 // allocated) is cut, not memory that merely holds the stack it runs on.
 void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
   constexpr uintptr_t kRedZone = 128;
+  constexpr uintptr_t kMaxSignalFrame = 256 << 10;
+  for (size_t i = 0; i < st.ntasks; ++i) {
+    // The snapshot's own signal frame, on whatever stack the thread runs: the kernel saved
+    // all of the thread's registers there, its vector registers too, which are no roots
+    // (nor for valgrind and LeakSanitizer) and hold whatever was copied through them last
+    // (a thread starts with its creator's). Its general-purpose registers are roots from
+    // the snapshot. Memory below the stack pointer, so this is cut whether or not the
+    // stack is the thread's own (the whole stack of a thread that never allocated is read).
+    const ThreadRegs& r = st.task_regs[i];
+    uintptr_t rsp = r.answered ? r.regs[kThreadRegSp] : 0;
+    if (rsp > kRedZone && r.handler_frame != 0 && r.handler_frame < rsp - kRedZone &&
+        rsp - r.handler_frame <= kMaxSignalFrame) {
+      int64_t m = find_range(maps, nmaps, r.handler_frame);
+      if (m >= 0 && rsp - kRedZone <= maps[m].hi) collect_hole(r.handler_frame, rsp - kRedZone, &st);
+    }
+  }
   for (size_t i = 0; i < st.ntasks; ++i) {
     // The lowest stack pointer, and whether the thread was in a system call there.
     bool now_in_call = false;
