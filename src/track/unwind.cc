@@ -673,13 +673,12 @@ void walk_remember(WalkCache* cache, const WalkMemo& m, uint32_t value) {
   if (cache == nullptr || !m.complete || m.n == 0 ||
       m.generation != g_generation.load(std::memory_order_acquire))
     return;
-  size_t h = size_t(((m.pc[0] ^ (m.sp[0] >> 3)) * 0x9e3779b97f4a7c15ull) >> 57);
-  static_assert(WalkCache::kSeen == 128);
+  size_t h = size_t((uint64_t(value) * 0x9e3779b97f4a7c15ull) >> 56);
+  static_assert(WalkCache::kSeen == 256);
   uint32_t now = ++cache->misses;
-  bool recent = cache->seen_pc[h] == m.pc[0] && cache->seen_sp[h] == m.sp[0] &&
+  bool recent = cache->seen_value[h] == value && cache->seen_at[h] != 0 &&
                 now - cache->seen_at[h] <= WalkCache::kSeenWithin;
-  cache->seen_pc[h] = m.pc[0];
-  cache->seen_sp[h] = m.sp[0];
+  cache->seen_value[h] = value;
   cache->seen_at[h] = now;
   if (!recent) return;
   uint32_t slot = 0;  // the way used least recently (an empty one has never been)

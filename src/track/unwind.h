@@ -86,14 +86,15 @@ struct WalkCache {
   Way ways[kWays];
   uint32_t last;   ///< the way that matched or was filled last
   uint32_t clock;  ///< counts recalls and fills
-  /// Starting states (pc, sp) of walks not recalled, direct-mapped by their hash, with the
-  /// count of such walks when each was met. A walk is remembered only when it starts where
-  /// one of the last kSeenWithin did (as many as the cache has ways): a state met once (a
-  /// program allocating from ever new places, as a parser does) would cost the remembering
-  /// and never be recalled, and one met seldom would push out ways recalled more often.
-  static constexpr size_t kSeen = 128;
-  static constexpr uint32_t kSeenWithin = kWays;
-  uintptr_t seen_pc[kSeen], seen_sp[kSeen];
+  /// Stacks (the values walk_remember is given) of walks not recalled, direct-mapped by
+  /// their hash, with the count of such walks when each was met. A walk is remembered only
+  /// when its stack was also one of the last kSeenWithin not recalled: a stack met once (a
+  /// compiler allocates from ever new places) would cost the remembering and push out a
+  /// way recalled more often. The window is twice the ways, so that a round of as many
+  /// stacks as there are ways, all missed while the cache fills, is taken in.
+  static constexpr size_t kSeen = 256;
+  static constexpr uint32_t kSeenWithin = 2 * kWays;
+  uint32_t seen_value[kSeen];
   uint32_t seen_at[kSeen];
   uint32_t misses;
 

@@ -234,7 +234,7 @@ __attribute__((noinline)) void chain_aligned(Chain* c) {
 }
 WalkCache* g_use_cache;
 constexpr size_t kCacheTestMax = 24;
-// Stacks stored with the cache: its values are indices here.
+// Stacks stored with the cache: its values are indices here, one per distinct stack.
 uintptr_t g_known[4096][kCacheTestMax];
 size_t g_known_n[4096], g_known_count, g_recalls;
 
@@ -246,10 +246,18 @@ __attribute__((noinline)) void chain_leaf(Both* b) {
       ++g_recalls;
       n = g_known_n[value];
       std::memcpy(b->walk, g_known[value], sizeof g_known[value]);
-    } else if (n != kWalkFailed && g_known_count < 4096) {
-      g_known_n[g_known_count] = n;
-      std::memcpy(g_known[g_known_count], b->walk, sizeof g_known[0]);
-      walk_remember(g_use_cache, *g_use_memo, uint32_t(g_known_count++));
+    } else if (n != kWalkFailed) {
+      // The value of a stack is its index here, as the tracker's is its stack id.
+      size_t k = 0;
+      while (k < g_known_count &&
+             (g_known_n[k] != n || std::memcmp(g_known[k], b->walk, n * sizeof(uintptr_t)) != 0))
+        ++k;
+      if (k == g_known_count && g_known_count < 4096) {
+        g_known_n[k] = n;
+        std::memcpy(g_known[k], b->walk, sizeof g_known[0]);
+        ++g_known_count;
+      }
+      if (k < g_known_count) walk_remember(g_use_cache, *g_use_memo, uint32_t(k));
     }
     b->walked = n;
   } else {
