@@ -406,7 +406,6 @@ MPSHIM_NOINLINE void attend(Table* t, Side side, bool timed) {
   set_bounds(t, side, base);
 }
 
-
 MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t delta, bool temp) {
   Table* t = my_table();
   if (t == nullptr) return shared_event(side, stack, alloc, delta, temp);

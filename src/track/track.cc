@@ -520,10 +520,10 @@ bool mark_live_stacks(CheckState& st, const ScanRange* maps, size_t nmaps, bool*
 // its red zone is cut too (LeakSanitizer scans neither) when its registers, which may hold
 // what those frames held, were taken. A thread blocked otherwise (a page fault) keeps it,
 // and so does one not asked for its registers (in a call a signal would interrupt): what
-// it handled last is more likely to be in them than anywhere else. What a thread still running moves
-// below it was in its registers or in memory that is scanned. A thread whose stack pointer
-// was never seen is scanned whole. Only a thread's own stack (the mapping where it first
-// allocated) is cut, not memory that merely holds the stack it runs on.
+// it handled last is more likely to be in them than anywhere else. What a thread still
+// running moves below it was in its registers or in memory that is scanned. A thread whose
+// stack pointer was never seen is scanned whole. Only a thread's own stack (the mapping
+// where it first allocated) is cut, not memory that merely holds the stack it runs on.
 void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
   constexpr uintptr_t kRedZone = 128;
   constexpr uintptr_t kMaxSignalFrame = 256 << 10;
