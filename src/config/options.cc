@@ -338,23 +338,30 @@ MPSHIM_TLS bool t_parsing = false;
 char g_string_copies[16384];
 
 // Points the string options of `c` at copies in g_string_copies; a value that does not fit
-// keeps pointing into the environment.
+// keeps pointing into the environment. A relative path becomes one from the directory the
+// process starts in, so that a program that changes directory, and the processes it starts
+// there, write and read the same files (MPSHIM_REPORT=leaks.txt make -C sub check).
 void keep_strings(Config* c) {
   size_t used = 0;
-  auto keep = [&used](const char*& s) {
+  auto keep = [&used](const char*& s, bool path) {
     size_t n = 0;
     while (s[n] != '\0') ++n;
-    if (n + 1 > sizeof g_string_copies - used) return;
     char* copy = g_string_copies + used;
-    for (size_t i = 0; i <= n; ++i) copy[i] = s[i];
-    used += n + 1;
+    size_t dir = 0;
+    if (path && n != 0 && s[0] != '/' && __builtin_strcmp(s, "stderr") != 0) {
+      dir = prim::os_getcwd(copy, sizeof g_string_copies - used);
+      if (dir != 0) copy[dir++] = '/';
+    }
+    if (dir + n + 1 > sizeof g_string_copies - used) return;
+    for (size_t i = 0; i <= n; ++i) copy[dir + i] = s[i];
+    used += dir + n + 1;
     s = copy;
   };
 #define MPSHIM_KEEP_Bool(field)
 #define MPSHIM_KEEP_Uint(field)
 #define MPSHIM_KEEP_Size(field)
 #define MPSHIM_KEEP_Enum(field)
-#define MPSHIM_KEEP_String(field) keep(c->field);
+#define MPSHIM_KEEP_String(field) keep(c->field, &c->field != &c->children);
 #define MPSHIM_KEEP(NAME, field, type, def, lo, hi, choices, help) MPSHIM_KEEP_##type(field)
   MPSHIM_OPTIONS(MPSHIM_KEEP)
 #undef MPSHIM_KEEP

@@ -28,7 +28,8 @@ enum class Type { Bool, Uint, Size, String, Enum };
     "upper bound of the bytes one thread keeps cached")                                           \
   X(LEAKS, leaks, Bool, 1, 0, 1, "", "record allocation stacks and report leaks at exit")          \
   X(STACK_DEPTH, stack_depth, Uint, 16, 0, 64, "", "frames recorded per allocation (0: none)")     \
-  X(REPORT, report, String, 0, 0, 0, "stderr", "where reports go: stderr or a path (%p: pid)")     \
+  X(REPORT, report, String, 0, 0, 0, "stderr",                                                   \
+    "where reports go: stderr or a path (%p: pid; relative: from the start directory)")           \
   X(REPORT_FORMAT, report_format, Enum, 0, 0, 1, "text|json", "leak report format")              \
   X(REPORT_REACHABLE, report_reachable, Bool, 0, 0, 1, "", "also report still-reachable blocks")   \
   X(REPORT_MAX, report_max, Uint, 0, 0, 1u << 30, "", "report at most this many groups (0: all)")  \

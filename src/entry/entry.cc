@@ -1,11 +1,14 @@
 #include "entry/entry.h"
 
+#include <utility>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
+#include <utility>
 
 #include "config/children.h"
 #include "config/options.h"
@@ -372,11 +375,18 @@ void mark_children() {
   if (mark == nullptr) return;
   // What setenv allocates (the new environment array, the string) is the shim's doing:
   // never reported, and a root like the rest of the environment.
+  const config::Config& c = config::get();
   bool tracking = g_mode == kOn && track::enabled();
   if (tracking) track::disable_thread();
   setenv(config::kRootVariable, mark, 1);
+  // The paths as this process resolved them from the directory it started in: a child
+  // started elsewhere writes and reads the same files.
+  for (auto [var, path] : {std::pair{"MPSHIM_REPORT", c.report}, std::pair{"MPSHIM_SUPPRESSIONS", c.suppressions},
+                           std::pair{"MPSHIM_FOLDED", c.folded}, std::pair{"MPSHIM_PROFILE", c.profile}}) {
+    const char* given = getenv(var);
+    if (given != nullptr && path[0] == '/' && strcmp(given, path) != 0) setenv(var, path, 1);
+  }
   if (tracking) track::enable_thread();
-  const config::Config& c = config::get();
   if (g_mode == kOn && (c.leaks || c.check != 0)) report::start_shared_files();
 }
 

@@ -139,6 +139,10 @@ uint64_t now_ns() {
 
 int os_getpid() { return int(syscall(SYS_getpid)); }
 int os_gettid() { return int(syscall(SYS_gettid)); }
+size_t os_getcwd(char* buf, size_t cap) {
+  long n = syscall(SYS_getcwd, buf, cap);  // the length with the NUL, or -errno
+  return n > 1 && buf[0] == '/' ? size_t(n - 1) : 0;
+}
 long os_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
               unsigned long a5) {
   return syscall(SYS_prctl, option, a2, a3, a4, a5);

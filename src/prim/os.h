@@ -31,6 +31,9 @@ uint64_t now_ns();
 /// Process id and kernel thread id, by system call (no cached values across fork).
 int os_getpid();
 int os_gettid();
+/// The working directory into buf (NUL-terminated); its length, 0 when it does not fit or
+/// cannot be read.
+size_t os_getcwd(char* buf, size_t cap);
 /// prctl(2) by system call: the result, or -1 with errno set.
 long os_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4,
               unsigned long a5);

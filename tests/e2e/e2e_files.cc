@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
 #include "harness.h"
@@ -218,6 +219,21 @@ BOOST_AUTO_TEST_CASE(own_file_is_replaced) {
   BOOST_TEST(has(text, kLeak));
   BOOST_TEST(!has(text, "zzz"));
   BOOST_TEST(!has(r.err, "mpshim"), r.describe());
+}
+
+// A relative report path names a file in the directory the program started in, for the
+// program after it changed directory and for the processes it starts from there.
+BOOST_AUTO_TEST_CASE(relative_path_from_the_start_directory) {
+  e2e::TempDir dir;
+  std::filesystem::create_directory(dir / "sub");
+  e2e::Command c = fd_check({"chdir", "sub", e2e::built("fd_check"), "leak"});
+  c.cwd = dir.path();
+  c.env = {{"MPSHIM_REPORT", "report"}, {"MPSHIM_CHILDREN", "all"}};
+  run_ok(c);
+  std::string text = e2e::read_file(dir / "report");
+  size_t first = text.find(kLeak);
+  BOOST_TEST((first != std::string::npos && text.find(kLeak, first + 1) != std::string::npos), text);
+  BOOST_TEST(!std::filesystem::exists(dir / "sub/report"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,8 @@
 //   fd_check leak           leaks 77 bytes and exits 0
 //   fd_check raw_close_stderr  closes fd 2 with the close system call (the shim does not see
 //                           it, as with libuv's uv_fs_close) and exits 0 without a leak
+//   fd_check chdir DIR [PROGRAM ARGS...]  leaks 77 bytes, changes to DIR, runs PROGRAM there
+//                           (when given) and waits for it
 // Exit status 0 when every check holds, failures on stderr.
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int failures;
@@ -175,6 +178,18 @@ int main(int argc, char** argv) {
   if (strcmp(c, "leak") == 0) {
     leak77();
     return 0;
+  }
+  if (strcmp(c, "chdir") == 0 && argc > 2) {
+    leak77();
+    if (chdir(argv[2]) != 0) return 1;
+    if (argc == 3) return 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+      execv(argv[3], argv + 3);
+      _exit(127);
+    }
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   }
   fprintf(stderr, "fd_check: unknown case %s\n", c);
   return 2;
