@@ -414,6 +414,7 @@ void at_exit() {
 namespace {
 std::atomic<bool> g_exit_handler{false};  // registered: the library destructor reports nothing
 void exit_handler(void*) { at_exit(); }
+void quick_exit_handler() { at_exit(); }
 }  // namespace
 
 // exit() runs its handlers in the reverse order of their registration. The dynamic linker
@@ -427,6 +428,9 @@ void register_exit_handler() {
   bool tracking = g_mode == kOn && track::enabled();
   if (tracking) track::disable_thread();  // glibc may allocate room for more handlers
   if (prim::at_process_exit(exit_handler)) g_exit_handler.store(true, std::memory_order_release);
+  // quick_exit runs only at_quick_exit's handlers (the first registered, last): the report
+  // then, as valgrind's at any end of the process (LeakSanitizer writes none).
+  prim::at_quick_process_exit(quick_exit_handler);
   if (tracking) track::enable_thread();
 }
 

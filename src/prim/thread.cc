@@ -132,6 +132,7 @@ bool interrupted_by_handler(long nr) {
 
 extern "C" int __cxa_atexit(void (*)(void*), void*, void*);  // the C++ ABI's, in glibc
 bool at_process_exit(void (*fn)(void*)) { return __cxa_atexit(fn, nullptr, nullptr) == 0; }
+bool at_quick_process_exit(void (*fn)()) { return at_quick_exit(fn) == 0; }
 
 void exit_now(int code) {
   fflush(nullptr);

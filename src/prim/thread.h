@@ -68,6 +68,8 @@ bool interrupted_by_handler(long nr);
 /// Registers fn(nullptr) to run at exit() as a handler of the process, not of the calling
 /// shared object (no DSO handle): unloading the object does not run it. False on failure.
 bool at_process_exit(void (*fn)(void*));
+/// Registers fn to run when the process ends with quick_exit (at_quick_exit). False on failure.
+bool at_quick_process_exit(void (*fn)());
 
 /// Flushes stdio and ends the process with `code` at once (no atexit handlers).
 [[noreturn]] void exit_now(int code);

@@ -221,6 +221,19 @@ BOOST_AUTO_TEST_CASE(own_file_is_replaced) {
   BOOST_TEST(!has(r.err, "mpshim"), r.describe());
 }
 
+// quick_exit runs no exit handler but at_quick_exit's: the report is written there, and
+// the program's status kept (or the leak exit code given).
+BOOST_AUTO_TEST_CASE(quick_exit_reports) {
+  e2e::TempDir dir;
+  e2e::Command c = fd_check({"quick_exit"});
+  c.env = {{"MPSHIM_REPORT", dir / "report"}};
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST(r.exit_code == 5, r.describe());
+  BOOST_TEST(has(e2e::read_file(dir / "report"), kLeak));
+  c.env.push_back({"MPSHIM_LEAK_EXITCODE", "23"});
+  BOOST_TEST(e2e::run(c).exit_code == 23);
+}
+
 // A relative report path names a file in the directory the program started in, for the
 // program after it changed directory and for the processes it starts from there.
 BOOST_AUTO_TEST_CASE(relative_path_from_the_start_directory) {

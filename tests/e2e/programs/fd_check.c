@@ -18,6 +18,7 @@
 //   fd_check leak           leaks 77 bytes and exits 0
 //   fd_check raw_close_stderr  closes fd 2 with the close system call (the shim does not see
 //                           it, as with libuv's uv_fs_close) and exits 0 without a leak
+//   fd_check quick_exit     leaks 77 bytes and ends with quick_exit(5)
 //   fd_check chdir DIR [PROGRAM ARGS...]  leaks 77 bytes, changes to DIR, runs PROGRAM there
 //                           (when given) and waits for it
 // Exit status 0 when every check holds, failures on stderr.
@@ -178,6 +179,10 @@ int main(int argc, char** argv) {
   if (strcmp(c, "leak") == 0) {
     leak77();
     return 0;
+  }
+  if (strcmp(c, "quick_exit") == 0) {
+    leak77();
+    quick_exit(5);
   }
   if (strcmp(c, "chdir") == 0 && argc > 2) {
     leak77();
