@@ -368,6 +368,7 @@ void keep_strings(Config* c) {
 }
 
 char g_root_mark[32];  // "HASH.PID", when this process is the root
+int g_root_pid;        // its pid (a forked child keeps the mark, not the pid)
 char g_exe[4096];      // the executable's path, read when MPSHIM_CHILDREN has patterns
 
 const char* read_exe_path() {
@@ -394,6 +395,7 @@ void apply_role(const char* const* env, int pid, Config* c) {
   Role r = role(env, hash, pid, c->children, names_this_program);
   if (r == Role::Root) {
     write_mark(hash, pid, g_root_mark);
+    g_root_pid = pid;
   } else if (r == Role::NotFollowed) {
     c->leaks = false;
     c->check = 0;
@@ -406,6 +408,7 @@ void apply_role(const char* const* env, int pid, Config* c) {
 }  // namespace
 
 const char* root_mark() { return g_root_mark[0] != '\0' ? g_root_mark : nullptr; }
+bool started_program() { return g_root_pid != 0 && g_root_pid == prim::os_getpid(); }
 
 namespace {
 

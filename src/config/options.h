@@ -107,6 +107,8 @@ void parse(const char* const* env, Config* out, void (*warn)(const char* line), 
 /// When this process is the program the user started (config/children.h), the value of
 /// MPSHIM_ROOT its children are to inherit; nullptr otherwise. Valid after get().
 const char* root_mark();
+/// True in the program the user started itself (not in a process it forked or exec'd).
+bool started_program();
 
 /// Writes "mpshim: configuration:" and then one aligned "  MPSHIM_NAME = value" line per
 /// option to stderr (sizes in binary units, bools as on/off, enums as words, an empty string

@@ -225,6 +225,20 @@ void write_profile() {
   char buf[4096];
   prim::OpenStatus why = prim::OpenStatus::Failed;
   bool expanded = expand_path(path, pid, buf, sizeof buf);
+  // A path without %p is the started program's: any other process writing a profile (one
+  // it forked, one MPSHIM_CHILDREN follows) writes PATH.PID beside it, not over it.
+  if (expanded && __builtin_strstr(path, "%p") == nullptr && !config::started_program()) {
+    size_t n = __builtin_strlen(buf);
+    char num[24];
+    size_t len = prim::format_u64(num, sizeof num, uint64_t(pid));
+    if (n + 1 + len < sizeof buf) {
+      buf[n] = '.';
+      __builtin_memcpy(buf + n + 1, num, len);
+      buf[n + 1 + len] = '\0';
+    } else {
+      expanded = false;
+    }
+  }
   int fd = expanded ? prim::open_report_file(buf, prim::os_geteuid(), &why) : -1;
   if (fd < 0) {
     prim::Writer e(2);

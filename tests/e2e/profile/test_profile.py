@@ -376,6 +376,26 @@ class RealProgram(unittest.TestCase):
             self.assertAlmostEqual(theirs[key], bytes_, delta=0.01 * bytes_ + 10)
 
 
+class SharedPath(unittest.TestCase):
+    """A path without %p is the started program's profile; the processes it starts write
+    PATH.PID beside it instead of over it."""
+
+    def test_children_write_beside_the_program(self):
+        with tempfile.TemporaryDirectory(prefix="mpshim-profile-") as tmp:
+            path = os.path.join(tmp, "p.json")
+            env = {"LD_PRELOAD": ARGS.shim, "MPSHIM_PROFILE": path, "MPSHIM_CHILDREN": "all"}
+            r = run(["bash", "-c", "ls / > /dev/null; echo $$"], env)  # dash ends with _exit
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(path, encoding="utf-8") as f:
+                self.assertEqual(json.load(f)["pid"], int(r.stdout.split()[-1]))
+            others = [n for n in os.listdir(tmp) if n.startswith("p.json.")]
+            self.assertEqual(len(others), 1, os.listdir(tmp))
+            with open(os.path.join(tmp, others[0]), encoding="utf-8") as f:
+                child = json.load(f)
+            self.assertEqual(others[0], f"p.json.{child['pid']}")
+            self.assertTrue(child["exe"].endswith("/ls"), child["exe"])
+
+
 class HtmlPage(unittest.TestCase):
     """The page of `mpshim report --html` in headless Chromium: no console error, the
     timeline and both flame graphs drawn, a click on a frame zooms, a screenshot saved."""
