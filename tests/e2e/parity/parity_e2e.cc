@@ -15,6 +15,9 @@
 
 #include <cstring>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "checks.h"
 
@@ -238,6 +241,21 @@ RunOptions with_reachable() {
   return o;
 }
 
+/// Runs program `name` (reachable blocks reported) with `check` as MPSHIM_CHECK and the
+/// extra settings `env`, and checks its report against its stated figures.
+void check_in_mode(const char* name, const std::string& opt, const char* check,
+                   std::vector<std::pair<std::string, std::string>> env = {}) {
+  RunOptions o = with_reachable();
+  o.env.push_back({"MPSHIM_CHECK", check});
+  o.env.insert(o.env.end(), env.begin(), env.end());
+  Run r = run_prog(name, opt, o);
+  WITH_RUN(r) BOOST_TEST_CONTEXT(check << " " << name) {
+    BOOST_TEST(r.status == 0);
+    for (const Program& p : kPrograms)
+      if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(parity, *utf::precondition(shim_given))
@@ -260,70 +278,32 @@ BOOST_DATA_TEST_CASE(programs, bdata::xrange(std::size(kPrograms)) * bdata::make
 BOOST_DATA_TEST_CASE(reused_slot_in_check_modes,
                      bdata::make({"sample", "light", "full"}) * bdata::make({"reused_slot", "realloc_tail"}),
                      mode, name) {
-  RunOptions o = with_reachable();
-  o.env.push_back({"MPSHIM_CHECK", mode});
-  o.env.push_back({"MPSHIM_QUARANTINE", "0"});
-  Run r = run_prog(name, "O2", o);
-  WITH_RUN(r) BOOST_TEST_CONTEXT(mode << " " << name) {
-    BOOST_TEST(r.status == 0);
-    for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, name) == 0) check_program(p, the_report(r), true);
-  }
+  check_in_mode(name, "O2", mode, {{"MPSHIM_QUARANTINE", "0"}});
 }
 
 // The checked allocation paths leave no copy of a new block's address in the words just
 // below the caller's stack pointer either.
 BOOST_DATA_TEST_CASE(raw_wait_in_check_modes, bdata::make({"sample", "light", "full"}) * bdata::make(kOpts),
                      mode, opt) {
-  RunOptions o = with_reachable();
-  o.env.push_back({"MPSHIM_CHECK", mode});
-  Run r = run_prog("raw_wait", opt, o);
-  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
-    BOOST_TEST(r.status == 0);
-    for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, "raw_wait") == 0) check_program(p, the_report(r), true);
-  }
+  check_in_mode("raw_wait", opt, mode);
 }
 
 // A sampled block that takes over the page of one freed earlier: what the freed block left
 // there, before the new block or inside it, is gone.
 BOOST_DATA_TEST_CASE(sampled_block_on_a_reused_page, bdata::make(kOpts), opt) {
-  RunOptions o = with_reachable();
-  o.env.push_back({"MPSHIM_CHECK", "sample"});
-  o.env.push_back({"MPSHIM_SAMPLE_RATE", "1"});
-  Run r = run_prog("sampled_page", opt, o);
-  WITH_RUN(r) {
-    BOOST_TEST(r.status == 0);
-    for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, "sampled_page") == 0) check_program(p, the_report(r), true);
-  }
+  check_in_mode("sampled_page", opt, "sample", {{"MPSHIM_SAMPLE_RATE", "1"}});
 }
 
 // A pointer to a zero-byte block's address refers to it in every mode, also where a redzone
 // lies before the block.
 BOOST_DATA_TEST_CASE(zero_size_in_check_modes, bdata::make({"sample", "light", "full"}) * bdata::make(kOpts),
                      mode, opt) {
-  RunOptions o = with_reachable();
-  o.env.push_back({"MPSHIM_CHECK", mode});
-  Run r = run_prog("zero_size", opt, o);
-  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
-    BOOST_TEST(r.status == 0);
-    for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, "zero_size") == 0) check_program(p, the_report(r), true);
-  }
+  check_in_mode("zero_size", opt, mode);
 }
 
 // The snapshot's signal frame is no root in any mode (memcached's 40 B under sample).
 BOOST_DATA_TEST_CASE(vector_regs_in_check_modes, bdata::make({"sample", "light", "full"}), mode) {
-  RunOptions o = with_reachable();
-  o.env.push_back({"MPSHIM_CHECK", mode});
-  o.env.push_back({"MPSHIM_SAMPLE_RATE", "1"});
-  Run r = run_prog("vector_regs", "O2", o);
-  WITH_RUN(r) BOOST_TEST_CONTEXT(mode) {
-    BOOST_TEST(r.status == 0);
-    for (const Program& p : kPrograms)
-      if (std::strcmp(p.name, "vector_regs") == 0) check_program(p, the_report(r), true);
-  }
+  check_in_mode("vector_regs", "O2", mode, {{"MPSHIM_SAMPLE_RATE", "1"}});
 }
 
 // Each process that ends through exit() reports once; the worker that ends with _exit()
