@@ -310,16 +310,28 @@ void walk_chain_of(uint64_t seed, int i) {
   for (size_t f = 1; f < b.walked; ++f) ASSERT_EQ(b.walk[f], b.unw[f]) << "walk " << i << " frame " << f;
 }
 
+// A memo and a cache of walks for chain_leaf to use, and no stack known yet; put away
+// again when the test ends, an early return by a failed assertion included.
+struct CachedWalks {
+  WalkMemo memo{};
+  WalkCache cache{};
+  CachedWalks() {
+    g_use_memo = &memo;
+    g_use_cache = &cache;
+    g_known_count = g_recalls = 0;
+  }
+  ~CachedWalks() {
+    g_use_memo = nullptr;
+    g_use_cache = nullptr;
+  }
+};
+
 // The cache of recent walks gives a stored stack only where the walk would give that
 // stack: chains drawn from a few seeds come back often (recalled), among others that
 // start from the same frames and differ further up (rbp-based frames of other sizes,
 // realigned frames), each checked against libunwind.
 TEST(Walk, CacheRecallsOnlyTheSameStack) {
-  WalkMemo memo{};
-  WalkCache cache{};
-  g_use_memo = &memo;
-  g_use_cache = &cache;
-  g_known_count = g_recalls = 0;
+  CachedWalks walks;
   uint64_t pick = 99;
   for (int i = 0; i < 4000; ++i) {
     pick = pick * 6364136223846793005ull + 1442695040888963407ull;
@@ -327,8 +339,6 @@ TEST(Walk, CacheRecallsOnlyTheSameStack) {
     if ((pick >> 20) % 4 == 0) seed = pick;            // and now and then a new one
     ASSERT_NO_FATAL_FAILURE(walk_chain_of(seed, i));
   }
-  g_use_memo = nullptr;
-  g_use_cache = nullptr;
   EXPECT_GT(g_recalls, 1000u);
 }
 
@@ -336,20 +346,14 @@ TEST(Walk, CacheRecallsOnlyTheSameStack) {
 // finds most of them in the cache once it has settled: with 4 ways filled in turn it
 // found almost none.
 TEST(Walk, CacheHoldsARoundOfStacks) {
-  WalkMemo memo{};
-  WalkCache cache{};
-  g_use_memo = &memo;
-  g_use_cache = &cache;
-  g_known_count = g_recalls = 0;
+  CachedWalks walks;
   constexpr int kStacks = 20, kRounds = 50;
   for (int i = 0; i < kStacks * kRounds; ++i) {
     if (i == kStacks * kRounds / 2) g_recalls = 0;  // counted once the cache has settled
     uint64_t seed = 5000 + uint64_t(i % kStacks) * 104729;
     ASSERT_NO_FATAL_FAILURE(walk_chain_of(seed, i));
   }
-  g_use_memo = nullptr;
-  g_use_cache = nullptr;
-  // Rounds to fill (a state is remembered when met again soon), then most are recalled
+  // Rounds to fill (a stack is remembered when missed again soon), then most are recalled
   // (chains through a variable-length array differ in their words each time: 70-80 %
   // here; 15 % when only states met within the last 16 misses were admitted).
   EXPECT_GE(g_recalls, size_t(kStacks * kRounds / 2 * 3 / 5));
