@@ -236,21 +236,23 @@ void append_locked(uint64_t t) {
 }
 
 // A sample when the interval has passed, or (`changed`) when a figure moved by a step.
-MPSHIM_NOINLINE void take_sample(bool changed) {
+// False when none was taken: too soon for one, or another thread is taking one.
+MPSHIM_NOINLINE bool take_sample(bool changed) {
   uint64_t t = elapsed_ns();
   uint64_t since = t - g_last_time.load(std::memory_order_relaxed);
   uint64_t interval = g_interval.load(std::memory_order_relaxed);
-  if (since < (changed ? (g_merged ? interval / 64 : 0) : interval)) return;
-  if (!g_lock.try_lock()) return;  // another thread is taking one
+  if (since < (changed ? (g_merged ? interval / 64 : 0) : interval)) return false;
+  if (!g_lock.try_lock()) return false;
   append_locked(t);
   g_lock.unlock();
+  return true;
 }
 
 MPSHIM_INLINE void check_sample(SideState& st, int64_t now) {
   int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
   if (d < 0) d = -d;
   if (MPSHIM_UNLIKELY(d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)))
-    return take_sample(true);
+    return void(take_sample(true));
   if (MPSHIM_UNLIKELY(++t_tick >= kTick)) {
     t_tick = 0;
     take_sample(false);
@@ -275,10 +277,13 @@ MPSHIM_NOINLINE void raise_peak(SideState& st, int64_t now) {
   }
 }
 
-// The bounds of pending[side] within which the next events need no look (Table::lo, hi).
-void set_bounds(Table* t, Side side, int64_t base) {
+// The bounds of pending[side] within which the next events need no look (Table::lo, hi):
+// a step either side of `last`, the figure of the last sample, or the current one when a
+// sample for a step was just turned away (too soon, or another thread holds the timeline:
+// else every event would come back until it is let go, as when its holder waits on the
+// kernel for the resident size).
+void set_bounds(Table* t, Side side, int64_t base, int64_t last) {
   const SideState& st = g_side[side];
-  int64_t last = st.last_sampled.load(std::memory_order_relaxed);
   int64_t room = st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed);
   int64_t hi = st.peak.load(std::memory_order_relaxed) - base;  // past it: a new peak
   if (last + room - 1 - base < hi) hi = last + room - 1 - base;   // past it: a sample
@@ -398,12 +403,13 @@ MPSHIM_NOINLINE void attend(Table* t, Side side, bool timed) {
   if (now > st.peak.load(std::memory_order_relaxed)) raise_peak(st, now);
   int64_t d = now - st.last_sampled.load(std::memory_order_relaxed);
   if (d < 0) d = -d;
+  bool missed = false;
   if (d >= st.step.load(std::memory_order_relaxed) + g_unseen.load(std::memory_order_relaxed)) {
-    take_sample(true);
+    missed = !take_sample(true);
   } else if (timed) {
     take_sample(false);
   }
-  set_bounds(t, side, base);
+  set_bounds(t, side, base, missed ? now : st.last_sampled.load(std::memory_order_relaxed));
 }
 
 MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t delta, bool temp) {
