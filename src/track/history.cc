@@ -26,14 +26,24 @@ struct Shard {
 
 Shard g_shards[kShards];
 FreedBlock* g_rings = nullptr;
-uint64_t g_limit = 0;  // per shard
+uint64_t g_quarantine = 0;  // bytes in all shards
+// Bytes each shard may hold: the quarantine shared by the shards in use (a program with one
+// thread that frees has all of it).
+std::atomic<uint64_t> g_limit{0};
 std::atomic<uint32_t> g_next_shard{0};
 MPSHIM_TLS uint32_t t_shard;  // shard + 1; 0 before the thread's first free
 
 constexpr size_t kRingsBytes = kShards * kRing * sizeof(FreedBlock);
 
+MPSHIM_NOINLINE void claim_shard() {
+  uint32_t n = g_next_shard.fetch_add(1, std::memory_order_relaxed);
+  t_shard = n % kShards + 1;
+  uint64_t used = n + 1 < kShards ? n + 1 : kShards;
+  g_limit.store(g_quarantine / used, std::memory_order_relaxed);
+}
+
 Shard& my_shard() {
-  if (MPSHIM_UNLIKELY(t_shard == 0)) t_shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kShards + 1;
+  if (MPSHIM_UNLIKELY(t_shard == 0)) claim_shard();
   return g_shards[t_shard - 1];
 }
 
@@ -75,7 +85,8 @@ void describe_freed(const FreedBlock& b, MemError* e) {
 }
 
 void history_init(uint64_t quarantine_bytes) {
-  g_limit = quarantine_bytes / kShards;
+  g_quarantine = quarantine_bytes;
+  g_limit.store(quarantine_bytes, std::memory_order_relaxed);
   g_rings = static_cast<FreedBlock*>(prim::os_map(kRingsBytes));
   if (g_rings == nullptr) return;
   for (size_t i = 0; i < kShards; ++i) g_shards[i].ring = g_rings + i * kRing;
@@ -97,8 +108,8 @@ void history_push(const FreedBlock& b) {
   ++s.next;
   if (b.slot != 0) s.bytes += b.size;
   else if (s.held == s.next - 1) ++s.held;  // a record only: never held
-  while (nout < kBatch && s.held < s.next &&
-         (s.bytes > g_limit || s.next - s.held >= kRing)) {
+  uint64_t limit = g_limit.load(std::memory_order_relaxed);
+  while (nout < kBatch && s.held < s.next && (s.bytes > limit || s.next - s.held >= kRing)) {
     FreedBlock& old = s.ring[s.held % kRing];
     ++s.held;
     if (old.slot == 0) continue;

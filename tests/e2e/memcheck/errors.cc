@@ -113,6 +113,14 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     release_block(p);
     write_byte(p, 3);
+  } else if (!strcmp(c, "quarantine_holds") || !strcmp(c, "quarantine_bound")) {
+    // A block written after its free, then 5 MiB (or 20) of other blocks freed: within the
+    // 16 MiB quarantine the block stays there till exit; past it, it leaves.
+    char* p = make_block(64);
+    release_block(p);
+    write_byte(p, 3);
+    int n = !strcmp(c, "quarantine_holds") ? 160 : 640;
+    for (int i = 0; i < n; ++i) release_block(make_block(32 << 10));
   } else if (!strcmp(c, "guard")) {
     char* p = make_block(100000);
     write_byte(p, 100000);
