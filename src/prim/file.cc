@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prim/fmt.h"
 #include "prim/lock.h"
 
 extern "C" int __close(int fd);      // glibc's close, under the name the shim does not export
@@ -58,6 +59,24 @@ void lock_file(int fd) {
   for (int i = 0; i < 5000 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; ++i)
     syscall(SYS_nanosleep, &ms, nullptr);
   errno = saved;
+}
+
+int lock_stream(int fd) {
+  int saved = errno;
+  char path[40] = "/proc/self/fd/";
+  size_t len = __builtin_strlen(path);
+  format_u64(path + len, sizeof path - len, uint64_t(fd));
+  // Non-blocking: a pipe's other end gone makes the open fail rather than wait. No
+  // controlling terminal is taken.
+  int l = int(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  if (l >= 0 && l <= 2) {  // stdin or stdout closed: keep their numbers free
+    int moved = fcntl(l, F_DUPFD_CLOEXEC, 3);
+    syscall(SYS_close, l);
+    l = moved;
+  }
+  if (l >= 0) lock_file(l);
+  errno = saved;
+  return l;
 }
 
 uid_t os_geteuid() { return geteuid(); }

@@ -21,6 +21,13 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool app
 /// so that processes appending to one file write one at a time; gives up after about 5 s (a
 /// stopped process may hold it). Closing `fd` releases it.
 void lock_file(int fd);
+/// Holds off other processes' reports while one goes to `fd` (stderr), which they may share:
+/// a terminal, a pipe, a file. Its own description is shared with every process that
+/// inherited it, and a flock(2) lock belongs to a description, so the lock is taken
+/// (lock_file) on a new description of the same file, opened through /proc/self/fd.
+/// Returns that descriptor, to close when done, or -1 when none can be had (a socket, no
+/// /proc, no write permission).
+int lock_stream(int fd);
 /// The effective user id.
 uid_t os_geteuid();
 

@@ -447,7 +447,9 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid) {
       prim::Writer(2).str("mpshim: cannot read MPSHIM_SUPPRESSIONS=").str(c.suppressions).chr('\n');
     }
   }
+  int lock = o.fd == 2 ? prim::lock_stream(2) : -1;
   bool leaks = write_leak_report_to(blocks, n, o, out);
+  if (lock >= 0) prim::os_close(lock);
   if (o.fd != 2) prim::os_close(o.fd);
   if (o.folded_fd >= 0 && o.folded_fd != 2) prim::os_close(o.folded_fd);
   supp.release();

@@ -4,6 +4,7 @@
 #include <atomic>
 
 #include "config/options.h"
+#include "prim/file.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
 #include "report/leaks.h"
@@ -203,11 +204,13 @@ void write_memory_error(const MemError& e) {
   // at exit are written after it.
   bool append = g_file_pid.exchange(pid) == pid;
   int fd = open_report(pid, append);
+  int lock = fd == 2 ? prim::lock_stream(2) : -1;
   {
     prim::Writer w(fd);
     if (c.report_format == 1) write_json(w, e, pid, executable_path());
     else write_text(w, e, pid, executable_path());
   }
+  if (lock >= 0) prim::os_close(lock);
   if (fd != 2) prim::os_close(fd);
   g_errors.fetch_add(1, std::memory_order_relaxed);
 }

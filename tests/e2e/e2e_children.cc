@@ -184,32 +184,23 @@ BOOST_AUTO_TEST_CASE(ctest) {
 // A test runner and its tests with one report file named without %p: every followed
 // process's report is kept, whole. Before, each process emptied the file at its exit and
 // the runner, the last to exit, left only its own; reports written at once would mix.
-BOOST_AUTO_TEST_CASE(one_report_file_for_many_processes) {
-  if (e2e::which("cc").empty()) {
-    BOOST_TEST_MESSAGE("cc not installed: skipped");
-    return;
-  }
-  e2e::TempDir dir;
-  // About 17 groups of 17 lines each: a report much longer than one write.
+// A program that leaks 40 blocks from 40 stacks: a report much longer than one write
+// (about 17 groups of 17 lines each), built in `dir` as ./t.
+bool build_long_leaker(const e2e::TempDir& dir) {
+  if (e2e::which("cc").empty()) return false;
   e2e::write_file(dir / "t.c",
                   "#include <stdlib.h>\n#include <string.h>\nvoid* keep;\n"
                   "__attribute__((noinline)) void down(int k) {\n"
                   "  if (k == 0) return;\n  char* p = malloc(33); memset(p, k, 33); keep = p;\n"
                   "  down(k - 1);\n  keep = 0;\n}\n"
                   "int main(void) { down(40); return 0; }\n");
-  e2e::write_file(dir / "leaks.txt", "an earlier run's report\n");
-  e2e::Command c;
-  c.argv = {"/bin/sh", "-c", "cc -O0 -o t t.c && for i in 1 2 3 4 5 6 7 8; do ./t & done; wait; ./t; true"};
-  c.env = {{"MPSHIM_CHILDREN", "*/t"}, {"MPSHIM_REPORT", dir / "leaks.txt"}};
-  c.cwd = dir.path();
-  e2e::Result r = e2e::run(c);
-  BOOST_TEST_MESSAGE("reproduce: " << e2e::reproduce(c));
-  BOOST_TEST_REQUIRE(r.ok(), r.describe());
-  std::string text = e2e::read_file(dir / "leaks.txt");
-  BOOST_TEST(count(text, "an earlier run") == 0u, text);
+  return true;
+}
+
+// Nine processes of ./t (eight at once, then one) with their reports in `text`: each runs
+// from its first line to its SUMMARY with nothing between but its own groups.
+void check_whole_reports(const std::string& text) {
   BOOST_TEST(count(text, "groups listed) in t\n") == 9u, text);
-  // Each program's report runs from its first line to its SUMMARY with nothing between
-  // but its own groups.
   size_t reports = 0, groups = 0;
   bool inside = false;
   size_t at = 0;
@@ -233,6 +224,44 @@ BOOST_AUTO_TEST_CASE(one_report_file_for_many_processes) {
   BOOST_TEST(!inside);
   BOOST_TEST(reports == 9u, text);
   BOOST_TEST(groups >= 9u * 10u, text);
+}
+
+const char kNineLeakers[] = "cc -O0 -o t t.c && for i in 1 2 3 4 5 6 7 8; do ./t & done; wait; ./t; true";
+
+BOOST_AUTO_TEST_CASE(one_report_file_for_many_processes) {
+  e2e::TempDir dir;
+  if (!build_long_leaker(dir)) {
+    BOOST_TEST_MESSAGE("cc not installed: skipped");
+    return;
+  }
+  e2e::write_file(dir / "leaks.txt", "an earlier run's report\n");
+  e2e::Command c;
+  c.argv = {"/bin/sh", "-c", kNineLeakers};
+  c.env = {{"MPSHIM_CHILDREN", "*/t"}, {"MPSHIM_REPORT", dir / "leaks.txt"}};
+  c.cwd = dir.path();
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST_MESSAGE("reproduce: " << e2e::reproduce(c));
+  BOOST_TEST_REQUIRE(r.ok(), r.describe());
+  std::string text = e2e::read_file(dir / "leaks.txt");
+  BOOST_TEST(count(text, "an earlier run") == 0u, text);
+  check_whole_reports(text);
+}
+
+// The same processes reporting to the stderr they share (a pipe here; a terminal alike).
+BOOST_AUTO_TEST_CASE(reports_to_a_shared_stderr_do_not_mix) {
+  e2e::TempDir dir;
+  if (!build_long_leaker(dir)) {
+    BOOST_TEST_MESSAGE("cc not installed: skipped");
+    return;
+  }
+  e2e::Command c;
+  c.argv = {"/bin/sh", "-c", kNineLeakers};
+  c.env = {{"MPSHIM_CHILDREN", "*/t"}};
+  c.cwd = dir.path();
+  e2e::Result r = e2e::run(c);
+  BOOST_TEST_MESSAGE("reproduce: " << e2e::reproduce(c));
+  BOOST_TEST_REQUIRE(r.ok(), r.describe());
+  check_whole_reports(r.err);
 }
 
 // pytest testing a C extension: the interpreter is the program started, and the extension's
