@@ -425,13 +425,13 @@ MPSHIM_NOINLINE void slow_event(Side side, uint32_t stack, bool alloc, int64_t d
 // Device events are few (the CUDA allocator's calls): they take the slow path.
 void on_alloc(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   if (side == kHost) return host_event<true>(stack, int64_t(size), p);
-  t_last = p;
+  t_last = ~p;
   slow_event(side, stack, true, int64_t(size), false);
 }
 
 void on_free(Side side, uint32_t stack, uint64_t size, uintptr_t p) {
   if (side == kHost) return host_event<false>(stack, -int64_t(size), p);
-  bool temp = t_last == p;
+  bool temp = t_last == ~p;
   t_last = 0;
   slow_event(side, stack, false, -int64_t(size), temp);
 }

@@ -51,7 +51,8 @@ struct Table {
 /// Each side's peak generation: bumped at every new peak (an entry of an older one saves
 /// its site's part of the peak before it changes).
 extern std::atomic<uint32_t> g_gen[2];
-/// The calling thread's last allocation, for temporaries.
+/// The calling thread's last allocation, for temporaries: its address complemented, so
+/// that the leak scan, which reads threads' TLS, does not take it for a pointer to it.
 extern MPSHIM_TLS uintptr_t t_last;
 
 /// An event the inline path does not finish: the thread has no table yet, or its entry
@@ -78,10 +79,10 @@ template <bool kAlloc>
 MPSHIM_INLINE void host_event(uint32_t stack, int64_t delta, uintptr_t p) {
   bool temp = false;
   if (kAlloc) {
-    t_last = p;
+    t_last = ~p;
   } else {
     // heaptrack's rule: freed before the thread allocated anything else.
-    temp = t_last == p;
+    temp = t_last == ~p;
     t_last = 0;
   }
   ThreadState* ts = thread_state();
