@@ -28,7 +28,7 @@ Shard g_shards[kShards];
 FreedBlock* g_rings = nullptr;
 uint64_t g_quarantine = 0;  // bytes in all shards
 // Bytes each shard may hold: the quarantine shared by the shards in use (a program with one
-// thread that frees has all of it).
+// thread that frees has all of it). It only shrinks, as threads claim shards.
 std::atomic<uint64_t> g_limit{0};
 std::atomic<uint32_t> g_next_shard{0};
 MPSHIM_TLS uint32_t t_shard;  // shard + 1; 0 before the thread's first free
@@ -39,7 +39,9 @@ MPSHIM_NOINLINE void claim_shard() {
   uint32_t n = g_next_shard.fetch_add(1, std::memory_order_relaxed);
   t_shard = n % kShards + 1;
   uint64_t used = n + 1 < kShards ? n + 1 : kShards;
-  g_limit.store(g_quarantine / used, std::memory_order_relaxed);
+  uint64_t limit = g_quarantine / used, cur = g_limit.load(std::memory_order_relaxed);
+  while (limit < cur && !g_limit.compare_exchange_weak(cur, limit, std::memory_order_relaxed)) {
+  }
 }
 
 Shard& my_shard() {
