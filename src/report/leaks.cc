@@ -410,9 +410,23 @@ bool write_leak_report_to(Block* blocks, size_t n, const ReportOptions& o, Total
   if (!(o.quiet_when_clean && listed == 0 && t.suppressed_blocks == 0)) {
     ReportOptions named = o;
     if (named.exe == nullptr) named.exe = executable_path();
-    prim::Writer w(o.fd);
-    if (o.format == Format::Json) write_json(w, groups, t, named);
-    else write_text(w, groups, t, named);
+    // Other processes may write to the same stderr: the names are looked up first, so that
+    // its lock is held only while the report is written.
+    int lock = -1;
+    if (o.fd == 2) {
+      for (size_t k = 0; k < t.groups_listed; ++k) {
+        const uintptr_t* pcs = nullptr;
+        size_t nf = g_source.frames(groups[k].stack, &pcs);
+        for (size_t i = 0; i < nf; ++i) symbolize(pcs[i]);
+      }
+      lock = prim::lock_stream(2);
+    }
+    {
+      prim::Writer w(o.fd);
+      if (o.format == Format::Json) write_json(w, groups, t, named);
+      else write_text(w, groups, t, named);
+    }
+    if (lock >= 0) prim::os_close(lock);
   }
   if (o.folded_fd >= 0) {
     prim::Writer w(o.folded_fd);
@@ -447,9 +461,7 @@ bool write_leak_report(Block* blocks, size_t n, Totals* out, int pid) {
       prim::Writer(2).str("mpshim: cannot read MPSHIM_SUPPRESSIONS=").str(c.suppressions).chr('\n');
     }
   }
-  int lock = o.fd == 2 ? prim::lock_stream(2) : -1;
   bool leaks = write_leak_report_to(blocks, n, o, out);
-  if (lock >= 0) prim::os_close(lock);
   if (o.fd != 2) prim::os_close(o.fd);
   if (o.folded_fd >= 0 && o.folded_fd != 2) prim::os_close(o.folded_fd);
   supp.release();
