@@ -569,6 +569,23 @@ void cut_dead_stacks(CheckState& st, const ScanRange* maps, size_t nmaps) {
   }
 }
 
+// True when all of [lo, hi) lies in mappings: readable ones, or `unreadable` ones (never
+// read, also inside a block).
+bool mapped_through(const ScanRange* readable, size_t nread, const Vec<ScanRange>& unreadable, uintptr_t lo,
+                    uintptr_t hi) {
+  while (lo < hi) {
+    int64_t r = find_range(readable, nread, lo);
+    if (r >= 0) {
+      lo = readable[r].hi;
+      continue;
+    }
+    int64_t u = find_range(unreadable.items, unreadable.len, lo);
+    if (u < 0) return false;
+    lo = unreadable.items[u].hi;
+  }
+  return true;
+}
+
 // Builds the roots: readable+writable mappings minus the holes, plus the saved registers
 // of exit()'s caller and of the other threads.
 bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
@@ -606,7 +623,9 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   // A foreign block's memory may be gone: its owner can unmap it without the shim seeing
   // (the CUDA driver's teardown at exit takes leaked pinned and managed memory along), and
   // the check's own scratch memory may have been mapped there since. Such a block is not
-  // read; the pointers to it still count.
+  // read; the pointers to it still count. A host block on guard pages is the shim's own
+  // mapping: read as a block in a slot is, around pages the program made unreadable (a
+  // coroutine's stack with its guard page), unless some of it is not mapped at all.
   if (st.blocks.len > st.nhost) {
     size_t nread = parse_readable(text, len, nullptr, 0);
     ScanRange* readable = st.scratch.array<ScanRange>(nread + 1);
@@ -615,8 +634,13 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
     for (size_t i = st.nhost; i < st.blocks.len; ++i) {
       ScanBlock& b = st.blocks.items[i];
       if (b.opaque || b.size == 0) continue;
+      uintptr_t end = b.start + b.size;
+      if (st.foreign.items[i - st.nhost].mem == Memory::Host) {
+        b.opaque = !mapped_through(readable, nread, st.unreadable, b.start, end) || st.scratch.overlaps(b.start, end);
+        continue;
+      }
       int64_t r = find_range(readable, nread, b.start);
-      b.opaque = r < 0 || readable[r].hi - b.start < b.size || st.scratch.overlaps(b.start, b.start + b.size);
+      b.opaque = r < 0 || readable[r].hi - b.start < b.size || st.scratch.overlaps(b.start, end);
     }
   }
 

@@ -271,16 +271,26 @@ BOOST_DATA_TEST_CASE(programs, bdata::xrange(std::size(kPrograms)) * bdata::make
   }
 }
 
-// The allocation profile keeps nothing the scan could take for a pointer to a block (the
-// last block of each thread, for its temporaries, was such a pointer).
-std::vector<const char*> clean_exits() {  // the programs ending with 0 (libc_leaks: stated for one libc)
+// The programs that end with 0 (libc_leaks aside: its figures are stated for one libc).
+std::vector<const char*> clean_exits() {
   std::vector<const char*> names;
   for (const Program& p : kPrograms)
     if (p.status == 0 && std::strcmp(p.name, "libc_leaks") != 0) names.push_back(p.name);
   return names;
 }
+
+// The allocation profile keeps nothing the scan could take for a pointer to a block (the
+// last block of each thread, for its temporaries, was such a pointer).
 BOOST_DATA_TEST_CASE(programs_with_a_profile, bdata::make(clean_exits()), name) {
   check_in_mode(name, "O2", "off", {{"MPSHIM_PROFILE", "/dev/null"}});
+}
+
+// Every program's figures under each memory check, every block sampled in sample mode (a
+// sampled block on guard pages is read around a page the program made unreadable, as a
+// block in a slot is: guard_page's coroutine stack).
+BOOST_DATA_TEST_CASE(programs_in_check_modes,
+                     bdata::make(clean_exits()) * bdata::make({"sample", "light", "full"}), name, mode) {
+  check_in_mode(name, "O2", mode, {{"MPSHIM_SAMPLE_RATE", "1"}});
 }
 
 // A freed block's stale pointers are gone under the memory checks too, where a block
