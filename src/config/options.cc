@@ -315,9 +315,6 @@ void parse(const char* const* env, Config* out, void (*warn)(const char* line), 
     }
     parse_value(i, entry, kPrefixLen + n, value, out, warn);
   }
-  // Settings that do nothing together, said once.
-  if (!out->host && out->check != 0)
-    warn("mpshim: MPSHIM_CHECK with MPSHIM_HOST=off checks device memory only (host memory is libc's)");
   if (ignored != 0 && out->verbose) {
     Line line;
     line.str("mpshim: secure-execution mode (setuid/setgid program): ignoring");

@@ -271,16 +271,6 @@ TEST(ConfigParse, OneWarningPerBadEntryInOrder) {
   EXPECT_EQ(c.stack_depth, 16u);
 }
 
-TEST(ConfigParse, ChecksWithoutTheHostAllocatorSaySo) {
-  run({"MPSHIM_HOST=off", "MPSHIM_CHECK=light"});
-  ASSERT_EQ(g_warnings.size(), 1u);
-  EXPECT_EQ(g_warnings[0], "mpshim: MPSHIM_CHECK with MPSHIM_HOST=off checks device memory only (host memory is libc's)");
-  run({"MPSHIM_HOST=off"});
-  EXPECT_TRUE(g_warnings.empty());
-  run({"MPSHIM_CHECK=light"});
-  EXPECT_TRUE(g_warnings.empty());
-}
-
 TEST(ConfigParse, FirstOccurrenceWins) {
   Config c = run({"MPSHIM_STACK_DEPTH=8", "MPSHIM_STACK_DEPTH=bad", "MPSHIM_STACK_DEPTH=9"});
   EXPECT_TRUE(g_warnings.empty());
