@@ -27,6 +27,8 @@ struct CodeRange {
 };
 
 CodeRange g_own;  // the shim's text when it runs as libmpshim*.so, else empty
+CodeRange g_own_data[4];  // its writable segments (data, bss) then
+size_t g_own_ndata = 0;
 CodeRange g_ld;   // the dynamic linker's mapped image
 // Frames inside the shim seen below the caller's skipped ones (grows to the deepest path
 // seen, so the unwinder is asked for just enough frames).
@@ -59,6 +61,8 @@ const char* base_name(const char* path) {
 
 int on_object(dl_phdr_info* info, size_t, void*) {
   CodeRange all{~uintptr_t(0), 0}, text{~uintptr_t(0), 0};
+  CodeRange data[std::size(g_own_data)];
+  size_t ndata = 0;
   bool has_self = false;
   auto self = reinterpret_cast<uintptr_t>(&capture_stack);
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -67,13 +71,18 @@ int on_object(dl_phdr_info* info, size_t, void*) {
     uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
     if (lo < all.lo) all.lo = lo;
     if (hi > all.hi) all.hi = hi;
+    if ((ph.p_flags & PF_W) != 0 && ndata < std::size(data)) data[ndata++] = CodeRange{lo, hi};
     if ((ph.p_flags & PF_X) == 0) continue;
     if (lo < text.lo) text.lo = lo;
     if (hi > text.hi) text.hi = hi;
     has_self |= self - lo < hi - lo;
   }
   const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
-  if (has_self && strstr(base_name(name), "libmpshim") != nullptr) g_own = text;
+  if (has_self && strstr(base_name(name), "libmpshim") != nullptr) {
+    g_own = text;
+    for (size_t i = 0; i < ndata; ++i) g_own_data[i] = data[i];
+    g_own_ndata = ndata;
+  }
   const char* base = base_name(name);
   if (all.hi != 0 && (strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "ld.so", 5) == 0 ||
                       strncmp(base, "ld64.so", 7) == 0))
@@ -90,6 +99,10 @@ bool in_unwinder() { return t_unwinding; }
 bool capture_skips_own_object() { return g_own.hi != 0; }
 bool in_dynamic_linker(uintptr_t pc) { return g_ld.contains(pc); }
 bool in_own_object(uintptr_t pc) { return g_own.contains(pc); }
+
+void for_each_own_data(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  for (size_t i = 0; i < g_own_ndata; ++i) fn(g_own_data[i].lo, g_own_data[i].hi, ctx);
+}
 
 namespace {
 

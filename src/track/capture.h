@@ -53,4 +53,10 @@ bool in_dynamic_linker(uintptr_t pc);
 /// linked into a program).
 bool in_own_object(uintptr_t pc);
 
+/// Calls fn for each writable segment (data, bss) of the shim's own shared object (none
+/// when the cores are linked into a program): the shim's globals, which hold no pointer of
+/// the program's that the leak check should follow, but may hold stale or one-past-the-end
+/// values (an arena's end next to a device block) that would keep a lost block reachable.
+void for_each_own_data(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+
 }  // namespace mpshim::track
