@@ -17,7 +17,8 @@ enum class Type { Bool, Uint, Size, String, Enum };
 // String defaults are given as `choices` text; numeric defaults as numbers. Enum values are
 // stored as the index of the chosen word.
 #define MPSHIM_OPTIONS(X)                                                                         \
-  X(HOST, host, Bool, 1, 0, 1, "", "use mpshim's allocator for host memory (off: libc's malloc, host blocks untracked)") \
+  X(HOST, host, Bool, 1, 0, 1, "",                                                                 \
+    "use mpshim's allocator for host memory (off: libc's malloc, host blocks untracked)")        \
   X(VERBOSE, verbose, Bool, 0, 0, 1, "", "print the effective configuration at start")             \
   X(STATS, stats, Bool, 0, 0, 1, "", "print allocation statistics at exit")                        \
   X(PURGE_DELAY, purge_delay_ms, Uint, 500, 0, 60000, "",                                          \

@@ -20,6 +20,20 @@ extern "C" int _IO_fclose(FILE* f);  // glibc's fclose, likewise
 
 namespace mpshim::prim {
 
+namespace {
+
+// A descriptor the shim opens for itself, moved above 0-2: a program that closed stdin,
+// stdout or stderr behind the shim's back (a raw close system call, as libuv makes) would
+// hand it their number, and fd 2 is taken for stderr. -1 when it cannot be moved.
+int above_std_fds(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  syscall(SYS_close, fd);
+  return moved;
+}
+
+}  // namespace
+
 int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool append) {
   int saved = errno;
   // No O_TRUNC: a file is emptied only after fstat shows whose it is.
@@ -41,14 +55,7 @@ int open_report_file(const char* path, uid_t owner, OpenStatus* status, bool app
       fd = -1;
     }
   }
-  // A program that closed stdin, stdout or stderr behind the shim's back (a raw close system
-  // call, as libuv makes) would hand the report its number, and fd 2 is taken for stderr.
-  if (fd >= 0 && fd <= 2) {
-    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    syscall(SYS_close, fd);
-    fd = moved;
-    if (fd < 0) *status = OpenStatus::Failed;
-  }
+  if (fd >= 0 && (fd = above_std_fds(fd)) < 0) *status = OpenStatus::Failed;
   errno = saved;
   return fd;
 }
@@ -68,12 +75,7 @@ int lock_stream(int fd) {
   format_u64(path + len, sizeof path - len, uint64_t(fd));
   // Non-blocking: a pipe's other end gone makes the open fail rather than wait. No
   // controlling terminal is taken.
-  int l = int(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
-  if (l >= 0 && l <= 2) {  // stdin or stdout closed: keep their numbers free
-    int moved = fcntl(l, F_DUPFD_CLOEXEC, 3);
-    syscall(SYS_close, l);
-    l = moved;
-  }
+  int l = above_std_fds(int(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)));
   if (l >= 0) lock_file(l);
   errno = saved;
   return l;
