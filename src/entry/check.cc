@@ -22,12 +22,14 @@ int leak_check(bool at_exit) {
   if (!tracking()) return -1;
   int pid = prim::os_getpid();
   if (at_exit && g_reported_pid.exchange(pid) == pid) return 0;  // this process has reported
-  int result = track::leak_check(write_report, &pid, at_exit);
+  return track::leak_check(write_report, &pid, at_exit);
+}
+
+void exit_if_failed(int leak_result) {
   uint64_t code = config::get().leak_exitcode;
   // Memory errors reported (MPSHIM_ON_ERROR=report) count as leaks do.
-  bool failed = result == 1 || report::memory_errors() != 0;
-  if (at_exit && failed && code != 0) prim::exit_now(int(code));
-  return result;
+  bool failed = leak_result == 1 || report::memory_errors() != 0;
+  if (failed && code != 0) prim::exit_now(int(code));
 }
 
 }  // namespace mpshim::entry

@@ -5,9 +5,12 @@
 namespace mpshim::entry {
 
 /// Runs the leak check and writes the report as configured. `at_exit` is the final check
-/// of the process: written once per process (a forked child writes its own), and the
-/// process ends with MPSHIM_LEAK_EXITCODE when leaks were found and it is not 0. Returns
-/// 1 when direct or indirect leaks were found, 0 when none, -1 when tracking is off.
+/// of the process: written once per process (a forked child writes its own). Returns 1
+/// when direct or indirect leaks were found, 0 when none, -1 when tracking is off.
 int leak_check(bool at_exit);
+
+/// At exit: ends the process with MPSHIM_LEAK_EXITCODE, when it is not 0, if the final
+/// leak check (its result) found leaks or memory errors were reported.
+void exit_if_failed(int leak_result);
 
 }  // namespace mpshim::entry

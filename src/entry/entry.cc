@@ -401,14 +401,12 @@ void at_exit() {
   if (c.stats) cuda::write_stats();
   if (g_mode != kOn || !track::enabled()) return;
   check_at_exit();
+  // The leak check first: what the profile's symboliser maps would be scanned as roots.
+  int leaks = c.leaks ? leak_check(true) : -1;
   track::disable_thread();  // what the symboliser allocates is not the program's
   report::write_profile();
   track::enable_thread();
-  if (c.leaks) {
-    leak_check(true);
-  } else if (report::memory_errors() != 0 && c.leak_exitcode != 0) {
-    prim::exit_now(int(c.leak_exitcode));
-  }
+  exit_if_failed(leaks);
 }
 
 namespace {

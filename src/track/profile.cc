@@ -504,6 +504,19 @@ size_t timeline(const Sample** out) {
   return g_nsamples;
 }
 
+void for_each_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
+  if (!g_on) return;
+  auto one = [&](const void* p, size_t bytes) { fn(uintptr_t(p), uintptr_t(p) + bytes, ctx); };
+  for (auto& d : g_dir) {
+    one(d, kDirPages * sizeof(Site*));
+    for (size_t pg = 0; pg < kDirPages; ++pg)
+      if (Site* page = d[pg].load(std::memory_order_acquire)) one(page, kPageSites * sizeof(Site));
+  }
+  one(g_samples, g_max_samples * sizeof(Sample));
+  size_t n = g_ntables.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; ++i) one(g_tables[i], sizeof(Table));
+}
+
 void after_fork_child() {
   g_lock.reset();
   g_tables_lock.reset();

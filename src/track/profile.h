@@ -77,6 +77,10 @@ uint64_t interval_ns();
 /// Nanoseconds since the profile started.
 uint64_t elapsed_ns();
 
+/// Calls fn for each of the profile's mappings (they hold counters and stack ids, never a
+/// program's pointer: the leak scan skips them).
+void for_each_mapping(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
+
 /// In a forked child: the timeline's lock is free.
 void after_fork_child();
 

@@ -163,6 +163,18 @@ class HostProfile(ProgramProfile):
         self.assertLessEqual(samples[-1][0], d["duration_ns"])
         self.assertTrue(all(s[2] > 0 for s in samples))
 
+    def test_written_when_leaks_end_the_process(self):
+        """MPSHIM_LEAK_EXITCODE ends the process after the leak report: the profile is
+        written before it, with the same figures."""
+        path = os.path.join(self.tmp, "leaky.json")
+        r = run([os.path.join(ARGS.build, self.PROG), "lose"],
+                {"LD_PRELOAD": ARGS.shim, "MPSHIM_PROFILE": path, "MPSHIM_LEAK_EXITCODE": "7"})
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn("500000 byte(s) leaked in 1 allocation(s)", r.stderr)
+        with open(path, encoding="utf-8") as f:
+            s = sites_by_function(json.load(f), "host")
+        self.assertEqual(figures(s["make_kept"]), (1, 500000, 0, 500000, 500000))
+
     def test_report_text(self):
         r = report(self.path)
         self.assertEqual(r.returncode, 0, r.stderr)
