@@ -26,9 +26,19 @@ prim::Lock g_lock;
 Guarded* g_items = nullptr;  // sorted by map
 size_t g_len = 0, g_cap = 0, g_bytes_cap = 0;
 size_t g_slots = 0;
+size_t g_nfreed = 0;  // records of freed blocks (their slots can be taken)
 uint64_t g_freed_limit = 0, g_freed_bytes = 0, g_frees = 0;
 
 size_t page() { return prim::page_size(); }
+
+// A slot for a new block: none while every one holds a live block (sample mode). Also
+// read without the lock, as a hint: a program that keeps its sampled blocks (or, at
+// MPSHIM_SAMPLE_RATE=1, any program) would otherwise map, protect and unmap a block's
+// pages on every sample only to find no slot.
+bool has_room() {
+  return g_slots == 0 || __atomic_load_n(&g_len, __ATOMIC_RELAXED) < g_slots ||
+         __atomic_load_n(&g_nfreed, __ATOMIC_RELAXED) != 0;
+}
 
 // Index of the record whose mapping holds `addr`, or -1. Lock held.
 long holder(uintptr_t addr) {
@@ -69,6 +79,7 @@ bool evict_oldest() {
   if (best < 0) return false;
   Guarded g = g_items[best];
   remove_at(size_t(best));
+  --g_nfreed;
   g_freed_bytes -= g.data;
   prim::os_unmap(reinterpret_cast<void*>(g.map - page()), g.data + 2 * page());
   return true;
@@ -104,6 +115,7 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
   // A one-page block kept its page (guarded_free): its pointers, before the new block or
   // inside it, would keep what it pointed to reachable. Bigger ones were purged (zeroes).
   if (g.data == page()) __builtin_memset(reinterpret_cast<void*>(g.map), 0, g.data);
+  --g_nfreed;
   g_freed_bytes -= g.data;
   *map = g.map;
   *at = size_t(best);
@@ -149,6 +161,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
   size_t data = (size + pg - 1) & ~(pg - 1);
   if (data == 0) data = pg;
   auto user_at = [&](uintptr_t map) { return (map + data - size) & ~(uintptr_t(align) - 1); };
+  if (!has_room()) return nullptr;
   uint32_t stack = capture_current();
   uintptr_t map = 0;
   {
@@ -234,6 +247,7 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       if (g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
       g.state = State::Freed;
+      ++g_nfreed;
       g.freed_at = ++g_frees;
       g_freed_bytes += g.data;
       while (g_freed_bytes > g_freed_limit && evict_oldest()) {

@@ -135,6 +135,16 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     write_byte(p, 64);
     release_block(p);
+  } else if (!strcmp(c, "sample_slots_full")) {
+    // Every slot (16) holds a live sampled block, so the next blocks go unsampled, until one
+    // of the sampled blocks is freed: its slot takes the next block, whose overflow faults.
+    for (int i = 0; i < 16; ++i) g_kept[i] = make_block(64);
+    for (int i = 0; i < 20000; ++i) release_block(make_block(64));
+    release_block(static_cast<char*>(g_kept[0]));
+    g_kept[0] = nullptr;
+    char* p = make_block(64);
+    write_byte(p, 64);
+    release_block(p);
   } else if (!strcmp(c, "sample_underflow")) {
     // A sampled block of a whole page starts on its page: an underflow lands in the guard
     // page below.
