@@ -31,6 +31,9 @@ uint64_t g_freed_limit = 0, g_freed_bytes = 0, g_frees = 0;
 
 size_t page() { return prim::page_size(); }
 
+// g_len and g_nfreed change under the lock and are read without it (hints).
+void add(size_t& counter, long d) { __atomic_store_n(&counter, counter + size_t(d), __ATOMIC_RELAXED); }
+
 // A slot for a new block: none while every one holds a live block (sample mode). Also
 // read without the lock, as a hint: a program that keeps its sampled blocks (or, at
 // MPSHIM_SAMPLE_RATE=1, any program) would otherwise map, protect and unmap a block's
@@ -67,7 +70,7 @@ bool grow() {
 
 void remove_at(size_t i) {
   for (size_t k = i + 1; k < g_len; ++k) g_items[k - 1] = g_items[k];
-  --g_len;
+  add(g_len, -1);
 }
 
 // Unmaps the freed block freed longest ago. Lock held.
@@ -79,7 +82,7 @@ bool evict_oldest() {
   if (best < 0) return false;
   Guarded g = g_items[best];
   remove_at(size_t(best));
-  --g_nfreed;
+  add(g_nfreed, -1);
   g_freed_bytes -= g.data;
   prim::os_unmap(reinterpret_cast<void*>(g.map - page()), g.data + 2 * page());
   return true;
@@ -115,7 +118,7 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
   // A one-page block kept its page (guarded_free): its pointers, before the new block or
   // inside it, would keep what it pointed to reachable. Bigger ones were purged (zeroes).
   if (g.data == page()) __builtin_memset(reinterpret_cast<void*>(g.map), 0, g.data);
-  --g_nfreed;
+  add(g_nfreed, -1);
   g_freed_bytes -= g.data;
   *map = g.map;
   *at = size_t(best);
@@ -190,7 +193,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
         while (at < g_len && g_items[at].map < map) ++at;
         for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
         g_items[at] = Guarded{map, data, user_at(map), size, 0, stack, 0, kind, State::Live, false};
-        ++g_len;
+        add(g_len, 1);
       }
     }
     if (!ok) {
@@ -247,7 +250,7 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       if (g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
       g.state = State::Freed;
-      ++g_nfreed;
+      add(g_nfreed, 1);
       g.freed_at = ++g_frees;
       g_freed_bytes += g.data;
       while (g_freed_bytes > g_freed_limit && evict_oldest()) {
