@@ -153,9 +153,14 @@ void* realloc_checked(void* p, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  // Always a new block: the old one goes through the quarantine like any freed block.
+  track::profile_realloc_source(p, true);
+  if (void* same = track::checked_resize(p, size)) return same;
+  // A new block: the old one goes through the quarantine like any freed block.
   void* n = alloc_checked(size, 16, track::Kind::Realloc);
-  if (n == nullptr) return nullptr;
+  if (n == nullptr) {
+    track::profile_realloc_source(p, false);
+    return nullptr;
+  }
   memcpy(n, p, old < size ? old : size);
   track::checked_release(p, track::Found::Realloc);
   return n;

@@ -244,7 +244,7 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       if (!slack_intact(g, &errs[nerr])) errs[nerr++].found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
       // Its record goes first: a leak scan (here or in a child forked meanwhile) must
       // never read pages that are about to become inaccessible.
-      forget_foreign(ptr);
+      forget_foreign(ptr, how != Dealloc::Realloc);
       // Inaccessible from now on, kept until evicted; its pages given back unless it has
       // one (then at most one page a slot stays resident, and its reuse does not fault).
       if (g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);

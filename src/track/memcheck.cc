@@ -204,6 +204,7 @@ MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
 void release(const Found_& b, Found found) {
   if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, found);
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
+  if (found != Found::Realloc) on_checked_free(b.slot, b.tag);
   if (g_check == CheckMode::Sample) {
     cpu::release_block(b.slot);
     return;
@@ -353,6 +354,26 @@ void checked_release(void* p, Found found) {
   Found_ b;
   if (lookup(p, Dealloc::Free, &b, false) > 0) release(b, found);
   else guarded_free(p, Dealloc::Realloc, "realloc");
+}
+
+void* checked_resize(void* p, size_t size) {
+  if (g_check != CheckMode::Light) return nullptr;
+  Found_ b;
+  if (!cpu::find_block(p, &b.slot, &b.usable, &b.tagp) || b.tagp == nullptr || b.slot != p) return nullptr;
+  b.tag = load_tag(b.tagp);
+  if (!tag::live(b.tag) || front_of(tag::kind(b.tag)) != 0 || size + layout(size, Kind::Realloc).back > b.usable)
+    return nullptr;
+  if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, Found::Realloc);
+  // Not live while its bytes change: a process forked meanwhile finds it free, not with a
+  // redzone half rewritten.
+  __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
+  auto* s = static_cast<unsigned char*>(p);
+  uint64_t old = tag::size(b.tag, b.usable);
+  size_t clear_end = size < kClearNewBytes ? size : kClearNewBytes;
+  if (old < clear_end) __builtin_memset(s + old, 0, clear_end - old);
+  __builtin_memset(s + size, kRedzoneByte, tail_fill(b.usable, 0, size));
+  on_alloc_at(b.slot, b.tagp, b.usable, size, Kind::Realloc);
+  return p;
 }
 
 size_t checked_usable(const void* p) {

@@ -179,8 +179,20 @@ bool checked_free(void* p, Dealloc how, uint64_t sized = kAnySize);
 /// in `*size` (malloc_usable_size's, checked_usable) when it is a live block, 0 when an error was reported (leave it alone), -1
 /// when it is not the shim's memory.
 int checked_realloc_source(void* p, size_t* size);
-/// Frees a block that checked_realloc_source accepted (its redzones verified).
+/// Frees a block that checked_realloc_source accepted (its redzones verified). For
+/// Found::Realloc the profile is not told: realloc told it first (profile_realloc_source).
 void checked_release(void* p, Found found);
+/// Light mode, realloc of a live block accepted by checked_realloc_source: in place when
+/// its slot holds `size` bytes and their redzone, as the allocator reallocates without
+/// checks (a block that moves at every call costs a program growing a string by small
+/// appends quadratic time). Its redzone is verified and written again after the new end,
+/// the bytes it gains are cleared as tracking clears them, and it is recorded anew with
+/// the realloc's stack. nullptr when it must move (full mode always moves it).
+void* checked_resize(void* p, size_t size);
+/// The profile, for realloc under the checks: the old block at `p` is freed (`freed`:
+/// told before the new block is allocated, in the order of a realloc without checks), or
+/// stays (no new block could be had: its allocation counted again).
+void profile_realloc_source(const void* p, bool freed);
 /// Requested size of the live block at `p` (malloc_usable_size under checks: the redzones
 /// must stay untouched); 0 when `p` is none.
 size_t checked_usable(const void* p);
@@ -205,7 +217,11 @@ void for_each_check_range(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), voi
 /// A guarded block's record for the leak check (a host block outside the allocator's
 /// slots, kept with the foreign blocks), with its allocation stack; and its removal.
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack);
-void forget_foreign(const void* p);
+/// `counted`: the profile counts the block's free (not when realloc counted it first).
+void forget_foreign(const void* p, bool counted);
+/// A checked block in a slot, whose tag was `tag`, freed by the program (it may wait in the
+/// quarantine): the profile counts the free.
+void on_checked_free(void* slot, uint64_t tag);
 /// True on a thread inside the tracker (or with tracking disabled): no sampling there.
 bool thread_quiet();
 

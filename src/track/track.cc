@@ -290,9 +290,42 @@ void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
   // without stacks its caller tells, as for a tag).
   bool root = t_depth != 0 || (g_depth == 0 ? stackless_flags() != 0 : starts_in_dynamic_linker(stack));
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, root});
+  // The profile counts it as a block in a slot, from its allocation to its free.
+  if (profile::on()) profile::on_alloc(profile::kHost, stack, size, uintptr_t(p));
 }
 
-void forget_foreign(const void* p) { g_foreign.erase(uintptr_t(p)); }
+void forget_foreign(const void* p, bool counted) {
+  ForeignBlock f;
+  if (g_foreign.erase(uintptr_t(p), &f) && counted && profile::on())
+    profile::on_free(profile::kHost, f.stack, f.size, f.start);
+}
+
+void profile_realloc_source(const void* p, bool freed) {
+  if (!profile::on()) return;
+  void* start;
+  size_t usable;
+  uint64_t* t;
+  uint32_t stack;
+  uint64_t size;
+  if (cpu::find_block(p, &start, &usable, &t)) {
+    uint64_t v = t != nullptr ? load_tag(t) : 0;
+    if (!tag::live(v) || tag::internal(v)) return;
+    stack = tag::stack(v);
+    size = tag::size(v, usable);
+    p = start;  // the profile knows a checked block by its slot
+  } else {
+    ForeignBlock f;
+    if (!g_foreign.find(uintptr_t(p), &f) || f.start != uintptr_t(p)) return;
+    stack = f.stack;
+    size = f.size;
+  }
+  if (freed) profile::on_free(profile::kHost, stack, size, uintptr_t(p));
+  else profile::on_alloc(profile::kHost, stack, size, uintptr_t(p));
+}
+
+void on_checked_free(void* slot, uint64_t tag) {
+  if (MPSHIM_UNLIKELY(profile::on())) profile_free(slot, tag);
+}
 
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }

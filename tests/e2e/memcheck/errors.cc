@@ -21,6 +21,10 @@ extern "C" __attribute__((noinline)) void release_block(void* p) {
   asm volatile("" ::"r"(p) : "memory");
   free(p);
 }
+extern "C" __attribute__((noinline)) char* resize_block(char* p, size_t n) {
+  asm volatile("" ::"r"(p) : "memory");
+  return static_cast<char*>(realloc(p, n));
+}
 extern "C" __attribute__((noinline)) void write_byte(char* p, long i) {
   asm volatile("" ::"r"(p) : "memory");
   p[i] = 1;
@@ -135,6 +139,14 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     write_byte(p, 64);
     release_block(p);
+  } else if (!strcmp(c, "realloc_in_place")) {
+    // Light reallocates in place where the slot holds the new size and its redzone (a
+    // 100-byte block's slot has room for 4 more): the redzone moves to the new end.
+    char* p = make_block(100);
+    char* q = resize_block(p, 104);
+    if (q != p) return 8;
+    write_byte(q, 104);
+    release_block(q);
   } else if (!strcmp(c, "sample_slots_full")) {
     // Every slot (16) holds a live sampled block, so the next blocks go unsampled, until one
     // of the sampled blocks is freed: its slot takes the next block, whose overflow faults.

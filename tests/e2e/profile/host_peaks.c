@@ -6,6 +6,9 @@
  *   make_kept:        1 block of 500000 bytes held at the peak and never freed
  *   make_after_peak:  2 blocks of 300000 bytes after the peak, freed: 0 at the peak
  *   make_many:        1000 blocks of 16 bytes, all held together, freed before the peak
+ *   make_grown, grow: a block of 1000 bytes reallocated to 1100, then to 3000, then freed:
+ *                     realloc frees the old block and allocates the new one at its own
+ *                     stack, each freed with no allocation between: 1 and 2 temporary
  * The program allocates nothing else, so the host peak is 1,500,000 bytes. With an argument
  * it drops its pointer to make_kept's block before it returns: a leak of 500,000 bytes. */
 #include <stdlib.h>
@@ -21,6 +24,8 @@ __attribute__((noinline)) void* make_peak_part(size_t n) { return malloc(n); }
 __attribute__((noinline)) void* make_kept(size_t n) { return malloc(n); }
 __attribute__((noinline)) void* make_after_peak(size_t n) { return malloc(n); }
 __attribute__((noinline)) void* make_many(size_t n) { return malloc(n); }
+__attribute__((noinline)) void* make_grown(size_t n) { return malloc(n); }
+__attribute__((noinline)) void* grow(void* p, size_t n) { return realloc(p, n); }
 
 void* volatile g_kept;
 
@@ -28,6 +33,7 @@ int main(int argc, char** argv) {
   (void)argv;
   void* many[1000];
   for (int i = 0; i < 100; ++i) free(make_temporaries(1000));
+  free(grow(grow(make_grown(1000), 1100), 3000));
   for (int i = 0; i < 1000; ++i) many[i] = make_many(16);
   for (int i = 0; i < 1000; ++i) free(many[i]);
   pause_ms(30);
