@@ -44,6 +44,10 @@ WORKLOADS = [
              micro("bench-churn"), asan=True),
     Workload("leaky-work", "4 threads x 1M allocations, each block then read in 12 passes",
              micro("bench-leaky", "--work=12"), asan=True),
+    Workload("realloc", "64 buffers grown by appends: exact (strings) and doubling (vectors)",
+             micro("bench-realloc"), asan=True),
+    Workload("mixed", "sizes 16 B - 2 MiB log-uniform, random frees, every page written",
+             micro("bench-mixed"), asan=True),
     Workload("python", "python3 running bench/pyalloc.py (dicts, lists, strings, json)",
              lambda c, tmp: [sys.executable, os.path.join(bench.SRC, "pyalloc.py")] +
              (["--smoke"] if c.smoke else [])),

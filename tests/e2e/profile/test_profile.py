@@ -282,8 +282,12 @@ class DeviceProfile(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="mpshim-profile-")
         prog = os.path.join(ARGS.build, "profile_device_peaks")
         cls.data = {}
-        for mode in ("on", "track"):
-            env = {"LD_LIBRARY_PATH": ARGS.fake_cuda, "MPSHIM_CUDA": mode}
+        # "light": the cache under MPSHIM_CHECK=light, whose frees (device and pinned) must
+        # count as without it.
+        for mode, cuda, check in (("on", "on", None), ("track", "track", None), ("light", "on", "light")):
+            env = {"LD_LIBRARY_PATH": ARGS.fake_cuda, "MPSHIM_CUDA": cuda}
+            if check:
+                env["MPSHIM_CHECK"] = check
             _, cls.data[mode] = profile_of([prog], cls.tmp, env, f"{mode}.json")
         cls.path = os.path.join(cls.tmp, "on.json")
 
@@ -311,7 +315,7 @@ class DeviceProfile(unittest.TestCase):
             dev = d["device"]
             self.assertEqual((dev["peak_bytes"], dev["allocations"], dev["live_at_exit"]),
                              (8 * MiB + 1000000, 9, 1000000), mode)
-            self.assertEqual(dev["temporary"], 6 if mode == "on" else 0)
+            self.assertEqual(dev["temporary"], 0 if mode == "track" else 6)
             pinned = sites_by_function(d, "host")["pinned_block"]
             self.assertEqual((pinned["allocations"], pinned["bytes_allocated"], pinned["live_at_exit"]),
                              (1, 4096, 0), mode)
