@@ -87,6 +87,10 @@ struct OptionInfo {
   const char* help;
 };
 
+/// Whether the blocks are recorded (stacks, tags): for the leak report, the checks or the
+/// profile; the leak report itself only with MPSHIM_LEAKS.
+inline bool tracks_blocks(const Config& c) { return c.leaks || c.check != 0 || c.profile[0] != '\0'; }
+
 /// The table, in declaration order, and its length.
 const OptionInfo* options(size_t* count);
 

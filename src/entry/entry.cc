@@ -57,7 +57,7 @@ void init() {
   }
   const config::Config& c = config::get();
   if (c.host) {
-    bool tracking = c.leaks || c.check != 0;  // the checks need the blocks' records
+    bool tracking = config::tracks_blocks(c);
     if (tracking) cpu::enable_tags();
     cpu::start();
     __atomic_store_n(&g_mode, kOn, __ATOMIC_RELEASE);

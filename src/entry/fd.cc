@@ -10,7 +10,7 @@ namespace {
 // Something may be written to stderr at exit: keep it reachable when fd 2 goes away.
 void before_stderr_closes() {
   const config::Config& c = config::get();
-  if (c.host && (c.leaks || c.stats || c.check != 0)) prim::save_stderr();
+  if (c.host && (config::tracks_blocks(c) || c.stats)) prim::save_stderr();
 }
 
 }  // namespace

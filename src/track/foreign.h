@@ -21,6 +21,7 @@ struct ForeignBlock {
   Memory mem;
   bool ignored;    ///< mpshim_ignore'd: never reported, scanned as a root when readable
   bool closing = false;  ///< being freed: its memory may vanish, so a scan never reads it
+  bool profiled = false;  ///< a guarded block the profile counted (not the shim's own)
 };
 
 /// A set of foreign blocks sorted by start in one array mapped with prim::os_map (never

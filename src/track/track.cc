@@ -50,7 +50,7 @@ MPSHIM_INLINE void store_tag(uint64_t* t, uint64_t v) { __atomic_store_n(t, v, _
 void init() {
   const config::Config& c = config::get();
   g_depth = c.stack_depth <= kMaxDepth ? size_t(c.stack_depth) : kMaxDepth;
-  if ((!c.leaks && c.check == 0) || !c.host) return;
+  if (!config::tracks_blocks(c) || !c.host) return;
   cpu::enable_tags();
   if (!cpu::tags_enabled()) return;
   // On before anything here allocates: such blocks get an internal tag, so freeing them
@@ -289,15 +289,18 @@ void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
   // A guarded block of the dynamic linker's is a root, as it is in a slot (collect_block;
   // without stacks its caller tells, as for a tag).
   bool root = t_depth != 0 || (g_depth == 0 ? stackless_flags() != 0 : starts_in_dynamic_linker(stack));
-  g_foreign.insert(ForeignBlock{uintptr_t(p), size, stack, kind, Memory::Host, root});
-  // The profile counts it as a block in a slot, from its allocation to its free.
-  if (profile::on()) profile::on_alloc(profile::kHost, stack, size, uintptr_t(p));
+  // The profile counts it as a block in a slot, from its allocation to its free (the
+  // shim's own blocks not at all).
+  bool profiled = profile::on() && t_depth == 0;
+  ForeignBlock f{uintptr_t(p), size, stack, kind, Memory::Host, root};
+  f.profiled = profiled;
+  g_foreign.insert(f);
+  if (profiled) profile::on_alloc(profile::kHost, stack, size, uintptr_t(p));
 }
 
 void forget_foreign(const void* p, bool counted) {
   ForeignBlock f;
-  if (g_foreign.erase(uintptr_t(p), &f) && counted && profile::on())
-    profile::on_free(profile::kHost, f.stack, f.size, f.start);
+  if (g_foreign.erase(uintptr_t(p), &f) && counted && f.profiled) profile::on_free(profile::kHost, f.stack, f.size, f.start);
 }
 
 void profile_realloc_source(const void* p, bool freed) {
@@ -315,7 +318,7 @@ void profile_realloc_source(const void* p, bool freed) {
     p = start;  // the profile knows a checked block by its slot
   } else {
     ForeignBlock f;
-    if (!g_foreign.find(uintptr_t(p), &f) || f.start != uintptr_t(p)) return;
+    if (!g_foreign.find(uintptr_t(p), &f) || f.start != uintptr_t(p) || !f.profiled) return;
     stack = f.stack;
     size = f.size;
   }

@@ -182,6 +182,18 @@ class HostProfile(ProgramProfile):
                     self.assertEqual(figures(s[fn]), want_figures, fn)
                 self.assertEqual(d["host"]["temporary"], 103)
 
+    def test_without_the_leak_report(self):
+        """MPSHIM_LEAKS=0 turns the leak report off, not the profile."""
+        path = os.path.join(self.tmp, "no-leaks.json")
+        r = run([os.path.join(ARGS.build, self.PROG), "lose"],
+                {"LD_PRELOAD": ARGS.shim, "MPSHIM_PROFILE": path, "MPSHIM_LEAKS": "0",
+                 "MPSHIM_LEAK_EXITCODE": "7"})
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        with open(path, encoding="utf-8") as f:
+            s = sites_by_function(json.load(f), "host")
+        for fn, want_figures in self.WANT.items():
+            self.assertEqual(figures(s[fn]), want_figures, fn)
+
     def test_written_when_leaks_end_the_process(self):
         """MPSHIM_LEAK_EXITCODE ends the process after the leak report: the profile is
         written before it, with the same figures."""
