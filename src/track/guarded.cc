@@ -29,6 +29,20 @@ size_t g_slots = 0;
 size_t g_nfreed = 0;  // records of freed blocks (their slots can be taken)
 uint64_t g_freed_limit = 0, g_freed_bytes = 0, g_frees = 0;
 
+// Full mode: mappings of freed blocks evicted after their time inaccessible, kept whole
+// (pages resident, all inaccessible) for new blocks to take over, at most the quarantine's
+// bytes (4 x g_freed_limit), the oldest dropped first. A block's pages mapped afresh fault
+// in one by one when first written, and a program of many big blocks spent most of its
+// time there.
+struct Spare {
+  uintptr_t map;  // data pages, between guard pages, as in Guarded
+  size_t data;
+};
+constexpr size_t kSpares = 64;
+Spare g_spares[kSpares];
+size_t g_nspares = 0;
+uint64_t g_spare_bytes = 0;
+
 size_t page() { return prim::page_size(); }
 
 // g_len and g_nfreed change under the lock and are read without it (hints).
@@ -73,7 +87,50 @@ void remove_at(size_t i) {
   add(g_len, -1);
 }
 
-// Unmaps the freed block freed longest ago. Lock held.
+void unmap_block(uintptr_t map, size_t data) {
+  prim::os_unmap(reinterpret_cast<void*>(map - page()), data + 2 * page());
+}
+
+void drop_oldest_spare() {
+  unmap_block(g_spares[0].map, g_spares[0].data);
+  g_spare_bytes -= g_spares[0].data;
+  for (size_t i = 1; i < g_nspares; ++i) g_spares[i - 1] = g_spares[i];
+  --g_nspares;
+}
+
+// Keeps an evicted block's mapping (inaccessible whole) as a spare, or unmaps it.
+void keep_spare(uintptr_t map, size_t data) {
+  uint64_t limit = 4 * g_freed_limit;
+  if (g_slots != 0 || data > limit) return unmap_block(map, data);
+  while (g_nspares != 0 && (g_nspares == kSpares || g_spare_bytes + data > limit)) drop_oldest_spare();
+  g_spares[g_nspares++] = Spare{map, data};
+  g_spare_bytes += data;
+}
+
+// Full mode: the smallest spare of at least `data` bytes, cut to `data` (the pages it has
+// beyond them unmapped from below, the last of them the new lower guard page) and made
+// accessible; false when none. Lock held.
+bool take_spare(size_t data, uintptr_t* map) {
+  long best = -1;
+  for (size_t i = 0; i < g_nspares; ++i)
+    if (g_spares[i].data >= data && (best < 0 || g_spares[i].data < g_spares[best].data)) best = long(i);
+  if (best < 0) return false;
+  Spare sp = g_spares[best];
+  for (size_t i = size_t(best) + 1; i < g_nspares; ++i) g_spares[i - 1] = g_spares[i];
+  --g_nspares;
+  g_spare_bytes -= sp.data;
+  uintptr_t at = sp.map + (sp.data - data);
+  if (at != sp.map) prim::os_unmap(reinterpret_cast<void*>(sp.map - page()), at - sp.map);
+  if (!prim::os_protect(reinterpret_cast<void*>(at), data, true)) {
+    unmap_block(at, data);
+    return false;
+  }
+  *map = at;
+  return true;
+}
+
+// Evicts the freed block freed longest ago (its mapping kept as a spare or unmapped).
+// Lock held.
 bool evict_oldest() {
   long best = -1;
   for (size_t i = 0; i < g_len; ++i)
@@ -84,7 +141,9 @@ bool evict_oldest() {
   remove_at(size_t(best));
   add(g_nfreed, -1);
   g_freed_bytes -= g.data;
-  prim::os_unmap(reinterpret_cast<void*>(g.map - page()), g.data + 2 * page());
+  // A block a reported fault opened is not all inaccessible any more.
+  if (g.guard_open || g.state == State::Open) unmap_block(g.map, g.data);
+  else keep_spare(g.map, g.data);
   return true;
 }
 
@@ -167,6 +226,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
   if (!has_room()) return nullptr;
   uint32_t stack = capture_current();
   uintptr_t map = 0;
+  bool spare = false;
   {
     prim::Guard l(g_lock);
     size_t at;
@@ -176,11 +236,17 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     }
   }
   if (map == 0) {
-    uintptr_t base = uintptr_t(prim::os_map(data + 2 * pg));
-    if (base == 0) return nullptr;
-    map = base + pg;
-    prim::os_protect(reinterpret_cast<void*>(base), pg, false);
-    prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
+    {
+      prim::Guard l(g_lock);
+      spare = g_slots == 0 && take_spare(data, &map);
+    }
+    if (!spare) {
+      uintptr_t base = uintptr_t(prim::os_map(data + 2 * pg));
+      if (base == 0) return nullptr;
+      map = base + pg;
+      prim::os_protect(reinterpret_cast<void*>(base), pg, false);
+      prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
+    }
     fill_slack(map, data, user_at(map), size);
     bool ok;
     {
@@ -202,9 +268,12 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     }
   }
   uintptr_t user = user_at(map);
-  // Full mode fills the block itself as it fills others.
+  // Full mode fills the block itself as it fills others; a spare's pages hold an old
+  // block's bytes, which calloc's must not show even for a moment (a leak scan now).
   if (g_check == CheckMode::Full && kind != Kind::Calloc)
     __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
+  else if (spare)
+    __builtin_memset(reinterpret_cast<void*>(user), 0, size);
   record_foreign(reinterpret_cast<void*>(user), size, kind, stack);
   return reinterpret_cast<void*>(user);
 }
@@ -245,9 +314,10 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       // Its record goes first: a leak scan (here or in a child forked meanwhile) must
       // never read pages that are about to become inaccessible.
       forget_foreign(ptr, how != Dealloc::Realloc);
-      // Inaccessible from now on, kept until evicted; its pages given back unless it has
-      // one (then at most one page a slot stays resident, and its reuse does not fault).
-      if (g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
+      // Inaccessible from now on, kept until evicted. In sample mode its pages are given
+      // back unless it has one (then at most one page a slot stays resident, and its
+      // reuse does not fault); full mode keeps them for a spare (keep_spare).
+      if (g_slots != 0 && g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
       g.state = State::Freed;
       add(g_nfreed, 1);
@@ -368,7 +438,10 @@ bool follows_guard_page(uintptr_t addr) {
     if (g_items[mid].map + g_items[mid].data + page() < addr) lo = mid + 1;
     else hi = mid;
   }
-  return lo < g_len && (g_items[lo].map + g_items[lo].data + page() == addr || g_items[lo].map == addr);
+  if (lo < g_len && (g_items[lo].map + g_items[lo].data + page() == addr || g_items[lo].map == addr)) return true;
+  for (size_t i = 0; i < g_nspares; ++i)  // inaccessible whole: only what lies above one
+    if (g_spares[i].map + g_spares[i].data + page() == addr) return true;
+  return false;
 }
 
 void guarded_before_fork() { g_lock.lock(); }

@@ -29,8 +29,9 @@ void guarded_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx
 void guarded_lock();
 void guarded_unlock();
 /// With guarded_lock held: true when `addr` is the end of a guarded block's upper guard
-/// page or the start of its pages (above its lower one), so that the mapping starting there
-/// is not taken for a thread stack above its guard page.
+/// page (or of a kept mapping's, full mode's spares) or the start of its pages (above its
+/// lower one), so that the mapping starting there is not taken for a thread stack above
+/// its guard page.
 bool follows_guard_page(uintptr_t addr);
 void guarded_before_fork();
 void guarded_after_fork_parent();

@@ -91,6 +91,12 @@ const std::vector<Case> kCases = {
     {"guard", "full", "heap-buffer-overflow",
      {"WRITE at 0x", "1 byte(s) past the end of a 100000-byte block", "Faulting access:", "in write_byte",
       "in make_block"}},
+    {"guard_spare", "full", "heap-buffer-overflow",
+     {"WRITE at 0x", "1 byte(s) past the end of a 100000-byte block", "Faulting access:", "in write_byte",
+      "in make_block"}},
+    {"guard_spare_underflow", "full", "heap-buffer-underflow",
+     {"WRITE at 0x", "4096 byte(s) before the start of a 100000-byte block", "Faulting access:", "in write_byte",
+      "in make_block"}},
     {"sample_overflow", "sample", "heap-buffer-overflow",
      {"WRITE at 0x", "1 byte(s) past the end of a 64-byte block", "Faulting access:", "in write_byte",
       "in make_block"}},
@@ -156,7 +162,7 @@ BOOST_DATA_TEST_CASE(report_mode_goes_on, boost::unit_test::data::make(kCases), 
 BOOST_DATA_TEST_CASE(abort_mode_stops, boost::unit_test::data::make(kCases), c) {
   e2e::Result r = run(c, "abort");
   BOOST_TEST(r.exit_code == -1, r.describe());
-  int sig = std::string(c.name).find("sample_") == 0 || std::string(c.name) == "guard" ? SIGSEGV : SIGABRT;
+  int sig = std::string(c.name).find("sample_") == 0 || std::string(c.name).find("guard") == 0 ? SIGSEGV : SIGABRT;
   BOOST_TEST(r.signal == sig, r.describe());
   BOOST_TEST(r.out.empty(), r.describe());
   check_text(c, r.err);

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 void* g_kept[64];
@@ -128,6 +129,19 @@ int main(int argc, char** argv) {
   } else if (!strcmp(c, "guard")) {
     char* p = make_block(100000);
     write_byte(p, 100000);
+    release_block(p);
+  } else if (!strcmp(c, "guard_spare") || !strcmp(c, "guard_spare_underflow")) {
+    // Blocks above 64 KiB freed past the quarter of the quarantine (4 MiB): the oldest
+    // leave their time inaccessible, and their mappings wait, pages resident, for new
+    // blocks. The next one takes one over (its pages written without a fault), cut to its
+    // size below a guard page of its own and above one made of the old block's pages.
+    for (int i = 0; i < 12; ++i) release_block(make_block(512 << 10));
+    rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    char* p = make_block(100000);
+    getrusage(RUSAGE_SELF, &after);
+    if (after.ru_minflt - before.ru_minflt >= 10) return 9;  // mapped afresh
+    write_byte(p, !strcmp(c, "guard_spare") ? 100000 : -4096);
     release_block(p);
   } else if (!strcmp(c, "sample_overflow")) {
     char* p = make_block(64);
