@@ -229,20 +229,25 @@ void* realloc(void* p, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  if (MPSHIM_UNLIKELY(track::enabled() && track::checking())) return realloc_checked(p, size);
-  if (!cpu::owns(p)) {
-    if (is_bootstrap(p)) {
-      void* n = alloc(size, track::Kind::Realloc);
-      if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
-      return n;
+  if (MPSHIM_UNLIKELY(track::enabled() && track::checking())) {
+    // Sample mode, an unsampled block that stays unsampled: as tracking alone below (its
+    // tag already cleared by free_unsampled), in place where the allocator can.
+    if (!(track::skip_sample() && track::free_unsampled(p, track::Dealloc::Realloc))) return realloc_checked(p, size);
+  } else {
+    if (!cpu::owns(p)) {
+      if (is_bootstrap(p)) {
+        void* n = alloc(size, track::Kind::Realloc);
+        if (n != nullptr) memcpy(n, p, size < bootstrap_tail(p) ? size : bootstrap_tail(p));
+        return n;
+      }
+      bad_free(p, track::Dealloc::Realloc);
+      return nullptr;
     }
-    bad_free(p, track::Dealloc::Realloc);
-    return nullptr;
-  }
-  if (!track::enabled()) return cpu::realloc(p, size);
-  if (!track::on_free(p)) {
-    bad_free(p, track::Dealloc::Realloc);
-    return nullptr;
+    if (!track::enabled()) return cpu::realloc(p, size);
+    if (!track::on_free(p)) {
+      bad_free(p, track::Dealloc::Realloc);
+      return nullptr;
+    }
   }
   size_t kept = cpu::usable_size(p);
   void* n = cpu::realloc(p, cpu::with_slack(size));

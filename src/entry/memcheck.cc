@@ -127,17 +127,6 @@ void free_checked(void* p, track::Dealloc how, uint64_t sized) {
 }
 
 void* realloc_checked(void* p, size_t size) {
-  // Sample mode, an unsampled block that stays unsampled: as tracking alone, in place where
-  // the allocator can (the slack malloc_usable_size reported kept too).
-  if (track::g_check == track::CheckMode::Sample && track::skip_sample() &&
-      track::free_unsampled(p, track::Dealloc::Realloc)) {
-    size_t kept = cpu::usable_size(p);
-    void* n = cpu::realloc(p, cpu::with_slack(size));
-    // On failure the old block stays live: record it again.
-    if (n != nullptr) track::on_realloc(n, size, kept);
-    else track::on_alloc(p, cpu::usable_size(p), track::Kind::Realloc);
-    return n;
-  }
   size_t old = 0;
   int r = track::checked_realloc_source(p, &old);
   if (r < 0) {

@@ -13,6 +13,8 @@ namespace mpshim::entry {
 MPSHIM_NOINLINE void* alloc_checked(size_t size, size_t align, track::Kind kind);
 MPSHIM_NOINLINE void* calloc_checked(size_t n, size_t size);
 MPSHIM_NOINLINE void free_checked(void* p, track::Dealloc how, uint64_t sized);
+/// realloc's checked path: every realloc under the checks but that of an unsampled block
+/// staying unsampled (sample mode), which the caller makes as tracking alone.
 MPSHIM_NOINLINE void* realloc_checked(void* p, size_t size);
 
 /// Start-up, after the tracker's: the error sink and, when guard pages are used, the
