@@ -9,6 +9,7 @@
 #include "prim/os.h"
 #include "track/guarded.h"
 #include "track/history.h"
+#include "track/profile.h"
 #include "track/tag.h"
 
 namespace mpshim::track {
@@ -204,7 +205,7 @@ MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
 void release(const Found_& b, Found found) {
   if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, found);
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
-  if (found != Found::Realloc) on_checked_free(b.slot, b.tag);
+  if (MPSHIM_UNLIKELY(profile::on()) && found != Found::Realloc) on_checked_free(b.slot, b.tag);
   if (g_check == CheckMode::Sample) {
     cpu::release_block(b.slot);
     return;

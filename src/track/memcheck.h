@@ -220,7 +220,7 @@ void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack);
 /// `counted`: the profile counts the block's free (not when realloc counted it first).
 void forget_foreign(const void* p, bool counted);
 /// A checked block in a slot, whose tag was `tag`, freed by the program (it may wait in the
-/// quarantine): the profile counts the free.
+/// quarantine): the profile, when on (profile::on()), counts the free.
 void on_checked_free(void* slot, uint64_t tag);
 /// True on a thread inside the tracker (or with tracking disabled): no sampling there.
 bool thread_quiet();

@@ -312,10 +312,13 @@ void profile_realloc_source(const void* p, bool freed) {
   uint64_t size;
   if (cpu::find_block(p, &start, &usable, &t)) {
     uint64_t v = t != nullptr ? load_tag(t) : 0;
-    if (!tag::live(v) || tag::internal(v)) return;
+    if (!tag::live(v)) return;
+    // The profile knows a checked block by its slot.
+    if (freed) return profile_free(start, v);
+    if (tag::internal(v)) return;
     stack = tag::stack(v);
     size = tag::size(v, usable);
-    p = start;  // the profile knows a checked block by its slot
+    p = start;
   } else {
     ForeignBlock f;
     if (!g_foreign.find(uintptr_t(p), &f) || f.start != uintptr_t(p) || !f.profiled) return;
@@ -326,9 +329,7 @@ void profile_realloc_source(const void* p, bool freed) {
   else profile::on_alloc(profile::kHost, stack, size, uintptr_t(p));
 }
 
-void on_checked_free(void* slot, uint64_t tag) {
-  if (MPSHIM_UNLIKELY(profile::on())) profile_free(slot, tag);
-}
+void on_checked_free(void* slot, uint64_t tag) { profile_free(slot, tag); }
 
 static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
