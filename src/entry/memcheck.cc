@@ -127,6 +127,7 @@ void free_checked(void* p, track::Dealloc how, uint64_t sized) {
 }
 
 void* realloc_checked(void* p, size_t size) {
+  if (void* same = track::checked_resize(p, size)) return same;
   size_t old = 0;
   int r = track::checked_realloc_source(p, &old);
   if (r < 0) {
@@ -143,7 +144,6 @@ void* realloc_checked(void* p, size_t size) {
     return nullptr;
   }
   track::profile_realloc_source(p, true);
-  if (void* same = track::checked_resize(p, size)) return same;
   // A new block: the old one goes through the quarantine like any freed block.
   void* n = alloc_checked(size, 16, track::Kind::Realloc);
   if (n == nullptr) {

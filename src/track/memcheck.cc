@@ -362,17 +362,30 @@ void* checked_resize(void* p, size_t size) {
   Found_ b;
   if (!cpu::find_block(p, &b.slot, &b.usable, &b.tagp) || b.tagp == nullptr || b.slot != p) return nullptr;
   b.tag = load_tag(b.tagp);
-  if (!tag::live(b.tag) || front_of(tag::kind(b.tag)) != 0 || size + layout(size, Kind::Realloc).back > b.usable)
+  Kind k = tag::kind(b.tag);
+  // What lookup would report (a block of new, a sized mismatch) takes the general path.
+  if (!tag::live(b.tag) || front_of(k) != 0 || (mismatched(k, Dealloc::Realloc) && !tag::internal(b.tag)) ||
+      size + layout(size, Kind::Realloc).back > b.usable)
     return nullptr;
-  if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, Found::Realloc);
+  auto* s = static_cast<unsigned char*>(p);
+  uint64_t old = tag::size(b.tag, b.usable);
+  size_t old_end = old + tail_fill(b.usable, 0, old), new_end = size + tail_fill(b.usable, 0, size);
+  // Grown: only the old redzone's bytes the block now takes are checked and lost; the rest
+  // stays redzone (the new one reaches at least as far), checked when the block is freed.
+  // So a string grown by small appends costs its appends, not its redzone, each time.
+  const unsigned char* last;
+  bool grown = size >= old;
+  if (MPSHIM_UNLIKELY(grown ? find_changed(s + old, size - old, kRedzoneByte, &last) != nullptr
+                            : !redzones_intact(uintptr_t(b.slot), b.usable, b.tag)))
+    report_redzone(b, Found::Realloc);
   // Not live while its bytes change: a process forked meanwhile finds it free, not with a
   // redzone half rewritten.
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
-  auto* s = static_cast<unsigned char*>(p);
-  uint64_t old = tag::size(b.tag, b.usable);
+  if (MPSHIM_UNLIKELY(profile::on())) on_checked_free(b.slot, b.tag);  // freed, then allocated
   size_t clear_end = size < kClearNewBytes ? size : kClearNewBytes;
   if (old < clear_end) __builtin_memset(s + old, 0, clear_end - old);
-  __builtin_memset(s + size, kRedzoneByte, tail_fill(b.usable, 0, size));
+  size_t fill_from = grown ? old_end : size;
+  __builtin_memset(s + fill_from, kRedzoneByte, new_end - fill_from);
   on_alloc_at(b.slot, b.tagp, b.usable, size, Kind::Realloc);
   return p;
 }

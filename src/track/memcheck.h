@@ -182,12 +182,14 @@ int checked_realloc_source(void* p, size_t* size);
 /// Frees a block that checked_realloc_source accepted (its redzones verified). For
 /// Found::Realloc the profile is not told: realloc told it first (profile_realloc_source).
 void checked_release(void* p, Found found);
-/// Light mode, realloc of a live block accepted by checked_realloc_source: in place when
-/// its slot holds `size` bytes and their redzone, as the allocator reallocates without
-/// checks (a block that moves at every call costs a program growing a string by small
-/// appends quadratic time). Its redzone is verified and written again after the new end,
-/// the bytes it gains are cleared as tracking clears them, and it is recorded anew with
-/// the realloc's stack. nullptr when it must move (full mode always moves it).
+/// Light mode, realloc of `p`, tried first: in place when `p` is a live block of malloc's
+/// family whose slot holds `size` bytes and their redzone, as the allocator reallocates
+/// without checks (a block that moves at every call costs a program growing a string by
+/// small appends quadratic time). Its redzone is verified (grown: the bytes it gains) and
+/// written again after the new end, the bytes it gains are cleared as tracking clears
+/// them, the profile told of a free, and it is recorded anew with the realloc's stack.
+/// nullptr when it must move (full mode always moves it) or `p` is anything else: the
+/// caller then goes on with checked_realloc_source.
 void* checked_resize(void* p, size_t size);
 /// The profile, for realloc under the checks: the old block at `p` is freed (`freed`:
 /// told before the new block is allocated, in the order of a realloc without checks), or
