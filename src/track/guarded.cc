@@ -107,9 +107,10 @@ void keep_spare(uintptr_t map, size_t data) {
   g_spare_bytes += data;
 }
 
-// Full mode: the smallest spare of at least `data` bytes, cut to `data` (the pages it has
-// beyond them unmapped from below, the last of them the new lower guard page) and made
-// accessible; false when none. Lock held.
+// Full mode: the smallest spare of at least `data` bytes, cut to `data` and made
+// accessible; false when none. Its pages below them, less the new lower guard page, stay
+// a spare with a guard page of its own when they would hold a block that is guarded too
+// (above MPSHIM_GUARD_SIZE), else are unmapped. Lock held.
 bool take_spare(size_t data, uintptr_t* map) {
   long best = -1;
   for (size_t i = 0; i < g_nspares; ++i)
@@ -120,7 +121,13 @@ bool take_spare(size_t data, uintptr_t* map) {
   --g_nspares;
   g_spare_bytes -= sp.data;
   uintptr_t at = sp.map + (sp.data - data);
-  if (at != sp.map) prim::os_unmap(reinterpret_cast<void*>(sp.map - page()), at - sp.map);
+  size_t rest = sp.data - data;  // below the new block's lower guard page
+  if (rest >= 2 * page() + g_guard_size) {
+    g_spares[g_nspares++] = Spare{sp.map, rest - 2 * page()};
+    g_spare_bytes += rest - 2 * page();
+  } else if (rest != 0) {
+    prim::os_unmap(reinterpret_cast<void*>(sp.map - page()), rest);
+  }
   if (!prim::os_protect(reinterpret_cast<void*>(at), data, true)) {
     unmap_block(at, data);
     return false;

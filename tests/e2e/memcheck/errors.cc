@@ -143,6 +143,24 @@ int main(int argc, char** argv) {
     if (after.ru_minflt - before.ru_minflt >= 10) return 9;  // mapped afresh
     write_byte(p, !strcmp(c, "guard_spare") ? 100000 : -4096);
     release_block(p);
+  } else if (!strcmp(c, "guard_spare_rest")) {
+    // A spare larger than the block taking it over keeps its pages below as a spare of
+    // its own: a 1 MiB block's mapping, pushed out by 80 freed blocks of 68 KiB (too small
+    // for what follows, and on spares of their size), holds two blocks of 100,000 bytes,
+    // the second on pages the first left, under a guard page of its own.
+    for (int i = 0; i < 80; ++i) release_block(make_block(68 << 10));
+    release_block(make_block(1 << 20));
+    for (int i = 0; i < 80; ++i) release_block(make_block(68 << 10));
+    char* p = make_block(100000);
+    rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    char* q = make_block(100000);
+    getrusage(RUSAGE_SELF, &after);
+    if (after.ru_minflt - before.ru_minflt >= 10) return 9;  // mapped afresh
+    if (q >= p) return 10;  // not below it
+    write_byte(q, 100000);
+    release_block(q);
+    release_block(p);
   } else if (!strcmp(c, "sample_overflow")) {
     char* p = make_block(64);
     write_byte(p, 64);
