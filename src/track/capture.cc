@@ -26,7 +26,7 @@ struct CodeRange {
   bool contains(uintptr_t pc) const { return pc - lo < hi - lo; }
 };
 
-CodeRange g_own;  // the shim's text when it runs as libmpshim*.so, else empty
+CodeRange g_own;  // the shim's text when it runs as a shared object, else empty
 CodeRange g_own_data[4];  // its writable segments (data, bss) then
 size_t g_own_ndata = 0;
 CodeRange g_ld;   // the dynamic linker's mapped image
@@ -78,7 +78,9 @@ int on_object(dl_phdr_info* info, size_t, void*) {
     has_self |= self - lo < hi - lo;
   }
   const char* name = info->dlpi_name != nullptr ? info->dlpi_name : "";
-  if (has_self && strstr(base_name(name), "libmpshim") != nullptr) {
+  // The shim is the shared object holding this code, whatever the user named its file;
+  // the program itself (no name) only when the cores are linked into it (tests).
+  if (has_self && name[0] != '\0') {
     g_own = text;
     for (size_t i = 0; i < ndata; ++i) g_own_data[i] = data[i];
     g_own_ndata = ndata;

@@ -13,7 +13,7 @@ namespace mpshim::track {
 constexpr size_t kMaxDepth = 64;
 
 /// Finds the code ranges with dl_iterate_phdr (never allocates). When this code runs
-/// inside a shared object whose name contains "libmpshim", every leading frame inside that
+/// inside a shared object (the shim, under any file name), every leading frame inside that
 /// object is skipped by capture_stack; otherwise (cores linked into a test program) only
 /// the fixed count the caller asks for is.
 void capture_init();

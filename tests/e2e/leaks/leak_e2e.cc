@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -368,6 +369,28 @@ BOOST_DATA_TEST_CASE(threads_one_site, bdata::make(kOpts), opt) {
     check_class("indirect", rep.indirect, 0, 0, 0);
     const Group* g = check_group(rep, "direct", "leak_in_thread", 38400, 800, "malloc");
     BOOST_TEST(g->frame_of("thread_main") == 1);
+  }
+}
+
+// The library copied under a name of the user's still knows its own frames: the leaks'
+// stacks start in the program, and the dynamic linker's blocks (each thread's TLS vector,
+// allocated by pthread_create) stay the dynamic linker's, as under its own name, with the
+// checks too.
+BOOST_DATA_TEST_CASE(renamed_library, bdata::make({"off", "light"}), check) {
+  char dir[] = "/tmp/mpshim-renamed-XXXXXX";
+  BOOST_TEST_REQUIRE(mkdtemp(dir) != nullptr);
+  std::string lib = std::string(dir) + "/libother.so";
+  std::filesystem::copy_file(g_paths.shim, lib);
+  RunOptions o;
+  o.preload = false;
+  o.env = {{"LD_PRELOAD", lib}, {"MPSHIM_CHECK", check}};
+  Run r = run_prog("threads", "O2", o);
+  std::filesystem::remove_all(dir);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 38400, 800, 1);
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "direct", "leak_in_thread", 38400, 800, "malloc");
   }
 }
 
