@@ -363,7 +363,7 @@ void* checked_resize(void* p, size_t size) {
   if (!cpu::find_block(p, &b.slot, &b.usable, &b.tagp) || b.tagp == nullptr || b.slot != p) return nullptr;
   b.tag = load_tag(b.tagp);
   Kind k = tag::kind(b.tag);
-  // What lookup would report (a block of new, a sized mismatch) takes the general path.
+  // A block lookup would report (one of operator new) takes the general path.
   if (!tag::live(b.tag) || front_of(k) != 0 || (mismatched(k, Dealloc::Realloc) && !tag::internal(b.tag)) ||
       size + layout(size, Kind::Realloc).back > b.usable)
     return nullptr;
