@@ -28,12 +28,14 @@ size_t g_len = 0, g_cap = 0, g_bytes_cap = 0;
 size_t g_slots = 0;
 size_t g_nfreed = 0;  // records of freed blocks (their slots can be taken)
 uint64_t g_freed_limit = 0, g_freed_bytes = 0, g_frees = 0;
+uint64_t g_live_bytes = 0;  // pages of live blocks
 
 // Full mode: mappings of freed blocks evicted after their time inaccessible, kept whole
-// (pages resident, all inaccessible) for new blocks to take over, at most the quarantine's
-// bytes (4 x g_freed_limit), the oldest dropped first. A block's pages mapped afresh fault
-// in one by one when first written, and a program of many big blocks spent most of its
-// time there.
+// (pages resident, all inaccessible) for new blocks to take over, the oldest dropped first:
+// at most the quarantine's bytes (4 x g_freed_limit) or half the pages of the live blocks,
+// whichever is more, so a program of big blocks reuses their pages as the allocator
+// would. A block's pages mapped afresh fault in one by one when first written, and a
+// program of many big blocks spent most of its time there.
 struct Spare {
   uintptr_t map;  // data pages, between guard pages, as in Guarded
   size_t data;
@@ -100,7 +102,7 @@ void drop_oldest_spare() {
 
 // Keeps an evicted block's mapping (inaccessible whole) as a spare, or unmaps it.
 void keep_spare(uintptr_t map, size_t data) {
-  uint64_t limit = 4 * g_freed_limit;
+  uint64_t limit = 4 * g_freed_limit > g_live_bytes / 2 ? 4 * g_freed_limit : g_live_bytes / 2;
   if (g_slots != 0 || data > limit) return unmap_block(map, data);
   while (g_nspares != 0 && (g_nspares == kSpares || g_spare_bytes + data > limit)) drop_oldest_spare();
   g_spares[g_nspares++] = Spare{map, data};
@@ -240,6 +242,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     if (reuse_oldest(data, &map, &at)) {
       fill_slack(map, data, user_at(map), size);
       g_items[at] = Guarded{map, data, user_at(map), size, 0, stack, 0, kind, State::Live, false};
+      g_live_bytes += data;
     }
   }
   if (map == 0) {
@@ -267,6 +270,7 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
         for (size_t k = g_len; k > at; --k) g_items[k] = g_items[k - 1];
         g_items[at] = Guarded{map, data, user_at(map), size, 0, stack, 0, kind, State::Live, false};
         add(g_len, 1);
+        g_live_bytes += data;
       }
     }
     if (!ok) {
@@ -275,10 +279,12 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
     }
   }
   uintptr_t user = user_at(map);
-  // Full mode fills the block itself as it fills others; a spare's pages hold an old
-  // block's bytes, which calloc's must not show even for a moment (a leak scan now).
+  // Full mode fills the block itself as it fills others (on fresh pages its first
+  // kUninitFreshFill bytes); a spare's pages hold an old block's bytes, which calloc's must
+  // not show even for a moment (a leak scan now).
   if (g_check == CheckMode::Full && kind != Kind::Calloc)
-    __builtin_memset(reinterpret_cast<void*>(user), kUninitByte, size);
+    __builtin_memset(reinterpret_cast<void*>(user), kUninitByte,
+                     spare || size < kUninitFreshFill ? size : kUninitFreshFill);
   else if (spare)
     __builtin_memset(reinterpret_cast<void*>(user), 0, size);
   record_foreign(reinterpret_cast<void*>(user), size, kind, stack);
@@ -327,6 +333,7 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       if (g_slots != 0 && g.data > page()) prim::os_purge(reinterpret_cast<void*>(g.map), g.data);
       prim::os_protect(reinterpret_cast<void*>(g.map), g.data, false);
       g.state = State::Freed;
+      g_live_bytes -= g.data;
       add(g_nfreed, 1);
       g.freed_at = ++g_frees;
       g_freed_bytes += g.data;

@@ -304,6 +304,16 @@ BOOST_DATA_TEST_CASE(usable_bytes_survive_realloc,
   BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
 }
 
+// Full mode fills new blocks with 0xbe (reads of uninitialised memory show), a big block on
+// pages mapped for it in its first 64 KiB only, so what the program never touches stays
+// out of its resident memory.
+BOOST_AUTO_TEST_CASE(full_fills_new_blocks) {
+  e2e::Result r = run(Case{"uninit", "full", "", {}}, "abort");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+}
+
 // A mapping of the program's right above a guarded block's guard page is no dead thread's
 // stack: the block it alone points to is no leak. In a few runs in a hundred the address
 // space never gives the program such a mapping (the blocks fill a large hole far from the

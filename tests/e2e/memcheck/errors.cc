@@ -13,6 +13,13 @@
 
 void* g_kept[64];
 
+// A block with all of its pages written, as programs write theirs (full mode writes only
+// the first 64 KiB of a block on pages mapped for it).
+char* written(char* p, size_t n) {
+  memset(p, 1, n);
+  return p;
+}
+
 extern "C" __attribute__((noinline)) char* make_block(size_t n) {
   char* p = static_cast<char*>(malloc(n));
   asm volatile("" ::"r"(p) : "memory");
@@ -135,7 +142,7 @@ int main(int argc, char** argv) {
     // leave their time inaccessible, and their mappings wait, pages resident, for new
     // blocks. The next one takes one over (its pages written without a fault), cut to its
     // size below a guard page of its own and above one made of the old block's pages.
-    for (int i = 0; i < 12; ++i) release_block(make_block(512 << 10));
+    for (int i = 0; i < 12; ++i) release_block(written(make_block(512 << 10), 512 << 10));
     rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     char* p = make_block(100000);
@@ -148,9 +155,9 @@ int main(int argc, char** argv) {
     // its own: a 1 MiB block's mapping, pushed out by 80 freed blocks of 68 KiB (too small
     // for what follows, and on spares of their size), holds two blocks of 100,000 bytes,
     // the second on pages the first left, under a guard page of its own.
-    for (int i = 0; i < 80; ++i) release_block(make_block(68 << 10));
-    release_block(make_block(1 << 20));
-    for (int i = 0; i < 80; ++i) release_block(make_block(68 << 10));
+    for (int i = 0; i < 80; ++i) release_block(written(make_block(68 << 10), 68 << 10));
+    release_block(written(make_block(1 << 20), 1 << 20));
+    for (int i = 0; i < 80; ++i) release_block(written(make_block(68 << 10), 68 << 10));
     char* p = make_block(100000);
     rusage before, after;
     getrusage(RUSAGE_SELF, &before);
@@ -239,6 +246,27 @@ int main(int argc, char** argv) {
         if (p[k] != static_cast<unsigned char>(k * 31 + size_t(i))) return 5;
       release_block(p);
     }
+  } else if (!strcmp(c, "uninit")) {
+    // Full mode: a new block reads as 0xbe, and a big one on pages mapped for it only in
+    // its first 64 KiB: its other pages (48 MiB) stay untouched, not resident.
+    auto resident = [] {
+      long pages = 0, rss = 0;
+      FILE* f = fopen("/proc/self/statm", "r");
+      if (f == nullptr || fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
+      if (f != nullptr) fclose(f);
+      return rss * sysconf(_SC_PAGESIZE);
+    };
+    auto* small = reinterpret_cast<volatile unsigned char*>(make_block(100));
+    for (int k = 0; k < 100; ++k)
+      if (small[k] != 0xbe) return 11;
+    long before = resident();
+    auto* big = reinterpret_cast<volatile unsigned char*>(make_block(48 << 20));
+    long grew = resident() - before;
+    if (before < 0 || grew > (8 << 20)) return 12;
+    if (big[0] != 0xbe || big[(64 << 10) - 1] != 0xbe) return 13;
+    if (big[64 << 10] != 0 || big[(40 << 20) + 5] != 0) return 14;
+    release_block(const_cast<unsigned char*>(big));
+    release_block(const_cast<unsigned char*>(small));
   } else if (!strcmp(c, "guard_neighbour")) {
     // A mapping of the program's right above a guarded block's guard page (MPSHIM_SAMPLE_RATE=1:
     // every block is guarded), holding the only pointer to a block: it must not be taken
