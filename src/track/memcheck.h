@@ -118,9 +118,9 @@ bool real_mismatch(Kind kind, Dealloc how, uint32_t alloc_stack, uint32_t call_s
 constexpr unsigned char kRedzoneByte = 0xac;
 constexpr unsigned char kUninitByte = 0xbe;
 /// Full mode writes kUninitByte over at most this many bytes of a guarded block on pages
-/// mapped for it: the pages past them stay untouched (zero, not resident until the program writes
-/// them), so a program that allocates big and uses little keeps its memory. A block the
-/// allocator reuses, or a spare's pages (resident already), is filled whole.
+/// mapped for it: the pages past them stay untouched (zero, not resident until the program
+/// writes them), so a program that allocates big and uses little keeps its memory. A block
+/// in the allocator's slots, or on a spare's pages (resident already), is filled whole.
 constexpr size_t kUninitFreshFill = size_t(64) << 10;
 
 /// Front redzone of a block allocated with `kind`: 16 bytes in full mode when its
