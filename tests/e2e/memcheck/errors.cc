@@ -186,22 +186,17 @@ int main(int argc, char** argv) {
     if (q != p) return 8;
     write_byte(q, 104);
     release_block(q);
-  } else if (!strcmp(c, "realloc_grown_over")) {
+  } else if (!strcmp(c, "realloc_grown_over") || !strcmp(c, "realloc_grown_past")) {
     // Grown in place, the block takes bytes of its redzone: what was written there is an
-    // overflow of the old block, found by the realloc.
+    // overflow of the old block, found by the realloc; an overflow past the new end stays
+    // in the redzone, found at the free.
     char* p = make_block(100);
-    write_byte(p, 101);
+    write_byte(p, !strcmp(c, "realloc_grown_over") ? 101 : 110);
     if (resize_block(p, 104) != p) return 8;
     release_block(p);
   } else if (!strcmp(c, "new_realloc")) {
     // realloc of operator new's block, which its slot would hold in place.
     resize_block(reinterpret_cast<char*>(make_object()), 8);
-  } else if (!strcmp(c, "realloc_grown_past")) {
-    // An overflow past the grown block's new end stays in its redzone, found at its free.
-    char* p = make_block(100);
-    write_byte(p, 110);
-    if (resize_block(p, 104) != p) return 8;
-    release_block(p);
   } else if (!strcmp(c, "sample_slots_full")) {
     // Every slot (16) holds a live sampled block, so the next blocks go unsampled, until one
     // of the sampled blocks is freed: its slot takes the next block, whose overflow faults.
