@@ -70,8 +70,8 @@ void add_reserved(int64_t delta) {
 // slack (with_slack): 4 KiB of slack there is at most 6%, the next class 25%.
 static constexpr size_t kSlackOwnMapping = 64u << 10;
 
-static void* alloc_large_block(size_t size, size_t align, bool* fresh) {
-  void* p = large_alloc(size, align, fresh);
+static void* alloc_large_block(size_t size, size_t align, size_t* dirty) {
+  void* p = large_alloc(size, align, dirty);
   if (p == nullptr) {
     errno = ENOMEM;
     return nullptr;
@@ -85,8 +85,8 @@ static void* alloc_large_block(size_t size, size_t align, bool* fresh) {
 void* alloc_slow(size_t size) {
   ensure_init();
   if (size > kMaxSmall) {
-    bool fresh;
-    return alloc_large_block(size, 16, &fresh);
+    size_t dirty;
+    return alloc_large_block(size, 16, &dirty);
   }
   unsigned cls = class_of(size);
   ThreadCache* tc = thread_cache_get();
@@ -148,8 +148,8 @@ void* alloc_with_slack(size_t size) {
   if (!fills_class(size)) return alloc_fast(size);
   if (size < kSlackOwnMapping) return alloc_fast(size + 1);
   ensure_init();
-  bool fresh;
-  return alloc_large_block(size, 16, &fresh);
+  size_t dirty;
+  return alloc_large_block(size, 16, &dirty);
 }
 
 bool free(void* p) { return free_fast(p); }
@@ -169,8 +169,8 @@ void* alloc_aligned(size_t align, size_t size) {
     if (cls < kNumClasses) return alloc_fast(kClasses.info[cls].size);
   }
   ensure_init();
-  bool fresh;
-  return alloc_large_block(size, align, &fresh);
+  size_t dirty;
+  return alloc_large_block(size, align, &dirty);
 }
 
 void* alloc_zeroed(size_t n, size_t size) {
@@ -181,9 +181,11 @@ void* alloc_zeroed(size_t n, size_t size) {
   }
   if (total > kMaxSmall) {
     ensure_init();
-    bool fresh;
-    void* p = alloc_large_block(total, 16, &fresh);
-    if (p != nullptr && !fresh) memset(p, 0, total);
+    size_t dirty;
+    void* p = alloc_large_block(total, 16, &dirty);
+    // Pages the block never had are zero: a mapping grown to hold it is cleared only where
+    // it was written before, so a big calloc costs what the program touches.
+    if (p != nullptr) memset(p, 0, dirty < total ? dirty : total);
     return p;
   }
   void* p = alloc_fast(total);

@@ -57,13 +57,12 @@ static LargeHeader* remap(LargeHeader* h, size_t size, size_t user_align) {
   return n;
 }
 
-void* large_alloc(size_t size, size_t align, bool* fresh) {
+void* large_alloc(size_t size, size_t align, size_t* dirty) {
   size_t offset = offset_for(align);
   if (size > (size_t(1) << 46)) return nullptr;
   // At least one byte past the offset, so the user pointer lies inside the mapping.
   size_t need = round_up((size == 0 ? 1 : size) + offset, prim::page_size());
   LargeHeader* h = nullptr;
-  *fresh = false;
   {
     prim::Guard g(g_large_lock);
     // Best fit among cached mappings that are not much bigger than needed.
@@ -86,6 +85,7 @@ void* large_alloc(size_t size, size_t align, bool* fresh) {
     }
   }
   if (h != nullptr) {
+    *dirty = h->map_size - offset;
     if (h->map_size < need) {
       // Grow by moving the committed pages: only the new tail faults.
       LargeHeader* n = remap(h, need, align);
@@ -106,7 +106,7 @@ void* large_alloc(size_t size, size_t align, bool* fresh) {
     h->map_size = need;
     mark_chunks(reinterpret_cast<uintptr_t>(h), need, kChunkLarge, kChunkLargeTail);
     add_reserved(int64_t(need));
-    *fresh = true;
+    *dirty = 0;
   }
   h->offset = offset;
   h->align = align;

@@ -17,9 +17,11 @@ struct LargeHeader {
   bool live;
 };
 
-/// Maps (or reuses) a block of `size` bytes aligned to `align`; `*fresh` tells whether its
-/// memory is known to be zero. nullptr on failure.
-void* large_alloc(size_t size, size_t align, bool* fresh);
+/// Maps (or reuses) a block of `size` bytes aligned to `align`; `*dirty` is how many of
+/// its first bytes may hold an earlier block's (0: all known to be zero, as a fresh
+/// mapping; a cached one grown keeps its old pages, and the rest is fresh). nullptr on
+/// failure.
+void* large_alloc(size_t size, size_t align, size_t* dirty);
 /// The header of the large block whose mapping contains `p`, or nullptr.
 LargeHeader* large_header(const void* p);
 /// Frees the block of header `h`.

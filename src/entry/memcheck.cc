@@ -76,6 +76,9 @@ void check_at_exit() {
 
 namespace {
 
+// calloc's block comes back zeroed: a guarded one is (pages mapped for it, or cleared), and
+// a big slot from pages mapped for it is not written, so what the program never touches
+// stays out of its memory, as without the checks.
 MPSHIM_NOINLINE void* alloc_checked_below(size_t size, size_t align, track::Kind kind) {
   bool sample = track::g_check == track::CheckMode::Sample;
   if (MPSHIM_UNLIKELY(sample ? track::sample_now() : track::guard_big(size))) {
@@ -85,15 +88,18 @@ MPSHIM_NOINLINE void* alloc_checked_below(size_t size, size_t align, track::Kind
     errno = ENOMEM;
     return nullptr;
   }
+  bool zero = kind == track::Kind::Calloc;
   if (sample) {
     // As tracking alone: slack keeps the block's end inside its slot.
     void* p = align <= 16 ? cpu::alloc_with_slack(size) : cpu::alloc_aligned(align, size + 1);
+    if (p != nullptr && zero) memset(p, 0, size);
     return p != nullptr ? track::on_alloc(p, size, kind) : nullptr;
   }
   track::Layout l = track::layout(size, kind);
   size_t total = l.front + size + l.back;
-  void* slot = align <= 16 ? cpu::alloc_fast(total) : cpu::alloc_aligned(align, total);
+  void* slot = align > 16 ? cpu::alloc_aligned(align, total) : zero ? cpu::alloc_zeroed(1, total) : cpu::alloc_fast(total);
   if (slot == nullptr) return nullptr;
+  if (zero && align > 16) memset(slot, 0, total);
   return track::on_alloc_checked(slot, size, kind);
 }
 
@@ -117,9 +123,7 @@ void* calloc_checked(size_t n, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = alloc_checked(total, 16, track::Kind::Calloc);
-  if (p != nullptr) memset(p, 0, total);
-  return p;
+  return alloc_checked(total, 16, track::Kind::Calloc);
 }
 
 void free_checked(void* p, track::Dealloc how, uint64_t sized) {

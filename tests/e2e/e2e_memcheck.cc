@@ -314,6 +314,17 @@ BOOST_AUTO_TEST_CASE(full_fills_new_blocks) {
   BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
 }
 
+// calloc's blocks are zero in every mode and size, and a big one costs no resident memory
+// the program does not touch: it used to be cleared byte by byte under the checks, and by
+// tracking alone when a smaller mapping freed before was grown to hold it.
+BOOST_DATA_TEST_CASE(calloc_zeroes_without_touching, boost::unit_test::data::make({"off", "sample", "light", "full"}),
+                     mode) {
+  e2e::Result r = run(Case{"calloc", mode, "", {}}, "abort");
+  BOOST_TEST(r.ok(), r.describe());
+  BOOST_TEST(r.out == "survived\n", r.describe());
+  BOOST_TEST(r.err.find("ERROR") == std::string::npos, r.err);
+}
+
 // A mapping of the program's right above a guarded block's guard page is no dead thread's
 // stack: the block it alone points to is no leak. In a few runs in a hundred the address
 // space never gives the program such a mapping (the blocks fill a large hole far from the

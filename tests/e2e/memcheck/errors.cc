@@ -13,6 +13,15 @@
 
 void* g_kept[64];
 
+// The process's resident bytes, -1 when unknown.
+long resident_bytes() {
+  long pages = 0, rss = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr || fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
+  if (f != nullptr) fclose(f);
+  return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
+}
+
 // A block with all of its pages written, as programs write theirs (full mode writes only
 // the first 64 KiB of a block on pages mapped for it).
 char* written(char* p, size_t n) {
@@ -244,24 +253,34 @@ int main(int argc, char** argv) {
   } else if (!strcmp(c, "uninit")) {
     // Full mode: a new block reads as 0xbe, and a big one on pages mapped for it only in
     // its first 64 KiB: its other pages (48 MiB) stay untouched, not resident.
-    auto resident = [] {
-      long pages = 0, rss = 0;
-      FILE* f = fopen("/proc/self/statm", "r");
-      if (f == nullptr || fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
-      if (f != nullptr) fclose(f);
-      return rss * sysconf(_SC_PAGESIZE);
-    };
     auto* small = reinterpret_cast<volatile unsigned char*>(make_block(100));
     for (int k = 0; k < 100; ++k)
       if (small[k] != 0xbe) return 11;
-    long before = resident();
+    long before = resident_bytes();
     auto* big = reinterpret_cast<volatile unsigned char*>(make_block(48 << 20));
-    long grew = resident() - before;
+    long grew = resident_bytes() - before;
     if (before < 0 || grew > (8 << 20)) return 12;
     if (big[0] != 0xbe || big[(64 << 10) - 1] != 0xbe) return 13;
     if (big[64 << 10] != 0 || big[(40 << 20) + 5] != 0) return 14;
     release_block(const_cast<unsigned char*>(big));
     release_block(const_cast<unsigned char*>(small));
+  } else if (!strcmp(c, "calloc")) {
+    // calloc's blocks are zero in every size, on memory other blocks wrote and freed, and
+    // a big one the program barely touches stays out of its resident memory.
+    const size_t sizes[] = {24, 3000, 100000, 1 << 20, 8 << 20};
+    for (int round = 0; round < 3; ++round)
+      for (size_t n : sizes) {
+        release_block(written(make_block(n), n));
+        auto* z = static_cast<unsigned char*>(calloc(1, n));
+        for (size_t k = 0; k < n; ++k)
+          if (z[k] != 0) return 15;
+        release_block(written(reinterpret_cast<char*>(z), n));
+      }
+    long before = resident_bytes();
+    auto* big = static_cast<volatile char*>(calloc(256, 1 << 20));
+    big[12345] = 1;
+    if (resident_bytes() - before > (16 << 20) || big[200 << 20] != 0) return 16;
+    release_block(const_cast<char*>(big));
   } else if (!strcmp(c, "guard_neighbour")) {
     // A mapping of the program's right above a guarded block's guard page (MPSHIM_SAMPLE_RATE=1:
     // every block is guarded), holding the only pointer to a block: it must not be taken
