@@ -377,9 +377,10 @@ BOOST_DATA_TEST_CASE(threads_one_site, bdata::make(kOpts), opt) {
 // allocated by pthread_create) stay the dynamic linker's, as under its own name, with the
 // checks too.
 BOOST_DATA_TEST_CASE(renamed_library, bdata::make({"off", "light"}), check) {
-  char dir[] = "/tmp/mpshim-renamed-XXXXXX";
-  BOOST_TEST_REQUIRE(mkdtemp(dir) != nullptr);
-  std::string lib = std::string(dir) + "/libother.so";
+  const char* tmp = getenv("TMPDIR");
+  std::string dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/mpshim-renamed-XXXXXX";
+  BOOST_TEST_REQUIRE(mkdtemp(dir.data()) != nullptr);
+  std::string lib = dir + "/libother.so";
   std::filesystem::copy_file(g_paths.shim, lib);
   RunOptions o;
   o.preload = false;
