@@ -135,9 +135,34 @@ StackTable::Table* StackTable::table(int k) {
   fresh->mask = cap - 1;
   fresh->limit = cap / 2;
   fresh->bytes = bytes;
-  if (tables_[k].compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) return fresh;
-  prim::os_unmap(fresh, bytes);
-  return t;
+  // Only store() asks for table k, once table k - 1 is final.
+  if (k > 0) copy_into(fresh, tables_[k - 1].load(std::memory_order_acquire));
+  if (!tables_[k].compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) {
+    prim::os_unmap(fresh, bytes);  // another thread's copy won
+    return t;
+  }
+  int newest = newest_.load(std::memory_order_relaxed);
+  while (newest < k && !newest_.compare_exchange_weak(newest, k, std::memory_order_release)) {
+  }
+  return fresh;
+}
+
+// Fills the unpublished table `to` with every stack of `from`, a final table (at most a
+// quarter of `to`'s slots: a copy never closes it). A slot keeps only 32 bits of its hash,
+// so the place in `to` comes from the hash of the record.
+void StackTable::copy_into(Table* to, const Table* from) const {
+  uint64_t copied = 0;
+  for (uint64_t i = 0; i <= from->mask; ++i) {
+    uint64_t v = from->slots[i].load(std::memory_order_relaxed);
+    const uintptr_t* r = v != 0 ? record(slot_id(v)) : nullptr;
+    if (r == nullptr) continue;
+    uint64_t j = hash_stack(r + 1, r[0]) & to->mask;
+    while (to->slots[j].load(std::memory_order_relaxed) != 0) j = (j + 1) & to->mask;
+    to->slots[j].store(v, std::memory_order_relaxed);
+    ++copied;
+  }
+  to->reserved.store(copied, std::memory_order_relaxed);
+  to->settled.store(copied, std::memory_order_relaxed);
 }
 
 bool StackTable::equal(uint32_t id, const uintptr_t* pcs, size_t n) const {
@@ -148,18 +173,16 @@ bool StackTable::equal(uint32_t id, const uintptr_t* pcs, size_t n) const {
   return true;
 }
 
+// 0 when the newest table seen lacks the stack (it may be in a newer one: store() looks).
 uint32_t StackTable::lookup(uint64_t h, const uintptr_t* pcs, size_t n) const {
   uint32_t hh = uint32_t(h >> 32);
-  for (int k = 0; k < kMaxTables; ++k) {
-    const Table* t = tables_[k].load(std::memory_order_acquire);
-    if (t == nullptr) break;
-    for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
-      uint64_t v = t->slots[i].load(std::memory_order_acquire);
-      if (v == 0) break;
-      if (slot_hash(v) == hh && equal(slot_id(v), pcs, n)) return slot_id(v);
-    }
+  const Table* t = tables_[newest_.load(std::memory_order_acquire)].load(std::memory_order_acquire);
+  if (t == nullptr) return 0;
+  for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
+    uint64_t v = t->slots[i].load(std::memory_order_acquire);
+    if (v == 0) return 0;
+    if (slot_hash(v) == hh && equal(slot_id(v), pcs, n)) return slot_id(v);
   }
-  return 0;
 }
 
 uint32_t StackTable::store(uint64_t h, const uintptr_t* pcs, size_t n) {
@@ -184,7 +207,8 @@ uint32_t StackTable::store(uint64_t h, const uintptr_t* pcs, size_t n) {
   uint64_t mine_slot = (h >> 32 << 32) | mine;
   uint32_t hh = uint32_t(h >> 32);
 
-  for (int k = 0; k < kMaxTables; ++k) {
+  // The newest table holds every stack of the older ones.
+  for (int k = newest_.load(std::memory_order_acquire); k < kMaxTables; ++k) {
     Table* t = table(k);
     if (t == nullptr) return 0;
     bool held = false, final = false;

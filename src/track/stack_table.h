@@ -2,12 +2,14 @@
 //
 // Stacks are stored once in an append-only arena of 4 MiB chunks mapped on demand. Ids are
 // dense (handed out by a counter; a directory of pages maps id -> record), so a report can
-// walk them all. Id 0 is the empty stack. Lookup goes through a chain of open-addressing hash tables
-// (linear probing, 8-byte slots holding 32 hash bits and the id); table k has 2^(14+k)
-// slots, so memory follows the number of distinct stacks. Inserts claim a slot with CAS.
-// A table is closed at half load: a thread that finds it full waits until every insert that
-// reserved a slot in it has landed before moving on to the next table, so two threads
-// inserting the same new stack always meet in the same table and get the same id.
+// walk them all. Id 0 is the empty stack. Ids are found through a chain of open-addressing
+// hash tables (linear probing, 8-byte slots holding 32 hash bits and the id); table k has
+// 2^(14+k) slots, so memory follows the number of distinct stacks. Inserts claim a slot
+// with CAS. A table is closed at half load: a thread that finds it full waits until every
+// insert that reserved a slot in it has landed before moving on to the next table, so two
+// threads inserting the same new stack always meet in the same table and get the same id.
+// Each table starts as a copy of the one before it, closed and final by then: the newest
+// table holds every stack, and a lookup probes it alone (one cache miss, not one a table).
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -52,6 +54,7 @@ class StackTable {
   static constexpr int kFirstTableBits = 14;
 
   uint32_t lookup(uint64_t h, const uintptr_t* pcs, size_t n) const;
+  void copy_into(Table* to, const Table* from) const;
   uint32_t store(uint64_t h, const uintptr_t* pcs, size_t n);
   bool equal(uint32_t id, const uintptr_t* pcs, size_t n) const;
   Table* table(int k);
@@ -62,6 +65,7 @@ class StackTable {
   std::atomic<uint64_t> top_{8};  // arena offset 0 means "no record"
   std::atomic<size_t> count_{0};
   std::atomic<uint32_t> next_id_{1};
+  std::atomic<int> newest_{0};  // the newest table published (all tables below it are final)
   std::atomic<std::atomic<uint64_t>*> dir_[kMaxDirPages] = {};
   std::atomic<Table*> tables_[kMaxTables] = {};
   std::atomic<char*> chunks_[kMaxChunks] = {};
