@@ -68,17 +68,16 @@ void init() {
 
 namespace {
 
-// The stack of the caller of the function this is inlined into.
-MPSHIM_INLINE uint32_t caller_stack() {
-  if (g_depth == 0) return 0;
+// The `depth` innermost frames of the caller of the function this is inlined into.
+MPSHIM_INLINE uint32_t caller_frames(size_t depth) {
   ++t_depth;  // the unwinder may allocate the first time it sees a module
   uintptr_t pcs[kMaxDepth];
   ThreadState* ts = thread_state();
   uint32_t id;
   if (ts == nullptr) {
-    id = g_stacks.intern(pcs, capture_stack(pcs, g_depth, 1));
+    id = g_stacks.intern(pcs, capture_stack(pcs, depth, 1));
   } else {
-    size_t n = capture_stack(pcs, g_depth, 1, &ts->walk, &ts->walks, &id);
+    size_t n = capture_stack(pcs, depth, 1, &ts->walk, &ts->walks, &id);
     if (n != kWalkRecalled) {
       id = ts->stacks.intern(g_stacks, pcs, n);
       walk_remember(&ts->walks, ts->walk, id);
@@ -88,15 +87,28 @@ MPSHIM_INLINE uint32_t caller_stack() {
   return id;
 }
 
+// The stack of the caller of the function this is inlined into.
+MPSHIM_INLINE uint32_t caller_stack() { return g_depth == 0 ? 0 : caller_frames(g_depth); }
+
+// Blocks the dynamic linker keeps (TLS vectors, link maps) are not leaks: their
+// allocation stack starts in it.
+bool starts_in_dynamic_linker(uint32_t stack) {
+  const uintptr_t* pcs;
+  return stack != 0 && stack_frames(stack, &pcs) != 0 && in_dynamic_linker(pcs[0]);
+}
+
 // Without stacks (MPSHIM_STACK_DEPTH=0) the leak check cannot tell the dynamic linker's
 // blocks (TLS, thread descriptors' vectors) by their stack: one frame, the caller, tells.
-uint64_t stackless_flags() {
-  uintptr_t pc = 0;
-  ThreadState* ts = thread_state();
-  ++t_depth;
-  size_t n = capture_stack(&pc, 1, 1, ts != nullptr ? &ts->walk : nullptr);
-  --t_depth;
-  return n == 1 && in_dynamic_linker(pc) ? tag::kInternal : 0;
+// It is captured as a one-frame stack, so that the walk cache recalls it (a walk out of
+// the shim's frames at every allocation cost more than 16-frame stacks recalled), and the
+// thread's last one outside the dynamic linker needs no look at its frame.
+MPSHIM_TLS uint32_t t_plain_caller;
+MPSHIM_NOINLINE uint64_t stackless_flags() {
+  uint32_t id = caller_frames(1);
+  if (id == t_plain_caller) return 0;
+  if (starts_in_dynamic_linker(id)) return tag::kInternal;
+  t_plain_caller = id;
+  return 0;
 }
 
 }  // namespace
@@ -272,17 +284,6 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
 }
 
 bool thread_quiet() { return t_depth != 0; }
-
-namespace {
-
-// Blocks the dynamic linker keeps (TLS vectors, link maps) are not leaks: their
-// allocation stack starts in it.
-bool starts_in_dynamic_linker(uint32_t stack) {
-  const uintptr_t* pcs;
-  return stack != 0 && stack_frames(stack, &pcs) != 0 && in_dynamic_linker(pcs[0]);
-}
-
-}  // namespace
 
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
   if (t_depth == 0) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
