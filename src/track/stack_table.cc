@@ -136,7 +136,8 @@ StackTable::Table* StackTable::table(int k) {
   fresh->limit = cap / 2;
   fresh->bytes = bytes;
   // Only store() asks for table k, once table k - 1 is final.
-  if (k > 0) copy_into(fresh, tables_[k - 1].load(std::memory_order_acquire));
+  if (const Table* before = k > 0 ? tables_[k - 1].load(std::memory_order_acquire) : nullptr)
+    copy_into(fresh, before);
   if (!tables_[k].compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) {
     prim::os_unmap(fresh, bytes);  // another thread's copy won
     return t;
