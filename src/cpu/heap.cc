@@ -269,11 +269,11 @@ uint64_t* tag_of(const void* p) {
   if (kind == kChunkSegment) {
     Span* sp = span_of(p);
     if (sp == nullptr || sp->tags == nullptr) return nullptr;
-    const ClassInfo& ci = kClasses.info[sp->cls];
+    // The inverse the span keeps gives the block and whether p is its start (one
+    // multiplication): no load of the class's size behind the span's line.
     size_t off = size_t(static_cast<const char*>(p) - sp->start());
-    size_t idx = block_index(off, ci);
-    if (idx * ci.size != off) return nullptr;
-    return &sp->tags[idx];
+    if (!at_block_start(off, sp->inverse)) return nullptr;
+    return &sp->tags[(uint64_t(off) * sp->inverse) >> 42];
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
     LargeHeader* h = large_header(p);

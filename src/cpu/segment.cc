@@ -110,6 +110,7 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
   sp->next = sp->prev = nullptr;
   sp->used = 0;
   sp->in_partial = false;
+  sp->inverse = ci.inverse;
   sp->cls = uint8_t(cls);
   return sp;
 }
@@ -170,6 +171,7 @@ bool page_heap_reshape(Span* sp, unsigned cls) {
     seg->page_span[i] = uint8_t(first);
     seg->page_class[i] = uint8_t(cls);
   }
+  sp->inverse = ci.inverse;
   sp->cls = uint8_t(cls);
   sp->pages = uint8_t(want);
   sp->end = sp->start() + size_t(ci.objects) * ci.size;

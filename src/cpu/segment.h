@@ -21,6 +21,7 @@ struct alignas(64) Span {
   Span* next;          ///< central partial list
   Span* prev;
   uint64_t* tags;      ///< per-block tags (cpu/tags.h), or nullptr when tags are off
+  uint64_t inverse;    ///< its class's ClassInfo::inverse, on the line tag_of reads anyway
   uint32_t used;       ///< blocks handed out of the span
   uint8_t cls;         ///< 0 when the pages are free
   uint8_t pages;
@@ -29,6 +30,7 @@ struct alignas(64) Span {
   char* start() const;
   Segment* segment() const;
 };
+static_assert(sizeof(Span) == 64);
 
 struct Segment {
   uint64_t free_mask;   ///< pages not in any span

@@ -32,6 +32,14 @@ constexpr size_t block_index(size_t off, const ClassInfo& ci) {
   return size_t((uint64_t(off) * ci.inverse) >> 42);
 }
 
+/// True when byte `off` (below 4 MiB) of a span of a class with `inverse` starts a block,
+/// without the class's size: off * inverse is the block index times 2^42 plus, in its low
+/// 42 bits, less than 2^22 at a block's first byte and at least 2^42 / size (>= 2^22 for
+/// sizes up to 1 MiB) at any other.
+constexpr bool at_block_start(size_t off, uint64_t inverse) {
+  return ((uint64_t(off) * inverse) & ((uint64_t(1) << 42) - 1)) < (uint64_t(1) << 22);
+}
+
 constexpr uint32_t class_size_of(unsigned c) {
   if (c <= 8) return 16 * c;
   unsigned b = 7 + (c - 9) / 4, k = (c - 9) % 4 + 1;

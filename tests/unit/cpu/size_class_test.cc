@@ -91,3 +91,16 @@ TEST(SizeClass, BlockIndexIsExactDivision) {
       ASSERT_EQ(cpu::block_index(off, ci), off / ci.size) << "class " << c << " offset " << off;
   }
 }
+
+// tag_of tells a block's first byte from any other without the class's size: every offset
+// of a 4 MiB chunk, in every class.
+TEST(SizeClass, BlockStartsAreToldWithoutTheSize) {
+  constexpr size_t kChunk = size_t(4) << 20;
+  for (unsigned c = 1; c < cpu::kNumClasses; ++c) {
+    const cpu::ClassInfo& ci = cpu::kClasses.info[c];
+    for (size_t off = 0; off < kChunk; ++off)
+      if (cpu::at_block_start(off, ci.inverse) != (off % ci.size == 0))
+        FAIL() << "class " << c << " offset " << off;
+  }
+}
+
