@@ -4,7 +4,8 @@
 mimalloc-bench (github.com/daanx/mimalloc-bench) is the suite allocator authors compare on.
 This runs its self-contained benchmarks from a checkout the user built (docs/benchmarks.md
 gives the commands) with the same command lines as its bench.sh, every allocator preloaded in
-turn and interleaved (run 1 of each allocator, then run 2, ...), mpshim with tracking off.
+turn and interleaved (run 1 of each allocator, then run 2, ...), mpshim with tracking off
+(and, with --tracking, also in its default mode: leak tracking on, the report to a file).
 Per benchmark: the median time (the program's own figure where bench.sh uses one: larson,
 rptest, xmalloc-test and glibc-thread run for a fixed time and report a rate) and peak RSS,
 both as ratios to glibc; then the geometric means. Without a checkout it says so and exits 77
@@ -110,6 +111,9 @@ def main():
     ap.add_argument("--also", action="append", default=[], metavar="NAME=LIB",
                     help="another libmpshim.so to run beside --lib (e.g. a build before a "
                     "change), tracking off too; may be repeated")
+    ap.add_argument("--tracking", action="store_true",
+                    help="also run mpshim in its default mode (leak tracking on), as a user "
+                    "who preloads it without settings does")
     ap.add_argument("--bindir", help="folder of bench-launch (default: ../bench next to --lib)")
     ap.add_argument("--out", help="also write the tables to this .md file")
     ctx = ap.parse_args()
@@ -141,6 +145,9 @@ def main():
             notes.append("%s skipped: %s not installed" % (name, path))
     if not wanted or "mpshim" in wanted:
         allocators.append(("mpshim", ctx.lib))
+    tracked = {"mpshim tracking"} if ctx.tracking else set()
+    if ctx.tracking:
+        allocators.append(("mpshim tracking", ctx.lib))
     for extra in ctx.also:
         name, _, path = extra.partition("=")
         allocators.append((name, os.path.abspath(path)))
@@ -171,7 +178,9 @@ def main():
                     env = bench.clean_env()
                     if path:
                         env["LD_PRELOAD"] = path
-                    if path and (path == ctx.lib or name not in dict(bench.OTHER_ALLOCATORS)):
+                    if name in tracked:
+                        env["MPSHIM_REPORT"] = os.path.join(tmp, "leaks.txt")
+                    elif path and (path == ctx.lib or name not in dict(bench.OTHER_ALLOCATORS)):
                         env["MPSHIM_LEAKS"] = "0"
                     stdin = os.path.join(src, b.stdin) if b.stdin else None
                     # rptest writes a file into its working folder.
