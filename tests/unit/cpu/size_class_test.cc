@@ -103,4 +103,3 @@ TEST(SizeClass, BlockStartsAreToldWithoutTheSize) {
         FAIL() << "class " << c << " offset " << off;
   }
 }
-
