@@ -136,14 +136,23 @@ StackTable::Table* StackTable::table(int k) {
   fresh->limit = cap / 2;
   fresh->bytes = bytes;
   // Only store() asks for table k, once table k - 1 is final.
-  if (const Table* before = k > 0 ? tables_[k - 1].load(std::memory_order_acquire) : nullptr)
-    copy_into(fresh, before);
+  Table* before = k > 0 ? tables_[k - 1].load(std::memory_order_acquire) : nullptr;
+  if (before != nullptr) copy_into(fresh, before);
   if (!tables_[k].compare_exchange_strong(t, fresh, std::memory_order_acq_rel)) {
     prim::os_unmap(fresh, bytes);  // another thread's copy won
     return t;
   }
   int newest = newest_.load(std::memory_order_relaxed);
   while (newest < k && !newest_.compare_exchange_weak(newest, k, std::memory_order_release)) {
+  }
+  // The copy answers for the table before it now: its slots' pages go back to the OS (its
+  // header stays). A thread still probing it reads zeros there, which is "not in this table"
+  // to lookup() and store() alike, and store() then goes on to the newer table.
+  if (before != nullptr) {
+    uintptr_t page = prim::page_size();
+    uintptr_t lo = (uintptr_t(&before->slots[0]) + page - 1) & ~(page - 1);
+    uintptr_t hi = (uintptr_t(before) + before->bytes) & ~(page - 1);
+    if (lo < hi) prim::os_purge(reinterpret_cast<void*>(lo), hi - lo);
   }
   return fresh;
 }

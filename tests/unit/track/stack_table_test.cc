@@ -3,6 +3,8 @@
 #include "track/stack_table.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -86,6 +88,39 @@ TEST(StackTable, MillionDistinctStacks) {
   }
   std::printf("[ perf ] 1M distinct 8-frame stacks inserted: %.1f ns/insert (CPU)\n",
               (t1 - t0) / kN);
+}
+
+// The tables a newer one copied keep only their first page (the header) and their last
+// (partly past the slots): the rest went back to the OS. Their mappings are told by their
+// size, the only ones that are no multiple of a page.
+TEST(StackTable, CopiedTablesGiveTheirPagesBack) {
+  auto t = make_table();
+  for (uint64_t i = 0; i < 100000; ++i) {  // fills tables of 2^14 to 2^17 slots
+    auto s = make_stack(i, 4);
+    ASSERT_NE(t->intern(s.data(), s.size()), 0u);
+  }
+  struct Range {
+    uintptr_t lo, hi;
+  };
+  std::vector<Range> tables;
+  t->for_each_mapping([](uintptr_t lo, uintptr_t hi, void* ctx) {
+    if ((hi - lo) % 4096 != 0) static_cast<std::vector<Range>*>(ctx)->push_back({lo, hi});
+  }, &tables);
+  ASSERT_GE(tables.size(), 4u);
+  std::sort(tables.begin(), tables.end(), [](Range a, Range b) { return a.hi - a.lo < b.hi - b.lo; });
+  const long page = sysconf(_SC_PAGESIZE);
+  for (size_t k = 0; k + 1 < tables.size(); ++k) {
+    size_t pages = (tables[k].hi - tables[k].lo + page - 1) / page;
+    std::vector<unsigned char> in(pages);
+    ASSERT_EQ(mincore(reinterpret_cast<void*>(tables[k].lo), pages * page, in.data()), 0);
+    size_t resident = 0;
+    for (unsigned char c : in) resident += c & 1;
+    EXPECT_LE(resident, 2u) << "table " << k << " of " << pages << " pages";
+  }
+  for (uint64_t i = 0; i < 100000; i += 97) {  // all still found, under their ids
+    auto s = make_stack(i, 4);
+    EXPECT_EQ(t->intern(s.data(), s.size()), uint32_t(i + 1));
+  }
 }
 
 TEST(StackTable, ConcurrentInsertsOfTheSameStacksAgree) {
