@@ -9,7 +9,8 @@
 // insert that reserved a slot in it has landed before moving on to the next table, so two
 // threads inserting the same new stack always meet in the same table and get the same id.
 // Each table starts as a copy of the one before it, closed and final by then: the newest
-// table holds every stack, and a lookup probes it alone (one cache miss, not one a table).
+// table holds every stack, a lookup probes it alone (one cache miss, not one a table), and
+// the older tables' slot pages go back to the OS.
 #pragma once
 #include <atomic>
 #include <cstddef>
