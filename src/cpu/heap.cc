@@ -273,7 +273,7 @@ uint64_t* tag_of(const void* p) {
     // multiplication): no load of the class's size behind the span's line.
     size_t off = size_t(static_cast<const char*>(p) - sp->start());
     if (!at_block_start(off, sp->inverse)) return nullptr;
-    return &sp->tags[(uint64_t(off) * sp->inverse) >> 42];
+    return &sp->tags[block_index(off, sp->inverse)];
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
     LargeHeader* h = large_header(p);

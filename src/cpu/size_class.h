@@ -25,12 +25,13 @@ struct ClassInfo {
   uint64_t inverse;     ///< ceil(2^42 / size), for block_index
 };
 
-/// Index of the block holding byte `off` of a span of class `ci`, without a division:
+/// Index of the block holding byte `off` of a span of a class with `inverse`, without a division:
 /// exact for every offset below 4 MiB, as the rounding error of `inverse` (below one
 /// part in 2^42 / size) times the offset stays under one block.
-constexpr size_t block_index(size_t off, const ClassInfo& ci) {
-  return size_t((uint64_t(off) * ci.inverse) >> 42);
+constexpr size_t block_index(size_t off, uint64_t inverse) {
+  return size_t((uint64_t(off) * inverse) >> 42);
 }
+constexpr size_t block_index(size_t off, const ClassInfo& ci) { return block_index(off, ci.inverse); }
 
 /// True when byte `off` (below 4 MiB) of a span of a class with `inverse` starts a block,
 /// without the class's size: off * inverse is the block index times 2^42 plus, in its low
