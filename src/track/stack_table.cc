@@ -145,16 +145,18 @@ StackTable::Table* StackTable::table(int k) {
   int newest = newest_.load(std::memory_order_relaxed);
   while (newest < k && !newest_.compare_exchange_weak(newest, k, std::memory_order_release)) {
   }
-  // The copy answers for the table before it now: its slots' pages go back to the OS (its
-  // header stays). A thread still probing it reads zeros there, which is "not in this table"
-  // to lookup() and store() alike, and store() then goes on to the newer table.
-  if (before != nullptr) {
-    uintptr_t page = prim::page_size();
-    uintptr_t lo = (uintptr_t(&before->slots[0]) + page - 1) & ~(page - 1);
-    uintptr_t hi = (uintptr_t(before) + before->bytes) & ~(page - 1);
-    if (lo < hi) prim::os_purge(reinterpret_cast<void*>(lo), hi - lo);
-  }
+  if (before != nullptr) release_slots(before);  // the copy answers for it now
   return fresh;
+}
+
+// Gives the whole pages of a copied table's slots back to the OS (its header stays). A
+// thread still probing it reads zeros there, which is "not in this table" to lookup() and
+// store() alike, and store() then goes on to the newer table.
+void StackTable::release_slots(const Table* t) {
+  uintptr_t page = prim::page_size();
+  uintptr_t lo = (uintptr_t(&t->slots[0]) + page - 1) & ~(page - 1);
+  uintptr_t hi = (uintptr_t(t) + t->bytes) & ~(page - 1);
+  if (lo < hi) prim::os_purge(reinterpret_cast<void*>(lo), hi - lo);
 }
 
 // Fills the unpublished table `to` with every stack of `from`, a final table (at most a

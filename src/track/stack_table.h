@@ -56,6 +56,7 @@ class StackTable {
 
   uint32_t lookup(uint64_t h, const uintptr_t* pcs, size_t n) const;
   void copy_into(Table* to, const Table* from) const;
+  static void release_slots(const Table* t);
   uint32_t store(uint64_t h, const uintptr_t* pcs, size_t n);
   bool equal(uint32_t id, const uintptr_t* pcs, size_t n) const;
   Table* table(int k);
