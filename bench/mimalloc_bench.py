@@ -5,10 +5,12 @@ mimalloc-bench (github.com/daanx/mimalloc-bench) is the suite allocator authors 
 This runs its self-contained benchmarks from a checkout the user built (docs/benchmarks.md
 gives the commands) with the same command lines as its bench.sh, every allocator preloaded in
 turn and interleaved (run 1 of each allocator, then run 2, ...), mpshim with tracking off
-(and, with --tracking, also in its default mode: leak tracking on, the report to a file).
+(and, with --tracking, also in its default mode: leak tracking on, the report to a file;
+with --modes, also with a profile or a memory check on top of tracking).
 Per benchmark: the median time (the program's own figure where bench.sh uses one: larson,
 rptest, xmalloc-test and glibc-thread run for a fixed time and report a rate) and peak RSS,
-both as ratios to glibc; then the geometric means. Without a checkout it says so and exits 77
+both as ratios to glibc; then the geometric means; with --modes, each mode's time and peak
+RSS as ratios to tracking alone. Without a checkout it says so and exits 77
 (a skipped test).
 """
 import argparse
@@ -84,6 +86,16 @@ BENCHES = [
 SLOW_IN_SMOKE = {"espresso", "barnes", "alloc-test1", "alloc-testN", "glibc-simple", "glibc-thread", "malloc-large"}
 
 
+# Modes measured against tracking alone: the settings each adds to the default mode. The
+# checks report and go on (cache-scratch frees a new[] block with delete).
+MODES = {
+    "profile": {"MPSHIM_PROFILE": "{T}/profile.json"},
+    "sample": {"MPSHIM_CHECK": "sample", "MPSHIM_ON_ERROR": "report"},
+    "light": {"MPSHIM_CHECK": "light", "MPSHIM_ON_ERROR": "report"},
+    "full": {"MPSHIM_CHECK": "full", "MPSHIM_ON_ERROR": "report"},
+}
+
+
 def find_bin(root):
     """The folder holding the built programs: out/bench of the checkout, or root itself."""
     for d in (os.path.join(root, "out", "bench"), root):
@@ -114,6 +126,9 @@ def main():
     ap.add_argument("--tracking", action="store_true",
                     help="also run mpshim in its default mode (leak tracking on), as a user "
                     "who preloads it without settings does")
+    ap.add_argument("--modes", help="comma-separated subset of %s: also run mpshim with "
+                    "tracking and each of these on (implies --tracking), and compare them "
+                    "with tracking alone" % ",".join(MODES))
     ap.add_argument("--bindir", help="folder of bench-launch (default: ../bench next to --lib)")
     ap.add_argument("--out", help="also write the tables to this .md file")
     ctx = ap.parse_args()
@@ -145,9 +160,13 @@ def main():
             notes.append("%s skipped: %s not installed" % (name, path))
     if not wanted or "mpshim" in wanted:
         allocators.append(("mpshim", ctx.lib))
-    tracked = {"mpshim tracking"} if ctx.tracking else set()
-    if ctx.tracking:
-        allocators.append(("mpshim tracking", ctx.lib))
+    modes = ctx.modes.split(",") if ctx.modes else []
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        sys.exit("mimalloc_bench.py: unknown mode(s): " + ", ".join(sorted(unknown)))
+    tracked = {"mpshim tracking": {}} if ctx.tracking or modes else {}
+    tracked.update(("mpshim " + m, MODES[m]) for m in modes)
+    allocators += [(name, ctx.lib) for name in tracked]
     for extra in ctx.also:
         name, _, path = extra.partition("=")
         allocators.append((name, os.path.abspath(path)))
@@ -180,6 +199,7 @@ def main():
                         env["LD_PRELOAD"] = path
                     if name in tracked:
                         env["MPSHIM_REPORT"] = os.path.join(tmp, "leaks.txt")
+                        env.update((k, v.replace("{T}", tmp)) for k, v in tracked[name].items())
                     elif path and (path == ctx.lib or name not in dict(bench.OTHER_ALLOCATORS)):
                         env["MPSHIM_LEAKS"] = "0"
                     stdin = os.path.join(src, b.stdin) if b.stdin else None
@@ -232,11 +252,34 @@ def main():
         bench.Table("peak RSS (glibc: MiB)", ["benchmark", "glibc"] + others, rss_rows, notes)]
     header = ("mimalloc-bench, %d thread(s) for the N benchmarks, %d run(s) each, interleaved; "
               "medians" % (ctx.procs, ctx.runs))
+    if modes:
+        tables.append(against_tracking(benches, results, ["mpshim " + m for m in modes], ctx.runs))
     bench.print_results(header, tables, failures)
     if ctx.out:
         with open(ctx.out, "w") as f:
             f.write("## " + header + "\n\n" + "\n\n".join(t.markdown() for t in tables) + "\n")
     return 1 if failures else 0
+
+
+def against_tracking(benches, results, names, runs):
+    """Time and peak RSS of each mode as ratios to tracking alone, per benchmark and as
+    geometric means."""
+    rows, means = [], {a: ([], []) for a in names}
+    for b in benches:
+        base = results[(b.name, "mpshim tracking")]
+        base_t, base_m = bench.medians(base, "time", "rss")
+        row = [b.name]
+        for a in names:
+            t, m = bench.medians(results[(b.name, a)], "time", "rss")
+            tr, mr = bench.ratio(t, base_t), bench.ratio(m, base_m)
+            if len(results[(b.name, a)]) == runs and len(base) == runs:
+                means[a][0].append(tr)
+                means[a][1].append(mr)
+            row += [bench.fmt(tr), bench.fmt(mr)]
+        rows.append(row)
+    rows.append(["geometric mean"] + [bench.fmt(bench.geomean(v)) for a in names for v in means[a]])
+    header = ["benchmark"] + [c % a.split()[1] for a in names for c in ("%s time", "%s RSS")]
+    return bench.Table("against mpshim tracking alone (time, peak RSS)", header, rows)
 
 
 if __name__ == "__main__":
