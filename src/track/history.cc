@@ -10,9 +10,8 @@ namespace mpshim::track {
 namespace {
 
 // Frees are spread over shards (one per thread, round robin) so threads rarely meet on a
-// lock; each shard holds its share of the quarantine and a ring of records.
+// lock; each shard holds its share of the quarantine and a ring of g_ring records.
 constexpr size_t kShards = 8;
-constexpr size_t kRing = 8192;
 // How many blocks ahead of the next to leave the quarantine its verification prefetches,
 // and how many of such a block's filled bytes. Fetched much further ahead (16 blocks), the
 // lines were gone again when their turn came.
@@ -29,6 +28,7 @@ struct Shard {
 
 Shard g_shards[kShards];
 FreedBlock* g_rings = nullptr;
+size_t g_ring = 0;  // records a shard keeps (a power of two)
 uint64_t g_quarantine = 0;  // bytes in all shards
 // Bytes each shard may hold: the quarantine shared by the shards in use (a program with one
 // thread that frees has all of it). It only shrinks, as threads claim shards.
@@ -36,7 +36,8 @@ std::atomic<uint64_t> g_limit{0};
 std::atomic<uint32_t> g_next_shard{0};
 MPSHIM_TLS uint32_t t_shard;  // shard + 1; 0 before the thread's first free
 
-constexpr size_t kRingsBytes = kShards * kRing * sizeof(FreedBlock);
+size_t rings_bytes() { return kShards * g_ring * sizeof(FreedBlock); }
+MPSHIM_INLINE FreedBlock& at(const Shard& s, uint64_t k) { return s.ring[k & (g_ring - 1)]; }
 
 MPSHIM_NOINLINE void claim_shard() {
   uint32_t n = g_next_shard.fetch_add(1, std::memory_order_relaxed);
@@ -89,12 +90,14 @@ void describe_freed(const FreedBlock& b, MemError* e) {
   e->free_stack = b.free_stack;
 }
 
-void history_init(uint64_t quarantine_bytes) {
+void history_init(uint64_t quarantine_bytes, size_t records) {
   g_quarantine = quarantine_bytes;
   g_limit.store(quarantine_bytes, std::memory_order_relaxed);
-  g_rings = static_cast<FreedBlock*>(prim::os_map(kRingsBytes));
+  for (g_ring = 1; g_ring < records; g_ring *= 2) {
+  }
+  g_rings = static_cast<FreedBlock*>(prim::os_map(rings_bytes()));
   if (g_rings == nullptr) return;
-  for (size_t i = 0; i < kShards; ++i) g_shards[i].ring = g_rings + i * kRing;
+  for (size_t i = 0; i < kShards; ++i) g_shards[i].ring = g_rings + i * g_ring;
 }
 
 void history_push(const FreedBlock& b) {
@@ -109,13 +112,13 @@ void history_push(const FreedBlock& b) {
   FreedBlock out[kBatch];
   size_t nout = 0;
   s.lock.lock();
-  s.ring[s.next % kRing] = b;
+  at(s, s.next) = b;
   ++s.next;
   if (b.slot != 0) s.bytes += b.size;
   else if (s.held == s.next - 1) ++s.held;  // a record only: never held
   uint64_t limit = g_limit.load(std::memory_order_relaxed);
-  while (nout < kBatch && s.held < s.next && (s.bytes > limit || s.next - s.held >= kRing)) {
-    FreedBlock& old = s.ring[s.held % kRing];
+  while (nout < kBatch && s.held < s.next && (s.bytes > limit || s.next - s.held >= g_ring)) {
+    FreedBlock& old = at(s, s.held);
     ++s.held;
     if (old.slot == 0) continue;
     s.bytes -= old.size;
@@ -126,12 +129,12 @@ void history_push(const FreedBlock& b) {
   // that leaves a few frees from now, so its verification does not wait on memory.
   // Its filled lines (light fills 512 bytes at most), and the record after.
   if (s.next - s.held > kAhead) {
-    const FreedBlock& soon = s.ring[(s.held + kAhead) % kRing];
+    const FreedBlock& soon = at(s, s.held + kAhead);
     if (soon.slot != 0 && soon.fill != 0) {
       uintptr_t end = soon.user + (soon.fill < kAheadBytes ? soon.fill : kAheadBytes);
       for (uintptr_t a = soon.user & ~uintptr_t(63); a < end; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a));
     }
-    __builtin_prefetch(&s.ring[(s.held + 2 * kAhead) % kRing]);
+    __builtin_prefetch(&at(s, s.held + 2 * kAhead));
   }
   s.lock.unlock();
   for (size_t i = 0; i < nout; ++i) {
@@ -145,9 +148,9 @@ bool history_find(uintptr_t addr, FreedBlock* out) {
   for (Shard& s : g_shards) {
     if (s.ring == nullptr) continue;
     prim::Guard g(s.lock);
-    uint64_t lo = s.next > kRing ? s.next - kRing : 0;
+    uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
     for (uint64_t k = s.next; k > lo; --k) {
-      const FreedBlock& b = s.ring[(k - 1) % kRing];
+      const FreedBlock& b = at(s, k - 1);
       if (addr - b.user < (b.size != 0 ? b.size : 1)) {
         // The newest record of each shard; across shards, an exact start first.
         if (!found || (addr == b.user && out->user != addr)) {
@@ -169,7 +172,7 @@ void history_verify_all() {
     size_t n = 0;
     s.lock.lock();
     for (uint64_t k = s.held; k < s.next && n < kMaxErrors; ++k) {
-      const FreedBlock& b = s.ring[k % kRing];
+      const FreedBlock& b = at(s, k);
       if (b.slot != 0 && !verify(b, &errs[n])) errs[n++].found = Found::Exit;
     }
     s.lock.unlock();
@@ -178,7 +181,7 @@ void history_verify_all() {
 }
 
 void history_ranges(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
-  if (g_rings != nullptr) fn(uintptr_t(g_rings), uintptr_t(g_rings) + kRingsBytes, ctx);
+  if (g_rings != nullptr) fn(uintptr_t(g_rings), uintptr_t(g_rings) + rings_bytes(), ctx);
 }
 
 void history_before_fork() {

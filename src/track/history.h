@@ -27,8 +27,9 @@ void describe_freed(const FreedBlock& b, MemError* e);
 /// Byte written over freed blocks in quarantine.
 constexpr unsigned char kFreedByte = 0xdf;
 
-/// Sets the quarantine's size in bytes (0: records only) before the first push.
-void history_init(uint64_t quarantine_bytes);
+/// Sets the quarantine's size in bytes (0: records only) and the records each of the 8
+/// shards keeps (rounded up to a power of two) before the first push.
+void history_init(uint64_t quarantine_bytes, size_t records);
 /// Adds `b` (its fill already written). Blocks pushed out of the quarantine are verified
 /// (a changed byte is reported as a use after free) and given back to the allocator.
 void history_push(const FreedBlock& b);

@@ -266,7 +266,9 @@ void check_init() {
   if (g_check == CheckMode::Off) return;
   g_sample_rate = uint32_t(c.sample_rate);
   g_guard_size = c.guard_size;
-  history_init(g_check == CheckMode::Sample ? 0 : c.quarantine);
+  // Sample mode records only sampled frees: a few records a shard remember as many frees
+  // as light's ring does, at a fraction of its memory.
+  history_init(g_check == CheckMode::Sample ? 0 : c.quarantine, g_check == CheckMode::Sample ? 512 : 8192);
   // Sampled blocks share the slots; full mode's big blocks are as many as live, with their
   // freed pages (given back) kept inaccessible for a quarter of the quarantine.
   if (g_check == CheckMode::Sample) guarded_init(size_t(c.sample_slots), uint64_t(1) << 40);
