@@ -389,7 +389,7 @@ bool names_this_program(const char* patterns) {
 }
 
 // Programs exec'd from the one started keep the allocator; unless MPSHIM_CHILDREN names
-// them they track, report and change their exit status no more.
+// them they track, report, write a profile and change their exit status no more.
 void apply_role(const char* const* env, int pid, Config* c) {
   uint64_t hash = settings_hash(env);
   Role r = role(env, hash, pid, c->children, names_this_program);
@@ -399,6 +399,7 @@ void apply_role(const char* const* env, int pid, Config* c) {
   } else if (r == Role::NotFollowed) {
     c->leaks = false;
     c->check = 0;
+    c->profile = "";
     c->stats = false;
     c->verbose = false;
     c->leak_exitcode = 0;

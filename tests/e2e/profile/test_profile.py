@@ -424,8 +424,8 @@ class RealProgram(unittest.TestCase):
 
 
 class SharedPath(unittest.TestCase):
-    """A path without %p is the started program's profile; the processes it starts write
-    PATH.PID beside it instead of over it."""
+    """A path without %p is the started program's profile; the processes it starts and
+    follows write PATH.PID beside it instead of over it, and those it does not follow none."""
 
     def test_children_write_beside_the_program(self):
         with tempfile.TemporaryDirectory(prefix="mpshim-profile-") as tmp:
@@ -441,6 +441,14 @@ class SharedPath(unittest.TestCase):
                 child = json.load(f)
             self.assertEqual(others[0], f"p.json.{child['pid']}")
             self.assertTrue(child["exe"].endswith("/ls"), child["exe"])
+
+    def test_programs_not_followed_write_none(self):
+        with tempfile.TemporaryDirectory(prefix="mpshim-profile-") as tmp:
+            path = os.path.join(tmp, "p-%p.json")
+            env = {"LD_PRELOAD": ARGS.shim, "MPSHIM_PROFILE": path}
+            r = run(["bash", "-c", "ls / > /dev/null; /bin/true; echo $$"], env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.listdir(tmp), [f"p-{r.stdout.split()[-1]}.json"])
 
 
 class HtmlPage(unittest.TestCase):
