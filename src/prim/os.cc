@@ -99,6 +99,14 @@ bool os_protect(void* p, size_t size, bool accessible) {
   return ok;
 }
 
+bool os_guard(void* p, size_t size) {
+  int saved = errno;
+  bool ok = mprotect(p, size, PROT_NONE) == 0;
+  if (ok) madvise(p, size, MADV_DONTDUMP);  // without it, merely slower
+  errno = saved;
+  return ok;
+}
+
 void* os_remap(void* old, size_t old_size, size_t size, void* target) {
   void* p = mremap(old, old_size, size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
   return p == MAP_FAILED ? nullptr : p;

@@ -19,6 +19,11 @@ void* os_remap(void* old, size_t old_size, size_t size, void* target);
 /// Makes [p, p + size) (page-aligned) readable and writable, or inaccessible (a guard page);
 /// false when the kernel refuses.
 bool os_protect(void* p, size_t size, bool accessible);
+/// Makes [p, p + size) (page-aligned) an inaccessible guard: os_protect(p, size, false),
+/// and marked apart from the pages it guards (left out of core dumps), so that the kernel
+/// never merges their mappings. A change of those pages' protection then touches their own
+/// mapping alone, where it would split and merge the guards' too (three times the cost).
+bool os_guard(void* p, size_t size);
 /// The system page size.
 size_t page_size();
 /// Writes all of `s` to file descriptor `fd`, retrying on EINTR and short writes.

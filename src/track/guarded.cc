@@ -130,6 +130,7 @@ bool take_spare(size_t data, uintptr_t* map) {
   } else if (rest != 0) {
     prim::os_unmap(reinterpret_cast<void*>(sp.map - page()), rest);
   }
+  if (rest != 0) prim::os_guard(reinterpret_cast<void*>(at - page()), page());  // was a data page
   if (!prim::os_protect(reinterpret_cast<void*>(at), data, true)) {
     unmap_block(at, data);
     return false;
@@ -179,8 +180,8 @@ bool reuse_oldest(size_t data, uintptr_t* map, size_t* at) {
   Guarded& g = g_items[best];
   // A reported fault may have opened its guard pages (with its data pages once freed).
   if (g.guard_open || g.state == State::Open) {
-    prim::os_protect(reinterpret_cast<void*>(g.map - page()), page(), false);
-    prim::os_protect(reinterpret_cast<void*>(g.map + g.data), page(), false);
+    prim::os_guard(reinterpret_cast<void*>(g.map - page()), page());
+    prim::os_guard(reinterpret_cast<void*>(g.map + g.data), page());
   }
   if (!prim::os_protect(reinterpret_cast<void*>(g.map), g.data, true)) return false;
   // A one-page block kept its page (guarded_free): its pointers, before the new block or
@@ -254,8 +255,8 @@ void* guarded_alloc(size_t size, size_t align, Kind kind) {
       uintptr_t base = uintptr_t(prim::os_map(data + 2 * pg));
       if (base == 0) return nullptr;
       map = base + pg;
-      prim::os_protect(reinterpret_cast<void*>(base), pg, false);
-      prim::os_protect(reinterpret_cast<void*>(map + data), pg, false);
+      prim::os_guard(reinterpret_cast<void*>(base), pg);
+      prim::os_guard(reinterpret_cast<void*>(map + data), pg);
     }
     fill_slack(map, data, user_at(map), size);
     bool ok;

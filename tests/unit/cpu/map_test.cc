@@ -1,9 +1,11 @@
 // prim::os_map_aligned, which maps the heap's segments: aligned whatever is in the way, and
-// never over another mapping.
+// never over another mapping; prim::os_guard, whose guard pages stay mappings apart from the
+// pages they guard.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 
 #include "prim/os.h"
@@ -56,6 +58,37 @@ TEST(MapAligned, LargerMappingsAreAlignedToo) {
   EXPECT_TRUE(aligned(p));
   memset(p, 1, 3 * kUnit + 4096);
   prim::os_unmap(p, 3 * kUnit + 4096);
+}
+
+// The mappings /proc/self/maps lists in [lo, hi).
+int mappings_in(uintptr_t lo, uintptr_t hi) {
+  FILE* f = fopen("/proc/self/maps", "r");
+  if (f == nullptr) return -1;
+  int n = 0;
+  unsigned long a, b;
+  char line[512];
+  while (fgets(line, sizeof line, f) != nullptr)
+    if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo) ++n;
+  fclose(f);
+  return n;
+}
+
+TEST(Guard, GuardedPagesStayMappingsOfTheirOwn) {
+  size_t pg = prim::page_size();
+  auto* base = static_cast<char*>(prim::os_map(3 * pg));
+  ASSERT_NE(base, nullptr);
+  ASSERT_TRUE(prim::os_guard(base, pg));
+  ASSERT_TRUE(prim::os_guard(base + 2 * pg, pg));
+  uintptr_t lo = uintptr_t(base), hi = lo + 3 * pg;
+  EXPECT_EQ(mappings_in(lo, hi), 3);
+  // Made inaccessible like its guards (a freed sampled block), the middle page does not
+  // merge with them: protecting it again splits nothing.
+  ASSERT_TRUE(prim::os_protect(base + pg, pg, false));
+  EXPECT_EQ(mappings_in(lo, hi), 3);
+  ASSERT_TRUE(prim::os_protect(base + pg, pg, true));
+  base[pg] = 1;
+  EXPECT_EQ(mappings_in(lo, hi), 3);
+  prim::os_unmap(base, 3 * pg);
 }
 
 }  // namespace
