@@ -266,13 +266,17 @@ void check_init() {
   if (g_check == CheckMode::Off) return;
   g_sample_rate = uint32_t(c.sample_rate);
   g_guard_size = c.guard_size;
-  // Sample mode records only sampled frees (one in the sample rate): 512 records a shard
-  // reach further back than light's 8192, in a sixteenth of the memory.
-  history_init(g_check == CheckMode::Sample ? 0 : c.quarantine, g_check == CheckMode::Sample ? 512 : 8192);
-  // Sampled blocks share the slots; full mode's big blocks are as many as live, with their
-  // freed pages (given back) kept inaccessible for a quarter of the quarantine.
-  if (g_check == CheckMode::Sample) guarded_init(size_t(c.sample_slots), uint64_t(1) << 40);
-  else guarded_init(0, c.quarantine / 4 > 64 * prim::page_size() ? c.quarantine / 4 : 64 * prim::page_size());
+  // Sample mode quarantines nothing and records only sampled frees (one in the sample
+  // rate): 512 records a shard reach further back than light's 8192, in a sixteenth of the
+  // memory. Sampled blocks share the slots; full mode's big blocks are as many as live,
+  // with their freed pages (given back) kept inaccessible for a quarter of the quarantine.
+  if (g_check == CheckMode::Sample) {
+    history_init(0, 512);
+    guarded_init(size_t(c.sample_slots), uint64_t(1) << 40);
+  } else {
+    history_init(c.quarantine, 8192);
+    guarded_init(0, c.quarantine / 4 > 64 * prim::page_size() ? c.quarantine / 4 : 64 * prim::page_size());
+  }
 }
 
 size_t scan_front(Kind kind) { return front_of(kind); }
