@@ -288,6 +288,24 @@ class ThreadProfile(ProgramProfile):
             self.assertEqual(figures(s[fn]), (threads * rounds, 24 * threads * rounds, threads * rounds, 0, 0), fn)
 
 
+class SmallHeapProfile(ProgramProfile):
+    """A heap of 3,200 bytes at most, each event a 1% change of it."""
+    PROG = "profile_small_heap"
+
+    def test_sites_exact(self):
+        s = sites_by_function(self.data, "host")
+        self.assertEqual(figures(s["small_block"]), (2000000, 64000000, 0, 3200, 0))
+
+    def test_timeline_keeps_the_interval(self):
+        # A sample at every event filled the timeline (32,768 samples) and merged it; the
+        # 10 ms samples of a run of well under 5 s are fewer than 500.
+        samples = self.data["timeline"]["samples"]
+        self.assertLess(len(samples), 500)
+        self.assertGreater(len(samples), 1)
+        self.assertLessEqual(max(s[1] for s in samples), self.data["host"]["peak_bytes"])
+        self.assertEqual(samples[-1][1], self.data["host"]["live_at_exit"])
+
+
 class DeviceProfile(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
