@@ -262,7 +262,7 @@ MPSHIM_INLINE void check_sample(SideState& st, int64_t now) {
 // The change of a side's live bytes that takes a sample, at a peak of `peak` bytes: 1% of
 // it, and on the host side at least kMinHostStep. Where each allocation or free moves a
 // small heap by 1% (a program holding 3 KiB that allocates and frees 32 bytes at a time),
-// every event would otherwise look at the clock and offer a sample: 2.85 x the time of
+// every event would otherwise look at the clock and offer a sample: 2.5 x the time of
 // tracking alone. Smaller changes show in the 10 ms samples. Device events are few: 1%.
 constexpr int64_t kMinHostStep = kBatch;
 int64_t sample_step(const SideState& st, int64_t peak) {
