@@ -32,6 +32,7 @@ namespace mpshim::entry {
 
 Mode g_mode = kUninit;
 static std::atomic<int> g_init{0};  // 0 not started, 1 running, 2 done
+static int g_start_pid = 0;  // the process that loaded the shim (not a child of its fork)
 
 static void after_fork_child() {
   track::after_fork_child();
@@ -55,6 +56,7 @@ void init() {
     while (g_init.load(std::memory_order_acquire) != 2) sched_yield();
     return;
   }
+  g_start_pid = prim::os_getpid();
   const config::Config& c = config::get();
   if (c.host) {
     bool tracking = config::tracks_blocks(c);
@@ -395,8 +397,12 @@ void mark_children() {
   if (g_mode == kOn && (c.leaks || c.check != 0)) report::start_shared_files();
 }
 
-void at_exit() {
-  if (g_init.load(std::memory_order_acquire) != 2 || sandboxed()) return;
+// The reports at the end of the process: statistics, then, when blocks are tracked, the
+// memory checks' last look, the leak report (its scan of this thread's stack starting as
+// leak_check's `stack_from` says) and the profile. False when nothing is tracked; else
+// `leaks` is leak_check's result.
+static bool final_reports(uintptr_t stack_from, int* leaks) {
+  if (g_init.load(std::memory_order_acquire) != 2 || sandboxed()) return false;
   const config::Config& c = config::get();
   if (g_mode == kOn && c.stats) {
     cpu::Stats s;
@@ -404,14 +410,39 @@ void at_exit() {
     report::write_stats(s);
   }
   if (c.stats) cuda::write_stats();
-  if (g_mode != kOn || !track::enabled()) return;
+  if (g_mode != kOn || !track::enabled()) return false;
   check_at_exit();
   // The leak check first: what the profile's symboliser maps would be scanned as roots.
-  int leaks = c.leaks ? leak_check(true) : -1;
+  *leaks = c.leaks ? leak_check(true, stack_from) : -1;
   track::disable_thread();  // what the symboliser allocates is not the program's
   report::write_profile();
   track::enable_thread();
-  exit_if_failed(leaks);
+  return true;
+}
+
+void at_exit() {
+  int leaks;
+  if (final_reports(0, &leaks)) exit_if_failed(leaks);
+}
+
+void at_immediate_exit(int status, uintptr_t stack_from) {
+  // A child of fork (or vfork, sharing the parent's memory) leaves with _exit so as not to
+  // run the parent's exit handlers: it writes no report either. Inside a signal handler
+  // (its signal blocked) the code it interrupted may hold the allocator's locks.
+  int leaks;
+  if (prim::os_getpid() != g_start_pid) prim::exit_process(status);
+  if (prim::signals_blocked()) {
+    if (tracking() && config::get().leaks) {
+      constexpr char kNote[] = "mpshim: _exit called with signals blocked (in a signal handler?): no leak report\n";
+      prim::write_err(kNote, sizeof kNote - 1);
+    }
+    prim::exit_process(status);
+  }
+  if (final_reports(stack_from, &leaks)) {
+    int code = failed_exit_code(leaks);
+    if (code != 0) status = code;
+  }
+  prim::exit_process(status);
 }
 
 namespace {

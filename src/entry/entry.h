@@ -105,6 +105,11 @@ void mark_children();
 /// Statistics and the leak report at exit: run once, by the exit handler of
 /// register_exit_handler, else by the library destructor.
 void at_exit();
+/// _exit(status) and _Exit: the reports of at_exit, in the process that loaded the shim
+/// (not a child of its fork) and outside signal handlers, its scan of this thread's stack
+/// starting at `stack_from` (the frame of the _exit called, which holds its caller's
+/// registers); then ends the process at once with `status`, or MPSHIM_LEAK_EXITCODE.
+[[noreturn]] void at_immediate_exit(int status, uintptr_t stack_from);
 /// Library constructor, last: registers the exit handler that runs at_exit() after the
 /// shared libraries' static destructors and destructor functions.
 void register_exit_handler();

@@ -136,7 +136,19 @@ bool at_quick_process_exit(void (*fn)()) { return at_quick_exit(fn) == 0; }
 
 void exit_now(int code) {
   fflush(nullptr);
-  _exit(code);
+  exit_process(code);
+}
+
+void exit_process(int code) {
+  for (;;) syscall(SYS_exit_group, code);
+}
+
+bool signals_blocked() {
+  // The kernel's mask, not glibc's view of it (which hides the two signals glibc keeps
+  // for itself and never blocks).
+  uint64_t mask = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, nullptr, &mask, sizeof mask) != 0) return false;
+  return mask != 0;
 }
 
 }  // namespace mpshim::prim

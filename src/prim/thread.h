@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "prim/defines.h"
+
 namespace mpshim::prim {
 
 /// Sleeps while `*word == expected`, at most `timeout_ns` (0: no limit). Returns on a wake,
@@ -65,6 +67,23 @@ void context_registers(const void* context, uintptr_t* out);
 /// System V IPC, io_getevents, io_uring_enter). Always true off x86-64 (other numbers).
 bool interrupted_by_handler(long nr);
 
+/// Callee-saved registers: a function that copies them first thing holds its caller's
+/// values of them (the pointers the caller keeps in registers across calls).
+constexpr size_t kCalleeSaved = 6;
+MPSHIM_INLINE void callee_saved_registers(uintptr_t* out) {
+#if defined(__x86_64__)
+  asm volatile(
+      "movq %%rbx, 0(%0)\n\tmovq %%rbp, 8(%0)\n\tmovq %%r12, 16(%0)\n\t"
+      "movq %%r13, 24(%0)\n\tmovq %%r14, 32(%0)\n\tmovq %%r15, 40(%0)"
+      :
+      : "r"(out)
+      : "memory");
+#else
+  __builtin_unwind_init();  // spilled into the caller's frame instead
+  for (size_t i = 0; i < kCalleeSaved; ++i) out[i] = 0;
+#endif
+}
+
 /// Registers fn(nullptr) to run at exit() as a handler of the process, not of the calling
 /// shared object (no DSO handle): unloading the object does not run it. False on failure.
 bool at_process_exit(void (*fn)(void*));
@@ -73,5 +92,9 @@ bool at_quick_process_exit(void (*fn)());
 
 /// Flushes stdio and ends the process with `code` at once (no atexit handlers).
 [[noreturn]] void exit_now(int code);
+/// Ends the process with `code` as `_exit` does (the system call itself: nothing flushed).
+[[noreturn]] void exit_process(int code);
+/// True when the calling thread blocks any signal, as inside a signal handler.
+bool signals_blocked();
 
 }  // namespace mpshim::prim

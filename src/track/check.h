@@ -26,10 +26,18 @@ struct Block {
 /// blocks may be reordered.
 using LeakSink = bool (*)(Block* blocks, size_t n, void* ctx);
 
+/// Where the scan of the calling thread's stack starts.
+struct StackFrom {
+  /// The program is exiting through exit(): the scan starts at the frame that called it.
+  bool exit = false;
+  /// Else, when not 0: the address it starts at (the frame of a function that ends the
+  /// process, which holds its caller's registers); else the check's own frame.
+  uintptr_t sp = 0;
+};
+
 /// Runs one leak check (serialised with every other) and hands the blocks to `sink`.
-/// `at_exit`: the program is exiting, so the scan of the calling thread's stack starts at
-/// the frame that called exit(). Returns 1 when the sink returned true, 0 when false, -1
-/// when tracking is off or the check could not get memory.
-int leak_check(LeakSink sink, void* ctx, bool at_exit);
+/// Returns 1 when the sink returned true, 0 when false, -1 when tracking is off or the
+/// check could not get memory.
+int leak_check(LeakSink sink, void* ctx, StackFrom from);
 
 }  // namespace mpshim::track

@@ -734,16 +734,17 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
 
 // Collects and classifies under the allocator's locks. Kept out of line so that the
 // registers of every caller are spilled above `marker`, where the stack scan starts. At
-// exit the scan starts at the frame that called exit() instead.
-MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
+// exit the scan starts at the frame that called exit(), or where `from` says, instead.
+MPSHIM_NOINLINE bool run_classification(CheckState& st, StackFrom from) {
   __builtin_unwind_init();
   volatile uintptr_t marker = 0;
   st.stack_lo = reinterpret_cast<uintptr_t>(&marker) & ~uintptr_t(7);
   uintptr_t exit_sp = 0;
-  if (at_exit && exit_caller_frame(&exit_sp, st.regs, 8, &st.nregs) && exit_sp > st.stack_lo)
+  if (from.exit && exit_caller_frame(&exit_sp, st.regs, 8, &st.nregs) && exit_sp > st.stack_lo)
     st.stack_lo = exit_sp;
   else
     st.nregs = 0;
+  if (!from.exit && from.sp > st.stack_lo) st.stack_lo = from.sp & ~uintptr_t(7);
   find_driver_image(&st.driver);  // before the allocator's locks: it takes the loader's
   guarded_lock();  // the order of before_fork
   g_foreign.lock();
@@ -764,13 +765,13 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, bool at_exit) {
   return ok;
 }
 
-int check_locked(LeakSink sink, void* ctx, bool at_exit) {
+int check_locked(LeakSink sink, void* ctx, StackFrom from) {
   if (!__atomic_load_n(&g_recorded, __ATOMIC_RELAXED)) {
     Block none{};
     return sink(&none, 0, ctx) ? 1 : 0;
   }
   CheckState st;
-  if (!run_classification(st, at_exit)) {
+  if (!run_classification(st, from)) {
     // Without /proc (a process that changed its root with chroot) there is no memory map.
     constexpr char kNoMaps[] = "mpshim: leak check failed (/proc/self/maps cannot be read); no report\n";
     constexpr char kNoMemory[] = "mpshim: leak check failed (out of memory); no report\n";
@@ -798,11 +799,11 @@ int check_locked(LeakSink sink, void* ctx, bool at_exit) {
   return sink(out, n, ctx) ? 1 : 0;
 }
 
-int run_check(LeakSink sink, void* ctx, bool at_exit) {
+int run_check(LeakSink sink, void* ctx, StackFrom from) {
   if (!g_enabled) return -1;
   ++t_depth;
   g_check_lock.lock();
-  int result = check_locked(sink, ctx, at_exit);
+  int result = check_locked(sink, ctx, from);
   g_check_lock.unlock();
   --t_depth;
   return result;
@@ -810,7 +811,7 @@ int run_check(LeakSink sink, void* ctx, bool at_exit) {
 
 }  // namespace
 
-int leak_check(LeakSink sink, void* ctx, bool at_exit) { return run_check(sink, ctx, at_exit); }
+int leak_check(LeakSink sink, void* ctx, StackFrom from) { return run_check(sink, ctx, from); }
 
 // ---------------------------------------------------------------------------------------
 // fork

@@ -574,6 +574,45 @@ BOOST_DATA_TEST_CASE(fork_one_report_per_process, bdata::make(kOpts), opt) {
   }
 }
 
+// _exit and _Exit run no exit handler: the report is written at the call, with what main
+// still holds in its frame then reachable, and stdout's buffer dropped as _exit drops it.
+BOOST_DATA_TEST_CASE(immediate_exit_reports, bdata::make(kOpts) * bdata::make({"_exit", "_Exit", "fork", "vfork"}),
+                     opt, how) {
+  RunOptions o;
+  o.args = {how};
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}};
+  Run r = run_prog("immediate_exit", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 7);
+    BOOST_TEST(r.out.find("unflushed") == std::string::npos, r.out);
+    // A child of fork or vfork that leaves with _exit writes no report of its own.
+    BOOST_TEST(r.reports.size() == 1u);
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 321, 1, 1);
+    check_group(rep, "direct", "leak_before_exit", 321, 1, "malloc");
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "reachable", "at_exit_held", 64, 1, "malloc");
+  }
+  o.env = {{"MPSHIM_LEAK_EXITCODE", "23"}};
+  Run failed = run_prog("immediate_exit", opt, o);
+  WITH_RUN(failed) { BOOST_TEST(failed.status == 23); }
+}
+
+// Inside a signal handler the code it interrupted may hold the allocator's locks: no
+// report, a note that says why.
+BOOST_DATA_TEST_CASE(immediate_exit_in_handler_notes, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.args = {"handler"};
+  o.report_to_file = false;
+  Run r = run_prog("immediate_exit", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 7);
+    BOOST_TEST(r.reports.empty());
+    BOOST_TEST(r.err == "mpshim: _exit called with signals blocked (in a signal handler?): no leak report\n",
+               r.err);
+  }
+}
+
 BOOST_DATA_TEST_CASE(dlclosed_library_frames, bdata::make(kOpts), opt) {
   RunOptions o;
   std::string lib = "libleak_plugin_" + opt + ".so";

@@ -31,14 +31,14 @@ inline void release(void* p) {
 }
 
 /// Blocks of one check by requested size (the tests give each block a distinct size).
-inline std::map<uint64_t, Block> check() {
+inline std::map<uint64_t, Block> check(StackFrom from = {}) {
   std::vector<Block> got;
   int r = leak_check(
       [](Block* b, size_t n, void* ctx) {
         static_cast<std::vector<Block>*>(ctx)->assign(b, b + n);
         return false;
       },
-      &got, false);
+      &got, from);
   EXPECT_EQ(r, 0);
   std::map<uint64_t, Block> by_size;
   for (auto& b : got) by_size[b.size] = b;

@@ -139,6 +139,28 @@ TEST_F(Track, RegisterOfAnotherThreadKeepsBlock) {
   release(reinterpret_cast<void*>(holder.stop()));
 }
 
+// A check whose scan of this thread's stack starts at a given address (the frame of the
+// _exit called) reads nothing below it: a block held only in a deeper frame is a leak.
+uintptr_t g_scan_from;
+__attribute__((noinline)) void held_in_frame(std::map<uint64_t, Block>* all, std::map<uint64_t, Block>* above) {
+  void* volatile p = tracked(4567);
+  *all = check();
+  *above = check(StackFrom{false, g_scan_from});
+  g_hidden = reinterpret_cast<uintptr_t>(p) ^ kMask;
+}
+
+TEST_F(Track, ScanStartsWhereTold) {
+  volatile uintptr_t marker = 0;
+  g_scan_from = reinterpret_cast<uintptr_t>(&marker);
+  std::map<uint64_t, Block> all, above;
+  held_in_frame(&all, &above);
+  ASSERT_EQ(all.count(4567), 1u);
+  EXPECT_EQ(all[4567].cls, LeakClass::Reachable);
+  ASSERT_EQ(above.count(4567), 1u);
+  EXPECT_EQ(above[4567].cls, LeakClass::Direct);
+  release(reinterpret_cast<void*>(g_hidden ^ kMask));
+}
+
 // A thread left the only copy of a pointer in a returned frame, then blocked in the kernel:
 // that dead stack memory is not a root, so the block is a leak (as for valgrind and LSan).
 TEST_F(Track, DeadStackOfABlockedThreadIsNotARoot) {
@@ -212,7 +234,7 @@ void million_blocks_check() {
           }
         return false;
       },
-      &sink_ctx, false);
+      &sink_ctx, StackFrom{});
   double t1 = thread_cpu_ns();
   std::fprintf(stderr, "[ perf ] leak check over 1M live blocks: %.1f ms CPU\n", (t1 - t0) / 1e6);
   EXPECT_EQ(count[LeakClass::Reachable], 500000u);
