@@ -22,3 +22,11 @@ __attribute__((destructor)) static void mpshim_finish() { mpshim::entry::library
 
 MPSHIM_EXPORT void _exit(int status) { immediate_exit(status); }
 MPSHIM_EXPORT void _Exit(int status) { immediate_exit(status); }
+
+// abort() called by the program (libstdc++'s std::terminate among its callers; libc's own
+// aborts, assert's and the heap checks', do not come here): the reports, then libc's.
+MPSHIM_EXPORT void abort() {
+  uintptr_t regs[mpshim::prim::kCalleeSaved];
+  mpshim::prim::callee_saved_registers(regs);
+  mpshim::entry::at_abort(reinterpret_cast<uintptr_t>(regs));
+}

@@ -26,6 +26,7 @@
 #include "prim/thread.h"
 #include "report/profile_json.h"
 #include "report/report.h"
+#include "track/check.h"
 #include "track/memcheck.h"
 
 namespace mpshim::entry {
@@ -359,7 +360,7 @@ MPSHIM_NOINLINE void* op_new_failed(size_t size, size_t align, bool array, bool 
   if (next == nullptr) {
     if (nothrow) return nullptr;
     prim::Writer(2).str("mpshim: out of memory in operator new and no C++ runtime to report it\n");
-    abort();
+    abort_now();
   }
   if (align > 16 && nothrow) return reinterpret_cast<void* (*)(size_t, size_t, const void*)>(next)(size, align, &kNothrowTag);
   if (nothrow) return reinterpret_cast<void* (*)(size_t, const void*)>(next)(size, &kNothrowTag);
@@ -425,24 +426,38 @@ void at_exit() {
   if (final_reports(0, &leaks)) exit_if_failed(leaks);
 }
 
+// Whether a process ending without its exit handlers (`how`: _exit or abort) writes the
+// reports. A child of fork (or vfork, sharing the parent's memory) leaves with _exit so as
+// not to run the parent's exit handlers: it writes no report either. Inside a signal
+// handler (its signal blocked) the code it interrupted may hold the allocator's locks: a
+// note says why there is no report.
+static bool reports_at_immediate_end(const char* how) {
+  if (prim::os_getpid() != g_start_pid || (tracking() && track::busy_here())) return false;
+  if (!prim::signals_blocked()) return true;
+  if (tracking() && config::get().leaks)
+    prim::Writer(2).str("mpshim: ").str(how).str(" called with signals blocked (in a signal handler?): no leak report\n");
+  return false;
+}
+
 void at_immediate_exit(int status, uintptr_t stack_from) {
-  // A child of fork (or vfork, sharing the parent's memory) leaves with _exit so as not to
-  // run the parent's exit handlers: it writes no report either. Inside a signal handler
-  // (its signal blocked) the code it interrupted may hold the allocator's locks.
   int leaks;
-  if (prim::os_getpid() != g_start_pid) prim::exit_process(status);
-  if (prim::signals_blocked()) {
-    if (tracking() && config::get().leaks) {
-      constexpr char kNote[] = "mpshim: _exit called with signals blocked (in a signal handler?): no leak report\n";
-      prim::write_err(kNote, sizeof kNote - 1);
-    }
-    prim::exit_process(status);
-  }
-  if (final_reports(stack_from, &leaks)) {
+  if (reports_at_immediate_end("_exit") && final_reports(stack_from, &leaks)) {
     int code = failed_exit_code(leaks);
     if (code != 0) status = code;
   }
   prim::exit_process(status);
+}
+
+void at_abort(uintptr_t stack_from) {
+  int leaks;
+  if (reports_at_immediate_end("abort")) final_reports(stack_from, &leaks);
+  abort_now();
+}
+
+void abort_now() {
+  auto libc_abort = reinterpret_cast<void (*)()>(dlsym(RTLD_NEXT, "abort"));
+  if (libc_abort != nullptr) libc_abort();
+  prim::abort_process();
 }
 
 namespace {

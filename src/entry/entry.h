@@ -110,6 +110,10 @@ void at_exit();
 /// starting at `stack_from` (the frame of the _exit called, which holds its caller's
 /// registers); then ends the process at once with `status`, or MPSHIM_LEAK_EXITCODE.
 [[noreturn]] void at_immediate_exit(int status, uintptr_t stack_from);
+/// abort(): the reports as at_immediate_exit writes them, then libc's abort.
+[[noreturn]] void at_abort(uintptr_t stack_from);
+/// libc's abort, without the reports (the shim's own: a memory error already reported).
+[[noreturn]] void abort_now();
 /// Library constructor, last: registers the exit handler that runs at_exit() after the
 /// shared libraries' static destructors and destructor functions.
 void register_exit_handler();

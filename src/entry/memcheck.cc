@@ -32,7 +32,7 @@ void write_error(const track::MemError& e) {
 
 void sink(const track::MemError& e) {
   write_error(e);
-  if (!go_on()) abort();
+  if (!go_on()) abort_now();  // the error's report alone, as AddressSanitizer's
 }
 
 // A fault on a guard page: report it, then either make the page accessible and go on, or

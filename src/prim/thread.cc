@@ -143,6 +143,16 @@ void exit_process(int code) {
   for (;;) syscall(SYS_exit_group, code);
 }
 
+void abort_process() {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGABRT, &dfl, nullptr);
+  uint64_t abrt = uint64_t(1) << (SIGABRT - 1);
+  syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &abrt, nullptr, sizeof abrt);
+  syscall(SYS_tgkill, int(syscall(SYS_getpid)), int(syscall(SYS_gettid)), SIGABRT);
+  exit_process(127);
+}
+
 bool signals_blocked() {
   // The kernel's mask, not glibc's view of it (which hides the two signals glibc keeps
   // for itself and never blocks).

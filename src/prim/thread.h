@@ -94,6 +94,8 @@ bool at_quick_process_exit(void (*fn)());
 [[noreturn]] void exit_now(int code);
 /// Ends the process with `code` as `_exit` does (the system call itself: nothing flushed).
 [[noreturn]] void exit_process(int code);
+/// Ends the process with SIGABRT as abort() does, for when libc's cannot be found.
+[[noreturn]] void abort_process();
 /// True when the calling thread blocks any signal, as inside a signal handler.
 bool signals_blocked();
 

@@ -40,4 +40,9 @@ struct StackFrom {
 /// check could not get memory.
 int leak_check(LeakSink sink, void* ctx, StackFrom from);
 
+/// True while this thread runs a leak check (its report included) or libunwind for the
+/// tracker: code called from there that ends the process (libunwind's abort) must not
+/// start another.
+bool busy_here();
+
 }  // namespace mpshim::track

@@ -799,11 +799,15 @@ int check_locked(LeakSink sink, void* ctx, StackFrom from) {
   return sink(out, n, ctx) ? 1 : 0;
 }
 
+MPSHIM_TLS bool t_checking;  // this thread runs a leak check
+
 int run_check(LeakSink sink, void* ctx, StackFrom from) {
   if (!g_enabled) return -1;
   ++t_depth;
   g_check_lock.lock();
+  t_checking = true;
   int result = check_locked(sink, ctx, from);
+  t_checking = false;
   g_check_lock.unlock();
   --t_depth;
   return result;
@@ -812,6 +816,8 @@ int run_check(LeakSink sink, void* ctx, StackFrom from) {
 }  // namespace
 
 int leak_check(LeakSink sink, void* ctx, StackFrom from) { return run_check(sink, ctx, from); }
+
+bool busy_here() { return t_checking || in_unwinder(); }
 
 // ---------------------------------------------------------------------------------------
 // fork

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
@@ -598,17 +599,35 @@ BOOST_DATA_TEST_CASE(immediate_exit_reports, bdata::make(kOpts) * bdata::make({"
   WITH_RUN(failed) { BOOST_TEST(failed.status == 23); }
 }
 
+// abort() called by the program, or by std::terminate: the report, then SIGABRT.
+BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "terminate"}), opt, who) {
+  RunOptions o;
+  o.args = {who};
+  o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}, {"MPSHIM_LEAK_EXITCODE", "23"}};
+  Run r = run_prog("abort", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 128 + SIGABRT);  // MPSHIM_LEAK_EXITCODE cannot replace a signal
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 432, 1, 1);
+    check_group(rep, "direct", "leak_before_abort", 432, 1, "malloc");
+    check_class("indirect", rep.indirect, 0, 0, 0);
+    check_group(rep, "reachable", "abort_held", 48, 1, "malloc");
+    if (std::string(who) == "terminate") BOOST_TEST(r.err.find("nobody catches this") != std::string::npos, r.err);
+  }
+}
+
 // Inside a signal handler the code it interrupted may hold the allocator's locks: no
-// report, a note that says why.
-BOOST_DATA_TEST_CASE(immediate_exit_in_handler_notes, bdata::make(kOpts), opt) {
+// report from _exit or abort there, a note that says why.
+BOOST_DATA_TEST_CASE(end_in_handler_notes, bdata::make(kOpts) * bdata::make({"_exit", "abort"}), opt, how) {
+  bool exits = std::string(how) == "_exit";
   RunOptions o;
   o.args = {"handler"};
   o.report_to_file = false;
-  Run r = run_prog("immediate_exit", opt, o);
+  Run r = run_prog(exits ? "immediate_exit" : "abort", opt, o);
   WITH_RUN(r) {
-    BOOST_TEST(r.status == 7);
+    BOOST_TEST(r.status == (exits ? 7 : 128 + SIGABRT));
     BOOST_TEST(r.reports.empty());
-    BOOST_TEST(r.err == "mpshim: _exit called with signals blocked (in a signal handler?): no leak report\n",
+    BOOST_TEST(r.err == "mpshim: " + std::string(how) + " called with signals blocked (in a signal handler?): no leak report\n",
                r.err);
   }
 }
