@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "prim/fmt.h"
+#include "prim/fs.h"
 #include "prim/lock.h"
 
 extern "C" int __close(int fd);      // glibc's close, under the name the shim does not export
@@ -70,8 +71,8 @@ void lock_file(int fd) {
 
 int lock_stream(int fd) {
   int saved = errno;
-  char path[40] = "/proc/self/fd/";
-  size_t len = __builtin_strlen(path);
+  char path[48];
+  size_t len = __builtin_strlen(proc_file("fd/", path, sizeof path));
   format_u64(path + len, sizeof path - len, uint64_t(fd));
   // Non-blocking: a pipe's other end gone makes the open fail rather than wait. No
   // controlling terminal is taken.

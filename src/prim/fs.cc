@@ -3,6 +3,7 @@
 #include "prim/os.h"
 
 #include <cerrno>
+#include <initializer_list>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -89,7 +90,8 @@ const void* map_file(const char* path, size_t* size) {
 bool for_each_untouched(uintptr_t lo, uintptr_t hi, size_t min_bytes,
                         void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx) {
   int saved = errno;
-  int fd = os_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+  char path[40];
+  int fd = os_open(proc_file("pagemap", path, sizeof path), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) {
     errno = saved;
     return false;
@@ -120,6 +122,21 @@ bool for_each_untouched(uintptr_t lo, uintptr_t hi, size_t min_bytes,
   close(fd);
   errno = saved;
   return ok;
+}
+
+const char* proc_file(const char* name, char* out, size_t cap) {
+  static int thread_self = -1;  // whether /proc/thread-self exists; found once
+  if (thread_self < 0) {
+    int saved = errno;
+    thread_self = access("/proc/thread-self", F_OK) == 0 ? 1 : 0;
+    errno = saved;
+  }
+  const char* dir = thread_self == 1 ? "/proc/thread-self/" : "/proc/self/";
+  size_t n = 0;
+  for (const char* s : std::initializer_list<const char*>{dir, name})
+    for (; *s != '\0' && n + 1 < cap; ++s) out[n++] = *s;
+  out[n] = '\0';
+  return out;
 }
 
 long read_link(const char* path, char* buf, size_t cap) {

@@ -11,6 +11,12 @@ namespace mpshim::prim {
 /// opened or read.
 long read_file(const char* path, char* buf, size_t cap);
 
+/// The path of this process's /proc file `name` ("maps", "exe", "fd/3") in `out`, as the
+/// calling thread sees it: /proc/thread-self (Linux 3.17), whose files still answer once
+/// the main thread has ended with pthread_exit (/proc/self's maps, exe and fd are then
+/// empty); /proc/self before it.
+const char* proc_file(const char* name, char* out, size_t cap);
+
 /// Calls fn with the name of every entry of directory `path` ("." and ".." included).
 /// False when it cannot be opened.
 bool list_dir(const char* path, void (*fn)(const char* name, void* ctx), void* ctx);

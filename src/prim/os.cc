@@ -201,6 +201,11 @@ void* load_library(const char* name) {
   return dlopen(name, RTLD_NOW | RTLD_LOCAL);
 }
 
+bool library_loaded(const char* name) {
+  // The reference RTLD_NOLOAD takes stays: the library is never unloaded by the shim.
+  return dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD) != nullptr;
+}
+
 void* library_symbol(void* library, const char* symbol) { return dlsym(library, symbol); }
 
 const char* symbol_at(const void* addr) {

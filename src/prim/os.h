@@ -53,6 +53,8 @@ void os_close(int fd);
 /// the dynamic linker is in the middle of loading or unloading (a nested dlopen is not
 /// allowed then).
 void* load_library(const char* name);
+/// True when library `name` is loaded already (load_library would load nothing).
+bool library_loaded(const char* name);
 /// The address of `symbol` in a library from load_library; nullptr when absent.
 void* library_symbol(void* library, const char* symbol);
 /// The name of the exported symbol that holds `addr` (dladdr); nullptr when none.

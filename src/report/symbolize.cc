@@ -46,7 +46,8 @@ size_t g_table_cap = 0, g_table_used = 0;
 const char* exe_path() {
   if (g_exe == nullptr) {
     char buf[4096];
-    long n = prim::read_link("/proc/self/exe", buf, sizeof buf - 1);
+    char path[40];
+    long n = prim::read_link(prim::proc_file("exe", path, sizeof path), buf, sizeof buf - 1);
     g_exe = n > 0 ? g_arena.dup(buf, size_t(n)) : "";
     if (g_exe == nullptr) g_exe = "";
   }
@@ -155,9 +156,15 @@ const Module* find_module(uintptr_t addr) {
 
 void bt_error(void*, const char*, int) {}  // missing debug info is normal: stay quiet
 
+// The executable as libbacktrace opens it: through the calling thread's /proc entry, which
+// still names it when the main thread has ended with pthread_exit (/proc/self/exe, which
+// libbacktrace reads when given no name, then names nothing).
+char g_exe_link[40];
+
 backtrace_state* bt_state() {
   if (g_bt == nullptr || g_bt_adds != g_mod_adds) {
-    backtrace_state* s = backtrace_create_state(nullptr, 0, bt_error, nullptr);
+    if (g_exe_link[0] == '\0') prim::proc_file("exe", g_exe_link, sizeof g_exe_link);
+    backtrace_state* s = backtrace_create_state(g_exe_link, 0, bt_error, nullptr);
     if (s != nullptr) {
       g_bt = s;
       g_bt_adds = g_mod_adds;
@@ -253,6 +260,20 @@ const char* symbol_at(backtrace_state* bt, uintptr_t addr) {
   return sym;
 }
 
+// Whether mangled symbol `sym` can name the function debug info calls `plain`: its name
+// without the class, namespace or template arguments (`_M_create<...>`, `function<...>`),
+// an operator (`operator()`) or a lambda (`<lambda>`), whose mangled forms spell them
+// otherwise (`cl`, `UlvE_`).
+bool names_same(const char* sym, const char* plain) {
+  size_t n = strcspn(plain, "<(");
+  if (n == 0 || strncmp(plain, "operator", 8) == 0) return true;
+  char base[256];
+  if (n >= sizeof base) return false;
+  memcpy(base, plain, n);
+  base[n] = '\0';
+  return strstr(sym, base) != nullptr;
+}
+
 // Fills `pi` for the call at `call` inside module `m`'s code.
 void lookup_names(const Module* m, uintptr_t call, PcInfo* pi, Detail detail) {
   backtrace_state* bt = bt_state();
@@ -273,9 +294,8 @@ void lookup_names(const Module* m, uintptr_t call, PcInfo* pi, Detail detail) {
     pi->function[0] = nullptr;
   }
   const char*& fn = pi->function[pi->n - 1];
-  if (sym != nullptr && (fn == nullptr || (fn[0] != '_' && sym[0] == '_' && sym[1] == 'Z' &&
-                                           strstr(sym, fn) != nullptr)))
-    fn = sym;
+  auto mangled = [](const char* name) { return name[0] == '_' && name[1] == 'Z'; };
+  if (sym != nullptr && (fn == nullptr || (!mangled(fn) && mangled(sym) && names_same(sym, fn)))) fn = sym;
 }
 
 SymInfo* lookup(uintptr_t pc, Detail detail) {

@@ -196,7 +196,8 @@ const char* read_maps(Scratch& scratch, size_t* len) {
   for (size_t cap = size_t(1) << 20;; cap *= 2) {
     char* buf = scratch.array<char>(cap);
     if (buf == nullptr) return nullptr;
-    long n = prim::read_file("/proc/self/maps", buf, cap);
+    char path[40];
+    long n = prim::read_file(prim::proc_file("maps", path, sizeof path), buf, cap);
     if (n < 0) return nullptr;
     if (size_t(n) < cap) {
       *len = size_t(n);

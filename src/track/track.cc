@@ -25,6 +25,7 @@
 #include "track/stack_table.h"
 #include "track/tag.h"
 #include "track/thread_state.h"
+#include "track/unwinder.h"
 
 namespace mpshim::track {
 
@@ -686,6 +687,7 @@ bool build_roots(CheckState& st, Vec<ScanRange>* roots) {
   g_stacks.for_each_mapping(collect_hole, &st);
   walk_cache_mapping(collect_hole, &st);
   for_each_own_data(collect_hole, &st);
+  for_each_unwinder_data(collect_hole, &st);
   profile::for_each_mapping(collect_hole, &st);
   uintptr_t store_lo, store_hi;
   g_foreign.mapping_locked(&store_lo, &store_hi);

@@ -5,6 +5,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <cstdint>
+
 namespace mpshim::track {
 
 /// The libunwind functions the tracker calls.
@@ -21,5 +23,11 @@ struct Unwinder {
 /// nullptr when it cannot be loaded now (the dynamic linker is busy: a later call tries
 /// again) or at all. Run it where libunwind may run (capture.cc's Unwinding scope).
 const Unwinder* unwinder();
+
+/// Calls fn for each writable segment of libunwind when the shim loaded it (not when the
+/// program had it already): what it keeps there (the pages its memory checks found
+/// readable, a signal handler's alternate stack among them) are the shim's walks, not the
+/// program's pointers, and must not keep its blocks reachable.
+void for_each_unwinder_data(void (*fn)(uintptr_t lo, uintptr_t hi, void* ctx), void* ctx);
 
 }  // namespace mpshim::track

@@ -471,6 +471,22 @@ BOOST_DATA_TEST_CASE(cxx_operators, bdata::make(kOpts), opt) {
   }
 }
 
+// C++ frames are named in full, as valgrind and LeakSanitizer name them: a member function
+// with its namespace, class and parameters, a lambda with the function it is in (debug
+// info alone gives `fill` and `<lambda>`).
+BOOST_DATA_TEST_CASE(cxx_frames_named_in_full, bdata::make(kOpts), opt) {
+  Run r = run_prog("names", opt);
+  WITH_RUN(r) {
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 96, 2, 2);
+    std::map<std::string, uint64_t> by_frame;
+    for (const Group& g : rep.leaks)
+      if (!g.stack.empty()) by_frame[g.stack[0].function] += g.bytes;
+    BOOST_TEST(by_frame["shop::Basket::fill(int)"] == 40u);
+    BOOST_TEST(by_frame["make_counter(int)::{lambda(int)#1}::operator()(int) const"] == 56u);
+  }
+}
+
 // ---- deep stacks, many leaks ------------------------------------------------------------
 
 BOOST_DATA_TEST_CASE(deep_recursion, bdata::make(kOpts), opt) {

@@ -188,6 +188,14 @@ const Program kPrograms[] = {
     // the register snapshot, hold the lost block's address: that frame is no root.
     {"vector_regs", "vector_regs.c", 0, {40, 1, 1}, {0, 0, 0},
      {{"direct", "new_settings", "@settings", 40, 1, "malloc"}}},
+    // The check runs after the main thread ended: /proc/self's maps and exe are empty then.
+    {"main_pthread_exit", "main_pthread_exit.c", 0, {64, 1, 1}, {0, 0, 0},
+     {{"direct", "lose_block", "@lose_block", 64, 1, "malloc"},
+      {"reachable", "worker", "@keep", 70, 1, "malloc"}}},
+    // libunwind's memory, which saw the handler's alternate stack, is no root.
+    {"heap_altstack", "heap_altstack.c", 0, {65536, 1, 1}, {0, 0, 0},
+     {{"direct", "new_alt_stack", "@alt_stack", 65536, 1, "malloc"},
+      {"reachable", "on_signal", "@handler_block", 64, 1, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.

@@ -19,6 +19,9 @@ int main(void) {
     for (int i = 0; i < 4096; ++i) blocks[i] = malloc(64 + i % 2048);
     for (int i = 0; i < 4096; ++i) free(blocks[i]);
   }
+  // No stale copy in a global: the leak may reuse a freed block's slot.
+  memset(blocks, 0, sizeof blocks);
+  __asm__ volatile("" : : "r"(blocks) : "memory");
   free(malloc(8 << 20));
   char* leak = malloc(777);
   memset(leak, 1, 777);
