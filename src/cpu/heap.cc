@@ -258,6 +258,8 @@ void* realloc(void* p, size_t size) {
   return n;
 }
 
+void ensure_thread_cache() { thread_cache_get(); }
+
 bool owns(const void* p) {
   ChunkKind kind = chunk_kind(p);
   if (kind == kChunkSegment) return true;

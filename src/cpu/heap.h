@@ -19,6 +19,11 @@ constexpr size_t kChunkSize = size_t(1) << kChunkShift;
 /// allocates under its own lock) registers them after calling this.
 void start();
 
+/// Gives the calling thread its cache now, when it has none: the leak check knows a
+/// thread's stack by its cache (cpu::for_each_thread), so one whose allocations all go
+/// elsewhere (sampled blocks on pages of their own) needs one too.
+void ensure_thread_cache();
+
 /// Allocates `size` bytes aligned to 16; nullptr with errno = ENOMEM on failure.
 void* alloc(size_t size);
 /// Allocates `size` bytes aligned to `align` (a power of two); nullptr + ENOMEM on failure.

@@ -82,6 +82,7 @@ namespace {
 MPSHIM_NOINLINE void* alloc_checked_below(size_t size, size_t align, track::Kind kind) {
   bool sample = track::g_check == track::CheckMode::Sample;
   if (MPSHIM_UNLIKELY(sample ? track::sample_now() : track::guard_big(size))) {
+    cpu::ensure_thread_cache();  // a thread whose first block is guarded
     if (void* g = track::guarded_alloc(size, align, kind)) return g;
   }
   if (size > (size_t(1) << 46)) {

@@ -102,6 +102,10 @@ void describe(prim::Writer& w, const MemError& e) {
         if (e.place == track::Place::Stack) w.str(": a stack address");
         if (e.place == track::Place::Unmapped) w.str(": no memory is mapped there");
         if (e.place == track::Place::Global) w.str(": a global (a loaded module's static data)");
+        // A pointer read from memory the checks filled, as the program went on using it.
+        auto every_byte = [&](unsigned char b) { return e.addr == uintptr_t(0x0101010101010101ull) * b; };
+        if (every_byte(track::kFreedByte)) w.str(" (the fill of freed blocks: a pointer read from a freed block)");
+        if (every_byte(track::kUninitByte)) w.str(" (the fill of new blocks: a pointer read before it was written)");
       }
       break;
     case ErrorKind::SizeMismatch:

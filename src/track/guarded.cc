@@ -324,7 +324,9 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
         e.call_size = sized;
         nerr = 1;
       }
-      if (!slack_intact(g, &errs[nerr])) errs[nerr++].found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
+      // A guard page a fault opened was reported, with the write that reached it through
+      // the slack: not again.
+      if (!g.guard_open && !slack_intact(g, &errs[nerr])) errs[nerr++].found = how == Dealloc::Realloc ? Found::Realloc : Found::Free;
       // Its record goes first: a leak scan (here or in a child forked meanwhile) must
       // never read pages that are about to become inaccessible.
       forget_foreign(ptr, how != Dealloc::Realloc);
@@ -340,6 +342,15 @@ bool guarded_free(void* ptr, Dealloc how, const char* call, uint64_t sized) {
       g_freed_bytes += g.data;
       while (g_freed_bytes > g_freed_limit && evict_oldest()) {
       }
+    }
+  }
+  if (nerr == 1 && errs[0].kind == ErrorKind::BadFree && errs[0].freed) {
+    // Inside a freed block's pages: a block freed earlier may have started at `p` (the
+    // pages a sampled block took over), and this is its double free.
+    FreedBlock h;
+    if (history_find_start(p, &h)) {
+      errs[0].kind = ErrorKind::DoubleFree;
+      describe_freed(h, &errs[0]);
     }
   }
   if (release) {
@@ -372,7 +383,8 @@ void guarded_verify_all() {
   {
     prim::Guard l(g_lock);
     for (size_t i = 0; i < g_len && n < kMaxErrors; ++i)
-      if (g_items[i].state == State::Live && !slack_intact(g_items[i], &errs[n])) errs[n++].found = Found::Exit;
+      if (g_items[i].state == State::Live && !g_items[i].guard_open && !slack_intact(g_items[i], &errs[n]))
+        errs[n++].found = Found::Exit;
   }
   for (size_t i = 0; i < n; ++i) report_error(errs[i]);
 }

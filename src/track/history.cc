@@ -164,6 +164,21 @@ bool history_find(uintptr_t addr, FreedBlock* out) {
   return found;
 }
 
+bool history_find_start(uintptr_t addr, FreedBlock* out) {
+  for (Shard& s : g_shards) {
+    if (s.ring == nullptr) continue;
+    prim::Guard g(s.lock);
+    uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
+    for (uint64_t k = s.next; k > lo; --k) {
+      const FreedBlock& b = at(s, k - 1);
+      if (b.user != addr) continue;
+      *out = b;
+      return true;
+    }
+  }
+  return false;
+}
+
 void history_verify_all() {
   for (Shard& s : g_shards) {
     if (s.ring == nullptr) continue;

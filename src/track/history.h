@@ -24,9 +24,6 @@ struct FreedBlock {
 /// Fills what `e` says of the block (its start, size, kind and stacks; freed) from `b`.
 void describe_freed(const FreedBlock& b, MemError* e);
 
-/// Byte written over freed blocks in quarantine.
-constexpr unsigned char kFreedByte = 0xdf;
-
 /// Sets the quarantine's size in bytes (0: records only) and the records each of the 8
 /// shards keeps (rounded up to a power of two) before the first push.
 void history_init(uint64_t quarantine_bytes, size_t records);
@@ -35,6 +32,9 @@ void history_init(uint64_t quarantine_bytes, size_t records);
 void history_push(const FreedBlock& b);
 /// The newest record whose block holds `addr` (its start, or inside it), copied to `out`.
 bool history_find(uintptr_t addr, FreedBlock* out);
+/// The newest record of a freed block that started at `addr` (of its shard, shards in
+/// turn); false when there is none.
+bool history_find_start(uintptr_t addr, FreedBlock* out);
 /// Verifies every block still in quarantine (at exit).
 void history_verify_all();
 /// The mappings of the records (they hold block addresses: never a root of the leak scan).

@@ -302,21 +302,33 @@ void* on_alloc_checked(void* slot, size_t size, Kind kind) {
   return s + front;
 }
 
-bool sample_now() {
-  if (g_check != CheckMode::Sample) return false;
-  uint32_t c = t_sample_countdown;
-  if (MPSHIM_LIKELY(c > 1)) {
-    t_sample_countdown = c - 1;
-    return false;
-  }
-  // Intervals uniform in [1, 2 * rate - 1]: one allocation in `rate` on average, at
-  // places a program cannot line up with.
+namespace {
+
+// Intervals between samples, uniform in [1, 2 * rate - 1]: one allocation in `rate` on
+// average, at places a program cannot line up with.
+uint32_t sample_interval() {
+  if (g_sample_rate <= 1) return 1;
   if (t_random == 0) t_random = uint64_t(uintptr_t(&t_random)) * 0x9e3779b97f4a7c15ull | 1;
   t_random ^= t_random << 13;
   t_random ^= t_random >> 7;
   t_random ^= t_random << 17;
-  t_sample_countdown = g_sample_rate <= 1 ? 1 : uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
-  return c == 1 && !thread_quiet();
+  return uint32_t(1 + t_random % (2 * uint64_t(g_sample_rate) - 1));
+}
+
+}  // namespace
+
+bool sample_now() {
+  if (g_check != CheckMode::Sample) return false;
+  uint32_t c = t_sample_countdown;
+  // A new thread's first interval starts with its first allocation (MPSHIM_SAMPLE_RATE=1
+  // samples that one too).
+  if (c == 0) c = sample_interval();
+  if (MPSHIM_LIKELY(c > 1)) {
+    t_sample_countdown = c - 1;
+    return false;
+  }
+  t_sample_countdown = sample_interval();
+  return !thread_quiet();
 }
 
 // A pointer outside the allocator and the guarded blocks that is exactly the start of a

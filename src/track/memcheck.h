@@ -114,9 +114,11 @@ MPSHIM_INLINE bool mismatched(Kind kind, Dealloc how) {
 /// symbol of the allocation's first frame, or of the bad call's (`call_stack`).
 bool real_mismatch(Kind kind, Dealloc how, uint32_t alloc_stack, uint32_t call_stack);
 
-/// Bytes written in redzones, and over new blocks in full mode (reads of them show).
+/// Bytes written in redzones, over new blocks in full mode (reads of them show) and over
+/// freed blocks in quarantine.
 constexpr unsigned char kRedzoneByte = 0xac;
 constexpr unsigned char kUninitByte = 0xbe;
+constexpr unsigned char kFreedByte = 0xdf;
 /// Full mode writes kUninitByte over at most this many bytes of a guarded block on pages
 /// mapped for it: the pages past them stay untouched (zero, not resident until the program
 /// writes them), so a program that allocates big and uses little keeps its memory. A block

@@ -187,6 +187,45 @@ int main(int argc, char** argv) {
     char* p = make_block(64);
     write_byte(p, 64);
     release_block(p);
+  } else if (!strcmp(c, "sample_thread_first")) {
+    // A thread's first allocation is sampled too (MPSHIM_SAMPLE_RATE=1).
+    pthread_t t;
+    auto first = [](void*) -> void* {
+      char* p = make_block(64);
+      write_byte(p, 64);
+      release_block(p);
+      return nullptr;
+    };
+    if (pthread_create(&t, nullptr, first, nullptr) != 0 || pthread_join(t, nullptr) != 0) return 10;
+  } else if (!strcmp(c, "double_reused")) {
+    // A sampled block freed twice after newer sampled blocks took its page over (16 slots):
+    // a double free of it, not a bad free inside the block on its page now.
+    char* p = make_block(16);
+    release_block(p);
+    for (int i = 0; i < 40; ++i) release_block(make_block(200));
+    release_block(p);
+  } else if (!strcmp(c, "sample_fault_once")) {
+    // A write that runs through a sampled block's slack into its guard page: one report,
+    // the fault's, not the slack's again at free.
+    char* p = make_block(17);
+    for (long i = 17; i < 40; ++i) write_byte(p, i);
+    release_block(p);
+  } else if (!strcmp(c, "freed_next")) {
+    // A list freed node by node, the next pointer read from the node just freed.
+    struct Node {
+      Node* next;
+      long v;
+    };
+    Node* head = nullptr;
+    for (int i = 0; i < 4; ++i) {
+      Node* n = reinterpret_cast<Node*>(make_block(sizeof(Node)));
+      n->next = head;
+      head = n;
+    }
+    Node* n = head;
+    release_block(n);
+    n = n->next;  // read after free: the fill of freed blocks
+    release_block(n);
   } else if (!strcmp(c, "realloc_in_place")) {
     // Light reallocates in place where the slot holds the new size and its redzone (a
     // 100-byte block's slot has room for 4 more): the redzone moves to the new end.
