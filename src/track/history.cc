@@ -143,38 +143,46 @@ void history_push(const FreedBlock& b) {
   }
 }
 
+namespace {
+
+// Calls fn with the records of shard `s` that are still kept, newest first, under its lock,
+// until fn returns true.
+template <class Fn>
+void newest_first(Shard& s, Fn fn) {
+  if (s.ring == nullptr) return;
+  prim::Guard g(s.lock);
+  uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
+  for (uint64_t k = s.next; k > lo; --k)
+    if (fn(at(s, k - 1))) return;
+}
+
+}  // namespace
+
 bool history_find(uintptr_t addr, FreedBlock* out) {
   bool found = false;
-  for (Shard& s : g_shards) {
-    if (s.ring == nullptr) continue;
-    prim::Guard g(s.lock);
-    uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
-    for (uint64_t k = s.next; k > lo; --k) {
-      const FreedBlock& b = at(s, k - 1);
-      if (addr - b.user < (b.size != 0 ? b.size : 1)) {
-        // The newest record of each shard; across shards, an exact start first.
-        if (!found || (addr == b.user && out->user != addr)) {
-          *out = b;
-          found = true;
-        }
-        break;
+  for (Shard& s : g_shards)
+    newest_first(s, [&](const FreedBlock& b) {
+      if (addr - b.user >= (b.size != 0 ? b.size : 1)) return false;
+      // The newest record of each shard; across shards, an exact start first.
+      if (!found || (addr == b.user && out->user != addr)) {
+        *out = b;
+        found = true;
       }
-    }
-  }
+      return true;
+    });
   return found;
 }
 
 bool history_find_start(uintptr_t addr, FreedBlock* out) {
+  bool found = false;
   for (Shard& s : g_shards) {
-    if (s.ring == nullptr) continue;
-    prim::Guard g(s.lock);
-    uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
-    for (uint64_t k = s.next; k > lo; --k) {
-      const FreedBlock& b = at(s, k - 1);
-      if (b.user != addr) continue;
+    newest_first(s, [&](const FreedBlock& b) {
+      if (b.user != addr) return false;
       *out = b;
+      found = true;
       return true;
-    }
+    });
+    if (found) return true;
   }
   return false;
 }
