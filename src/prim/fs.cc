@@ -125,13 +125,13 @@ bool for_each_untouched(uintptr_t lo, uintptr_t hi, size_t min_bytes,
 }
 
 const char* proc_file(const char* name, char* out, size_t cap) {
-  static int thread_self = -1;  // whether /proc/thread-self exists; found once
-  if (thread_self < 0) {
-    int saved = errno;
-    thread_self = access("/proc/thread-self", F_OK) == 0 ? 1 : 0;
-    errno = saved;
-  }
-  const char* dir = thread_self == 1 ? "/proc/thread-self/" : "/proc/self/";
+  // /proc/self while the main thread lives (valgrind shows its program there, and its own
+  // launcher under /proc/thread-self).
+  int saved = errno;
+  char target[8];
+  bool main_gone = readlink("/proc/self/exe", target, sizeof target) < 0 && access("/proc/thread-self", F_OK) == 0;
+  errno = saved;
+  const char* dir = main_gone ? "/proc/thread-self/" : "/proc/self/";
   size_t n = 0;
   for (const char* s : std::initializer_list<const char*>{dir, name})
     for (; *s != '\0' && n + 1 < cap; ++s) out[n++] = *s;

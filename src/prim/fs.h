@@ -11,10 +11,9 @@ namespace mpshim::prim {
 /// opened or read.
 long read_file(const char* path, char* buf, size_t cap);
 
-/// The path of this process's /proc file `name` ("maps", "exe", "fd/3") in `out`, as the
-/// calling thread sees it: /proc/thread-self (Linux 3.17), whose files still answer once
-/// the main thread has ended with pthread_exit (/proc/self's maps, exe and fd are then
-/// empty); /proc/self before it.
+/// The path of this process's /proc file `name` ("maps", "exe", "fd/3") in `out`: under
+/// /proc/self, or, once the main thread has ended with pthread_exit (/proc/self's maps, exe
+/// and fd are empty then), under /proc/thread-self, the calling thread's view (Linux 3.17).
 const char* proc_file(const char* name, char* out, size_t cap);
 
 /// Calls fn with the name of every entry of directory `path` ("." and ".." included).

@@ -156,14 +156,13 @@ const Module* find_module(uintptr_t addr) {
 
 void bt_error(void*, const char*, int) {}  // missing debug info is normal: stay quiet
 
-// The executable as libbacktrace opens it: through the calling thread's /proc entry, which
-// still names it when the main thread has ended with pthread_exit (/proc/self/exe, which
-// libbacktrace reads when given no name, then names nothing).
+// The executable as libbacktrace opens it: /proc/self/exe, which it reads when given no
+// name, names nothing once the main thread has ended with pthread_exit (prim::proc_file).
 char g_exe_link[40];
 
 backtrace_state* bt_state() {
   if (g_bt == nullptr || g_bt_adds != g_mod_adds) {
-    if (g_exe_link[0] == '\0') prim::proc_file("exe", g_exe_link, sizeof g_exe_link);
+    prim::proc_file("exe", g_exe_link, sizeof g_exe_link);
     backtrace_state* s = backtrace_create_state(g_exe_link, 0, bt_error, nullptr);
     if (s != nullptr) {
       g_bt = s;
