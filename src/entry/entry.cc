@@ -34,8 +34,14 @@ namespace mpshim::entry {
 Mode g_mode = kUninit;
 static std::atomic<int> g_init{0};  // 0 not started, 1 running, 2 done
 static int g_start_pid = 0;  // the process that loaded the shim (not a child of its fork)
+// The thread that writes the reports at the end of the process. Another thread that ends
+// the process meanwhile (exit, _exit, abort) waits for it: the process ends with the first
+// one's status, its report whole (a worker's _exit while main returns from main).
+static std::atomic<int> g_ending_tid{0};
+static std::atomic<uint32_t> g_never{0};
 
 static void after_fork_child() {
+  g_ending_tid.store(0, std::memory_order_relaxed);  // the thread that claimed it is gone
   track::after_fork_child();
   report::after_fork_child();
 }
@@ -398,12 +404,19 @@ void mark_children() {
   if (g_mode == kOn && (c.leaks || c.check != 0)) report::start_shared_files();
 }
 
+static void claim_the_end() {
+  int me = prim::os_gettid(), none = 0;
+  if (g_ending_tid.compare_exchange_strong(none, me) || none == me) return;
+  for (;;) prim::futex_wait(&g_never, 0);
+}
+
 // The reports at the end of the process: statistics, then, when blocks are tracked, the
 // memory checks' last look, the leak report (its scan of this thread's stack starting as
 // leak_check's `stack_from` says) and the profile. False when nothing is tracked; else
 // `leaks` is leak_check's result.
 static bool final_reports(uintptr_t stack_from, int* leaks) {
   if (g_init.load(std::memory_order_acquire) != 2 || sandboxed()) return false;
+  claim_the_end();
   const config::Config& c = config::get();
   if (g_mode == kOn && c.stats) {
     cpu::Stats s;
@@ -463,7 +476,14 @@ void abort_now() {
 namespace {
 std::atomic<bool> g_exit_handler{false};  // registered: the library destructor reports nothing
 void exit_handler(void*) { at_exit(); }
-void quick_exit_handler() { at_exit(); }
+// quick_exit may be called from a signal handler (C11): checked as _exit is.
+void quick_exit_handler() {
+  int leaks;
+  if (reports_at_immediate_end("quick_exit") && final_reports(0, &leaks)) {
+    int code = failed_exit_code(leaks);
+    if (code != 0) prim::exit_process(code);
+  }
+}
 }  // namespace
 
 // exit() runs its handlers in the reverse order of their registration. The dynamic linker

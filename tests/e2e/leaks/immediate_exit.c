@@ -9,7 +9,11 @@
                     report of its own), then main calls _exit;
      vfork          the same with vfork, whose child shares the parent's memory;
      handler        _exit inside a SIGTERM handler (the code it interrupted may hold the
-                    allocator's locks): no report, a note on stderr. */
+                    allocator's locks): no report, a note on stderr;
+     thread         a worker calls _exit while main, its heap of 300,000 blocks still
+                    being scanned, returns 2 from main: the process still ends with 7,
+                    its report whole (main's exit waits for it); held is freed first. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,11 @@ LEAK_FN void* at_exit_held(void) {
   void* p = malloc(64);
   keep_alloc(p);  /* no tail call: this frame stays in the stack */
   return p;
+}
+
+static void* exit_from_thread(void* arg) {
+  (void)arg;
+  _exit(7);
 }
 
 static void on_term(int sig) {
@@ -57,6 +66,16 @@ int main(int argc, char** argv) {
     pid_t child = vfork();
     if (child == 0) _exit(7);
     _exit(wait_child(child));
+  }
+  if (strcmp(how, "thread") == 0) {
+    static void* blocks[300000];
+    free(held);
+    for (int i = 0; i < 300000; i++) blocks[i] = malloc(16);
+    __asm__ volatile("" : : "r"(blocks) : "memory");
+    pthread_t t;
+    if (pthread_create(&t, NULL, exit_from_thread, NULL) != 0) return 3;
+    usleep(20000);
+    return 2;
   }
   if (strcmp(how, "handler") == 0) {
     signal(SIGTERM, on_term);

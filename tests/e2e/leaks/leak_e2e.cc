@@ -615,6 +615,20 @@ BOOST_DATA_TEST_CASE(immediate_exit_reports, bdata::make(kOpts) * bdata::make({"
   WITH_RUN(failed) { BOOST_TEST(failed.status == 23); }
 }
 
+// A worker's _exit while main returns from main: main's exit waits for the worker's
+// report, and the process ends with the worker's status.
+BOOST_DATA_TEST_CASE(immediate_exit_from_a_thread, bdata::make(kOpts), opt) {
+  RunOptions o;
+  o.args = {"thread"};
+  Run r = run_prog("immediate_exit", opt, o);
+  WITH_RUN(r) {
+    BOOST_TEST(r.status == 7);
+    Report rep = the_report(r);
+    check_class("direct", rep.direct, 321, 1, 1);
+    check_group(rep, "direct", "leak_before_exit", 321, 1, "malloc");
+  }
+}
+
 // abort() called by the program, or by std::terminate: the report, then SIGABRT.
 BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "terminate"}), opt, who) {
   RunOptions o;
