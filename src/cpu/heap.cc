@@ -269,13 +269,16 @@ bool owns(const void* p) {
 uint64_t* tag_of(const void* p) {
   ChunkKind kind = chunk_kind(p);
   if (kind == kChunkSegment) {
-    Span* sp = span_of(p);
-    if (sp == nullptr || sp->tags == nullptr) return nullptr;
-    // The inverse the span keeps gives the block and whether p is its start (one
-    // multiplication): no load of the class's size behind the span's line.
-    size_t off = size_t(static_cast<const char*>(p) - sp->start());
-    if (!at_block_start(off, sp->inverse)) return nullptr;
-    return &sp->tags[block_index(off, sp->inverse)];
+    // The page's entry, found from p alone, gives the block and whether p is its start
+    // (one multiplication): no look at the span or the class first.
+    uintptr_t base = chunk_base(p);
+    const PageTags& e = reinterpret_cast<const Segment*>(base)->page_tags[(reinterpret_cast<uintptr_t>(p) >> kPageShift) & (kPagesPerSegment - 1)];
+    uint64_t* tags = e.tags();
+    if (tags == nullptr) return nullptr;
+    size_t off = reinterpret_cast<uintptr_t>(p) - base - (e.first() << kPageShift);
+    size_t idx = block_index(off, e.inverse());
+    if (!at_block_start(off, e.inverse()) || idx >= e.objects()) return nullptr;
+    return &tags[idx];
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {
     LargeHeader* h = large_header(p);

@@ -68,6 +68,16 @@ static void segment_delete(Segment* seg) {
   add_reserved(-int64_t(kChunkSize));
 }
 
+// Points the entries of the pages of `sp` (all of its carved pages, the rest zero) at its
+// tags, or clears them when it has none.
+static void set_page_tags(Segment* seg, const Span* sp, const ClassInfo& ci) {
+  static_assert(kPagesPerSegment <= 64 && alignof(Span) >= 64);
+  size_t carved = sp->tags == nullptr ? 0 : (size_t(ci.objects) * ci.size + kPageSize - 1) >> kPageShift;
+  PageTags e{reinterpret_cast<uintptr_t>(sp->tags) | sp->first, ci.inverse | uint64_t(ci.objects) << 40};
+  for (unsigned i = sp->first; i < unsigned(sp->first) + sp->pages; ++i)
+    seg->page_tags[i] = i - sp->first < carved ? e : PageTags{};
+}
+
 Span* page_heap_alloc(unsigned cls, unsigned pages) {
   prim::Guard g(g_page_heap_lock);
   const ClassInfo& ci = kClasses.info[cls];
@@ -112,6 +122,7 @@ Span* page_heap_alloc(unsigned cls, unsigned pages) {
   sp->in_partial = false;
   sp->inverse = ci.inverse;
   sp->cls = uint8_t(cls);
+  set_page_tags(found, sp, ci);
   return sp;
 }
 
@@ -128,6 +139,7 @@ void page_heap_free(Span* sp) {
     for (unsigned i = sp->first; i < unsigned(sp->first) + sp->pages; ++i) {
       seg->freed_at[i] = now;
       seg->page_class[i] = 0;
+      seg->page_tags[i] = PageTags{};
     }
     tags_give(sp->tags, sp->cls);
     sp->tags = nullptr;
@@ -175,6 +187,7 @@ bool page_heap_reshape(Span* sp, unsigned cls) {
   sp->cls = uint8_t(cls);
   sp->pages = uint8_t(want);
   sp->end = sp->start() + size_t(ci.objects) * ci.size;
+  set_page_tags(seg, sp, ci);
   return true;
 }
 

@@ -32,6 +32,18 @@ struct alignas(64) Span {
 };
 static_assert(sizeof(Span) == 64);
 
+/// Where the tags of the blocks on one page are (tag_of): the tag array, first page and
+/// class inverse of the page's span, copied per page so that a tag is found from the
+/// block's address without a look at its span first. Zero for a page without tags.
+struct PageTags {
+  uintptr_t tags_first;  ///< the span's tag array (64-byte aligned) | its first page
+  uint64_t inverse_objects;  ///< the class's inverse (below 2^40) | its blocks per span << 40
+  uint64_t* tags() const { return reinterpret_cast<uint64_t*>(tags_first & ~uintptr_t(63)); }
+  size_t first() const { return tags_first & 63; }
+  uint64_t inverse() const { return inverse_objects & ((uint64_t(1) << 40) - 1); }
+  size_t objects() const { return size_t(inverse_objects >> 40); }
+};
+
 struct Segment {
   uint64_t free_mask;   ///< pages not in any span
   uint64_t dirty_mask;  ///< free pages still committed (not purged yet)
@@ -41,6 +53,7 @@ struct Segment {
   uint8_t page_span[kPagesPerSegment];  ///< first page of the span covering each page
   uint8_t page_class[kPagesPerSegment]; ///< class of the span covering each page (0: none)
   Span spans[kPagesPerSegment];
+  PageTags page_tags[kPagesPerSegment];
 };
 
 static_assert(sizeof(Segment) <= kPageSize, "segment header must fit page 0");

@@ -137,6 +137,35 @@ TEST(FindBlock, InteriorAddressesFindTheirBlock) {
   cpu::free(big);
 }
 
+// Every block of a span has a tag of its own, found from its start; the bytes past the
+// span's last block (the end of its last page) start no block.
+TEST(Tags, EachBlockOfASpanHasItsOwnTag) {
+  for (unsigned c : {1u, 7u, 13u, 22u, 31u, 40u, 52u}) {
+    const cpu::ClassInfo& ci = cpu::kClasses.info[c];
+    std::vector<char*> blocks;
+    cpu::Span* span = nullptr;
+    // Allocate until one span's blocks are all handed out.
+    for (int i = 0; i < 4 * int(ci.objects) + 64 && span == nullptr; ++i) {
+      blocks.push_back(static_cast<char*>(cpu::alloc(ci.size)));
+      cpu::Span* sp = cpu::span_of(blocks.back());
+      if (sp != nullptr && sp->used == ci.objects && sp->free == nullptr && sp->bump == sp->end) span = sp;
+    }
+    ASSERT_NE(span, nullptr) << "class " << c;
+    std::map<uint64_t*, size_t> seen;
+    for (size_t i = 0; i < ci.objects; ++i) {
+      char* p = span->start() + i * ci.size;
+      uint64_t* t = cpu::tag_of(p);
+      ASSERT_NE(t, nullptr) << "class " << c << " block " << i;
+      EXPECT_TRUE(seen.emplace(t, i).second) << "class " << c << " blocks share a tag";
+      if (ci.size > 16) EXPECT_EQ(cpu::tag_of(p + 16), nullptr);
+    }
+    char* span_end = span->start() + (size_t(span->pages) << cpu::kPageShift);
+    for (char* p = span->end; p + 16 <= span_end; p += 16)
+      EXPECT_EQ(cpu::tag_of(p), nullptr) << "class " << c << ": " << (p - span->end) << " bytes past the last block";
+    for (char* b : blocks) cpu::free(b);
+  }
+}
+
 TEST(Tags, ForEachTaggedVisitsExactlyTheTaggedBlocks) {
   ASSERT_TRUE(cpu::tags_enabled()) << "setup.cc enables them before main()";
   std::vector<void*> blocks;
