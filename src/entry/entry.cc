@@ -461,9 +461,13 @@ void at_immediate_exit(int status, uintptr_t stack_from) {
   prim::exit_process(status);
 }
 
-void at_abort(uintptr_t stack_from) {
+void before_abort(uintptr_t stack_from, const char* how) {
   int leaks;
-  if (reports_at_immediate_end("abort")) final_reports(stack_from, &leaks);
+  if (reports_at_immediate_end(how)) final_reports(stack_from, &leaks);
+}
+
+void at_abort(uintptr_t stack_from) {
+  before_abort(stack_from, "abort");
   abort_now();
 }
 

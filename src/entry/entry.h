@@ -112,6 +112,9 @@ void at_exit();
 [[noreturn]] void at_immediate_exit(int status, uintptr_t stack_from);
 /// abort(): the reports as at_immediate_exit writes them, then libc's abort.
 [[noreturn]] void at_abort(uintptr_t stack_from);
+/// The reports of at_abort alone, before a function of libc's that aborts (assert's:
+/// `how` names it in the note written inside a signal handler).
+void before_abort(uintptr_t stack_from, const char* how);
 /// libc's abort, without the reports (the shim's own: a memory error already reported).
 [[noreturn]] void abort_now();
 /// Library constructor, last: registers the exit handler that runs at_exit() after the

@@ -629,8 +629,9 @@ BOOST_DATA_TEST_CASE(immediate_exit_from_a_thread, bdata::make(kOpts), opt) {
   }
 }
 
-// abort() called by the program, or by std::terminate: the report, then SIGABRT.
-BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "terminate"}), opt, who) {
+// abort() called by the program, by std::terminate or by a failed assert(): the report,
+// then SIGABRT.
+BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "terminate", "assert"}), opt, who) {
   RunOptions o;
   o.args = {who};
   o.env = {{"MPSHIM_REPORT_REACHABLE", "1"}, {"MPSHIM_LEAK_EXITCODE", "23"}};
@@ -643,6 +644,8 @@ BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "t
     check_class("indirect", rep.indirect, 0, 0, 0);
     check_group(rep, "reachable", "abort_held", 48, 1, "malloc");
     if (std::string(who) == "terminate") BOOST_TEST(r.err.find("nobody catches this") != std::string::npos, r.err);
+    if (std::string(who) == "assert")
+      BOOST_TEST(r.err.find("Assertion `strcmp(who, \"assert\") != 0 && \"the program's own check\"' failed.") != std::string::npos, r.err);
   }
 }
 
