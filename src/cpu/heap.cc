@@ -290,15 +290,21 @@ uint64_t* tag_of(const void* p) {
 bool find_block(const void* addr, void** start, size_t* usable, uint64_t** tag) {
   ChunkKind kind = chunk_kind(addr);
   if (kind == kChunkSegment) {
-    Span* sp = span_of(addr);
-    if (sp == nullptr || sp->tags == nullptr) return false;
-    uint32_t size = kClasses.info[sp->cls].size;
-    size_t idx = block_index(size_t(static_cast<const char*>(addr) - sp->start()), kClasses.info[sp->cls]);
-    char* s = sp->start() + idx * size;
-    if (s >= sp->bump) return false;  // never handed out
+    // As tag_of: the page's entry first, the class's size and the span's bump beside it.
+    uintptr_t base = chunk_base(addr);
+    const auto* seg = reinterpret_cast<const Segment*>(base);
+    size_t page = (reinterpret_cast<uintptr_t>(addr) >> kPageShift) & (kPagesPerSegment - 1);
+    const PageTags& e = seg->page_tags[page];
+    uint64_t* tags = e.tags();
+    if (tags == nullptr) return false;
+    char* span_start = reinterpret_cast<char*>(base) + (e.first() << kPageShift);
+    size_t idx = block_index(size_t(static_cast<const char*>(addr) - span_start), e.inverse());
+    uint32_t size = kClasses.info[seg->page_class[page]].size;
+    char* s = span_start + idx * size;
+    if (idx >= e.objects() || s >= seg->spans[e.first()].bump) return false;  // never handed out
     *start = s;
     *usable = size;
-    *tag = &sp->tags[idx];
+    *tag = &tags[idx];
     return true;
   }
   if (kind == kChunkLarge || kind == kChunkLargeTail) {

@@ -20,4 +20,17 @@ void Lock::lock_slow() {
 
 void Lock::wake() { futex_wake(&state_, 1); }
 
+void SpinLock::lock_slow() {
+  for (int spins = 0;; ++spins) {
+    if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
+    if (spins < 100) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      yield_cpu();  // the holder may have been preempted
+    }
+  }
+}
+
 }  // namespace mpshim::prim

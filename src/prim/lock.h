@@ -1,4 +1,5 @@
-// A mutex that never allocates: three-state futex lock (free, held, held with waiters).
+// Locks that never allocate: a three-state futex lock (free, held, held with waiters), and
+// a spin lock for the shortest critical sections.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -29,16 +30,38 @@ class Lock {
   std::atomic<uint32_t> state_{0};
 };
 
-/// Scoped holder.
-class Guard {
+/// A lock for short critical sections that never block or allocate: one locked
+/// instruction takes it and a plain store lets it go (Lock's release must exchange, to see
+/// its waiters). A waiter spins a while, then gives its CPU away until the lock is free.
+class SpinLock {
  public:
-  explicit Guard(Lock& l) : l_(l) { l_.lock(); }
-  ~Guard() { l_.unlock(); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
+  constexpr SpinLock() = default;
+  void lock() {
+    if (!held_.exchange(true, std::memory_order_acquire)) return;
+    lock_slow();
+  }
+  void unlock() { held_.store(false, std::memory_order_release); }
+  /// After fork in the child: the lock is free whatever the parent held.
+  void reset() { held_.store(false, std::memory_order_relaxed); }
 
  private:
-  Lock& l_;
+  void lock_slow();
+  std::atomic<bool> held_{false};
 };
+
+/// Scoped holder.
+template <class L>
+class BasicGuard {
+ public:
+  explicit BasicGuard(L& l) : l_(l) { l_.lock(); }
+  ~BasicGuard() { l_.unlock(); }
+  BasicGuard(const BasicGuard&) = delete;
+  BasicGuard& operator=(const BasicGuard&) = delete;
+
+ private:
+  L& l_;
+};
+using Guard = BasicGuard<Lock>;
+using SpinGuard = BasicGuard<SpinLock>;
 
 }  // namespace mpshim::prim

@@ -33,6 +33,8 @@ void futex_wake(std::atomic<uint32_t>* word, int count) {
   errno = saved;
 }
 
+void yield_cpu() { syscall(SYS_sched_yield); }
+
 static bool is_handler(const struct sigaction& sa, SignalHandler h) {
   return (sa.sa_flags & SA_SIGINFO) != 0 &&
          sa.sa_sigaction == reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);

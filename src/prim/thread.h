@@ -14,6 +14,8 @@ namespace mpshim::prim {
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t timeout_ns = 0);
 /// Wakes up to `count` threads waiting on `word`.
 void futex_wake(std::atomic<uint32_t>* word, int count);
+/// Gives the CPU to another runnable thread (sched_yield).
+void yield_cpu();
 
 /// A signal whose default action is to ignore it (SIGURG): a late delivery does nothing.
 constexpr int kQuietSignal = 23;

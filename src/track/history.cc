@@ -19,7 +19,7 @@ constexpr uint64_t kAhead = 4;
 constexpr uintptr_t kAheadBytes = 512;
 
 struct Shard {
-  prim::Lock lock;
+  prim::SpinLock lock;  // held for a push's few dozen instructions
   FreedBlock* ring = nullptr;
   uint64_t next = 0;    // records written
   uint64_t held = 0;    // first record still quarantined (held <= next)
@@ -150,7 +150,7 @@ namespace {
 template <class Fn>
 void newest_first(Shard& s, Fn fn) {
   if (s.ring == nullptr) return;
-  prim::Guard g(s.lock);
+  prim::SpinGuard g(s.lock);
   uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
   for (uint64_t k = s.next; k > lo; --k)
     if (fn(at(s, k - 1))) return;

@@ -157,7 +157,9 @@ TEST(Tags, EachBlockOfASpanHasItsOwnTag) {
       uint64_t* t = cpu::tag_of(p);
       ASSERT_NE(t, nullptr) << "class " << c << " block " << i;
       EXPECT_TRUE(seen.emplace(t, i).second) << "class " << c << " blocks share a tag";
-      if (ci.size > 16) EXPECT_EQ(cpu::tag_of(p + 16), nullptr);
+      if (ci.size > 16) {
+        EXPECT_EQ(cpu::tag_of(p + 16), nullptr);
+      }
     }
     char* span_end = span->start() + (size_t(span->pages) << cpu::kPageShift);
     for (char* p = span->end; p + 16 <= span_end; p += 16)
