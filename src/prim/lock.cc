@@ -21,14 +21,18 @@ void Lock::lock_slow() {
 void Lock::wake() { futex_wake(&state_, 1); }
 
 void SpinLock::lock_slow() {
-  for (int spins = 0;; ++spins) {
+  for (int tries = 0;; ++tries) {
     if (!held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire)) return;
-    if (spins < 100) {
+    if (tries < 100) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
-    } else {
+    } else if (tries < 200) {
       yield_cpu();  // the holder may have been preempted
+    } else {
+      // A real-time waiter's yield leaves the CPU to no holder of a lower priority: sleep.
+      std::atomic<uint32_t> never{0};
+      futex_wait(&never, 0, 50000);
     }
   }
 }

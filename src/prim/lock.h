@@ -32,7 +32,7 @@ class Lock {
 
 /// A lock for short critical sections that never block or allocate: one locked
 /// instruction takes it and a plain store lets it go (Lock's release must exchange, to see
-/// its waiters). A waiter spins a while, then gives its CPU away until the lock is free.
+/// its waiters). A waiter spins a while, then yields its CPU, then sleeps 50 us at a time.
 class SpinLock {
  public:
   constexpr SpinLock() = default;
