@@ -9,6 +9,7 @@
 #include "prim/os.h"
 #include "track/guarded.h"
 #include "track/history.h"
+#include "track/hold.h"
 #include "track/profile.h"
 #include "track/tag.h"
 
@@ -203,6 +204,7 @@ MPSHIM_NOINLINE void report_redzone(const Found_& b, Found found) {
 
 // Frees a live block: its redzones verified, then quarantined (light, full) or given back.
 void release(const Found_& b, Found found) {
+  hold_still();
   if (MPSHIM_UNLIKELY(!redzones_intact(uintptr_t(b.slot), b.usable, b.tag))) report_redzone(b, found);
   __atomic_store_n(b.tagp, uint64_t(0), __ATOMIC_RELAXED);
   if (MPSHIM_UNLIKELY(profile::on()) && found != Found::Realloc) on_checked_free(b.slot, b.tag);

@@ -18,6 +18,7 @@
 #include "track/foreign.h"
 #include "track/guarded.h"
 #include "track/history.h"
+#include "track/hold.h"
 #include "track/memcheck.h"
 #include "track/profile_table.h"
 #include "track/roots.h"
@@ -128,6 +129,7 @@ MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size
   // less than at free, where a long-lived block's lines are cold.
   size_t end = size < kClearNewBytes ? size : kClearNewBytes;
   if (fresh < end) __builtin_memset(static_cast<char*>(p) + fresh, 0, end - fresh);
+  hold_still();
   if (t_depth != 0) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
@@ -337,6 +339,7 @@ static std::atomic<RangeWalker> g_internal_ranges{nullptr};
 void set_internal_ranges(RangeWalker walk) { g_internal_ranges.store(walk, std::memory_order_release); }
 
 bool on_free(void* p) {
+  hold_still();
   uint64_t* t = cpu::tag_of(p);
   uint64_t v = t != nullptr ? load_tag(t) : 0;
   if (MPSHIM_UNLIKELY(v == 0)) return false;
@@ -347,6 +350,7 @@ bool on_free(void* p) {
 
 bool free_unsampled(void* p, Dealloc how, uint64_t sized) {
   if (g_check != CheckMode::Sample) return false;
+  hold_still();
   uint64_t* t = cpu::tag_of(p);
   uint64_t v = t != nullptr ? load_tag(t) : 0;
   if (MPSHIM_UNLIKELY(!tag::live(v)) || (mismatched(tag::kind(v), how) && !tag::internal(v))) return false;
@@ -751,8 +755,10 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, StackFrom from) {
   guarded_lock();  // the order of before_fork
   g_foreign.lock();
   cpu::lock_all();
-  // Under the locks, so threads waiting to allocate or free stay where they are. The
-  // signal handler touches neither the allocator nor any lock.
+  // Under the locks, so threads waiting to allocate or free stay where they are, and with
+  // the threads that would tag or untag a block holding still (hold.h). The signal handler
+  // touches neither the allocator nor any lock.
+  g_hold.store(1, std::memory_order_seq_cst);
   snapshot_other_threads(st);
   cpu::for_each_tagged(collect_block, &st);
   st.nhost = st.blocks.len;
@@ -761,6 +767,8 @@ MPSHIM_NOINLINE bool run_classification(CheckState& st, StackFrom from) {
   bool ok = !st.failed && build_roots(st, &roots) &&
             classify(st.blocks.items, st.blocks.len, roots.items, roots.len, find_live, &st, nullptr,
                      st.unreadable.items, st.unreadable.len);
+  g_hold.store(0, std::memory_order_release);
+  prim::futex_wake(&g_hold, INT32_MAX);
   cpu::unlock_all();
   g_foreign.unlock();
   guarded_unlock();
@@ -802,6 +810,17 @@ int check_locked(LeakSink sink, void* ctx, StackFrom from) {
 }
 
 MPSHIM_TLS bool t_checking;  // this thread runs a leak check
+
+}  // namespace
+
+std::atomic<uint32_t> g_hold{0};
+
+void wait_for_check() {
+  if (t_checking) return;  // the check's own allocations
+  while (g_hold.load(std::memory_order_acquire) != 0) prim::futex_wait(&g_hold, 1);
+}
+
+namespace {
 
 int run_check(LeakSink sink, void* ctx, StackFrom from) {
   if (!g_enabled) return -1;
