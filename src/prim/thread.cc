@@ -4,10 +4,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/single_threaded.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -121,13 +124,69 @@ constexpr long kNoRestart[] = {
     426 /* io_uring_enter */, 441 /* epoll_pwait2 */};
 #endif
 
-bool interrupted_by_handler(long nr) {
+#if defined(__x86_64__)
+// True when descriptor `fd` is a socket with a receive (`send`: a send) timeout: its calls
+// are not restarted either (signal(7)).
+static bool socket_with_timeout(long fd, bool send) {
+  struct stat st;
+  if (fd < 0 || fstat(int(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (getsockopt(int(fd), SOL_SOCKET, send ? SO_SNDTIMEO : SO_RCVTIMEO, &tv, &len) != 0) return true;
+  return tv.tv_sec != 0 || tv.tv_usec != 0;
+}
+
+// True for an inotify descriptor, whose reads are not restarted (signal(7)).
+static bool inotify_fd(long fd) {
+  char path[32], target[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+  ssize_t n = readlink(path, target, sizeof target - 1);
+  if (n <= 0) return false;
+  target[n] = '\0';
+  return strcmp(target, "anon_inode:inotify") == 0;
+}
+#endif
+
+bool interrupted_by_handler(long nr, const uintptr_t* args) {
 #if defined(__x86_64__)
   for (long n : kNoRestart)
     if (nr == n) return true;
-  return false;
+  int saved = errno;
+  bool yes = false;
+  switch (nr) {
+    case SYS_futex: {
+      // A wait with a timeout (sem_timedwait's) ends with EINTR: its restart is a deadline.
+      long op = long(args[1]) & FUTEX_CMD_MASK;
+      yes = args[3] != 0 && (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET || op == FUTEX_LOCK_PI ||
+                             op == FUTEX_WAIT_REQUEUE_PI || op == 13 /* FUTEX_LOCK_PI2 */);
+      break;
+    }
+    case 449:  // futex_waitv
+      yes = args[3] != 0;
+      break;
+    case SYS_recvmmsg:
+      yes = args[4] != 0 || socket_with_timeout(long(args[0]), false);
+      break;
+    case SYS_recvfrom: case SYS_recvmsg: case SYS_accept: case SYS_accept4:
+      yes = socket_with_timeout(long(args[0]), false);
+      break;
+    case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg: case SYS_connect:
+      yes = socket_with_timeout(long(args[0]), true);
+      break;
+    case SYS_read: case SYS_readv:
+      yes = socket_with_timeout(long(args[0]), false) || inotify_fd(long(args[0]));
+      break;
+    case SYS_write: case SYS_writev:
+      yes = socket_with_timeout(long(args[0]), true);
+      break;
+    default:
+      break;
+  }
+  errno = saved;
+  return yes;
 #else
   (void)nr;
+  (void)args;
   return true;  // the numbers differ: treat every call as one a handler would interrupt
 #endif
 }

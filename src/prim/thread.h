@@ -64,10 +64,12 @@ constexpr size_t kContextRegSp = 15;
 /// Copies the kContextRegs registers of signal context `context` to `out`.
 void context_registers(const void* context, uintptr_t* out);
 
-/// True when system call number `nr` fails with EINTR after a signal handler ran, even one
-/// installed with SA_RESTART (poll, select, epoll_wait, nanosleep, pause, sigtimedwait,
-/// System V IPC, io_getevents, io_uring_enter). Always true off x86-64 (other numbers).
-bool interrupted_by_handler(long nr);
+/// True when system call number `nr` with arguments `args` (six) fails with EINTR after a
+/// signal handler ran, even one installed with SA_RESTART (signal(7)): poll, select,
+/// epoll_wait, nanosleep, pause, sigtimedwait, System V IPC, io_getevents, io_uring_enter,
+/// a futex wait with a timeout, a socket's calls when it has a timeout, a read of an
+/// inotify descriptor. Always true off x86-64 (other numbers).
+bool interrupted_by_handler(long nr, const uintptr_t* args);
 
 /// Callee-saved registers: a function that copies them first thing holds its caller's
 /// values of them (the pointers the caller keeps in registers across calls).

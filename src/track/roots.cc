@@ -44,6 +44,19 @@ bool special(const char* path, const char* end) {
   return false;
 }
 
+// True when the mapping of a /proc/self/maps line (`s`: from the space before its
+// permissions) has no file (inode 0): a page of a file's mapping the process never wrote
+// holds the file's bytes, not zeros.
+bool anonymous(const char* s) {
+  const char* p = s + 5;  // past " rw-p"
+  for (int field = 0; field < 3; ++field) {  // offset, device, inode
+    while (*p == ' ') ++p;
+    if (field == 2) return *p == '0' && (p[1] == ' ' || p[1] == '\n' || p[1] == '\0');
+    while (*p != ' ' && *p != '\n' && *p != '\0') ++p;
+  }
+  return false;
+}
+
 void sift_down(ScanRange* r, size_t root, size_t n) {
   for (;;) {
     size_t child = 2 * root + 1;
@@ -130,7 +143,7 @@ size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap
 
 size_t parse_private(const char* text, size_t len, ScanRange* out, size_t cap, size_t min_size) {
   return parse_where(text, len, out, cap, [min_size](const char* s, size_t size) {
-    return s[1] == 'r' && s[2] == 'w' && s[4] == 'p' && size >= min_size;
+    return s[1] == 'r' && s[2] == 'w' && s[4] == 'p' && size >= min_size && anonymous(s);
   });
 }
 
@@ -344,16 +357,24 @@ bool can_answer(int tid, int sig) {
 }
 
 // True when thread `tid` sits in a system call that a signal handler makes fail with
-// EINTR even under SA_RESTART (poll, epoll_wait, select, nanosleep, pause, sigtimedwait,
-// System V IPC, io_getevents): such a thread is not asked, so the check never changes
-// what the program sees.
+// EINTR even under SA_RESTART (prim::interrupted_by_handler): such a thread is not asked,
+// so the check never changes what the program sees.
 bool in_unrestartable_call(int tid) {
   char buf[256];
   size_t len = read_task_file(tid, "syscall", buf, sizeof buf);
   if (len == 0 || buf[0] < '0' || buf[0] > '9') return false;  // running, or not in a call
+  // "NR 0xARG1 ... 0xARG6 0xSP 0xPC"
+  const char* p = buf;
+  const char* end = buf + len;
   long nr = 0;
-  for (const char* p = buf; *p >= '0' && *p <= '9'; ++p) nr = nr * 10 + (*p - '0');
-  return prim::interrupted_by_handler(nr);
+  for (; p < end && *p >= '0' && *p <= '9'; ++p) nr = nr * 10 + (*p - '0');
+  uintptr_t args[6] = {};
+  for (uintptr_t& a : args) {
+    if (end - p < 3 || p[0] != ' ' || p[1] != '0' || p[2] != 'x') break;
+    p += 3;
+    if (!hex_field(p, end, &a)) break;
+  }
+  return prim::interrupted_by_handler(nr, args);
 }
 
 }  // namespace
