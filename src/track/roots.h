@@ -26,8 +26,8 @@ size_t parse_maps(const char* text, size_t len, ScanRange* out, size_t cap,
 size_t parse_unreadable(const char* text, size_t len, ScanRange* out, size_t cap);
 
 /// Parses /proc/self/maps text and appends to `out` (capacity `cap`) the readable, writable
-/// and private mappings of at least `min_size` bytes: those whose untouched pages hold
-/// nothing the process wrote. Returns how many there are; sorted as parse_maps's.
+/// and private anonymous mappings of at least `min_size` bytes: those whose untouched pages
+/// hold nothing (a file's mapping holds the file's bytes there). Returns how many there are; sorted as parse_maps's.
 size_t parse_private(const char* text, size_t len, ScanRange* out, size_t cap, size_t min_size);
 
 /// Parses /proc/self/maps text into the readable address ranges, neighbouring readable

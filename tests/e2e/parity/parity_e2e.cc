@@ -196,6 +196,10 @@ const Program kPrograms[] = {
     {"heap_altstack", "heap_altstack.c", 0, {65536, 1, 1}, {0, 0, 0},
      {{"direct", "new_alt_stack", "@alt_stack", 65536, 1, "malloc"},
       {"reachable", "on_signal", "@handler_block", 64, 1, "malloc"}}},
+    // The untouched pages of a file's private mapping hold the file's bytes.
+    {"file_map", "file_map.c", 0, {48, 1, 1}, {0, 0, 0},
+     {{"direct", "lost_record", "@lost", 48, 1, "malloc"},
+      {"reachable", "mapped_record", "@mapped", 200, 1, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.

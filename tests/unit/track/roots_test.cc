@@ -92,7 +92,12 @@ TEST(Roots, PrivateWritableMappingsOfASize) {
                                                                     // not in memory may
                                                                     // hold what was written
       "7f0000300000-7f0000400000 r--p 00000000 08:01 5 /lib/x.so\n"   // read-only
-      "7f0000400000-7f0000600000 rwxp 00000000 00:00 0 \n";          // kept
+      "7f0000400000-7f0000600000 rwxp 00000000 00:00 0 \n"           // kept
+      "7f0000600000-7f0000700000 rw-p 00000000 08:01 1234 /tmp/f\n"  // a file's: a page
+                                                                    // not in memory holds
+                                                                    // the file's bytes
+      "7f0000700000-7f0000800000 rw-p 00000000 00:01 5 /memfd:m (deleted)\n"
+      "7f0000800000-7f0000900000 rw-p 00001000 08:01 10 /lib/x.so\n";  // a module's data
   ScanRange out[8];
   ASSERT_EQ(parse_private(text, strlen(text), out, 8, 64 << 10), 2u);
   EXPECT_EQ(out[0].lo, 0x7f0000000000u);
