@@ -629,6 +629,24 @@ BOOST_DATA_TEST_CASE(immediate_exit_from_a_thread, bdata::make(kOpts), opt) {
   }
 }
 
+// main returns while other threads allocate and free, or wait in calls that a signal
+// handler would make fail: blocks freed during the check are not leaks, and the check
+// interrupts no call.
+BOOST_DATA_TEST_CASE(threads_busy_at_exit, bdata::make(kOpts), opt) {
+  for (int round = 0; round < 3; ++round) {
+    Run r = run_prog("busy_threads", opt);
+    WITH_RUN(r) {
+      BOOST_TEST(r.status == 0);
+      BOOST_TEST(r.out.empty(), r.out);
+      Report rep = the_report(r);
+      check_class("direct", rep.direct, 128, 3, 2);
+      check_group(rep, "direct", "leak_in_main", 64, 1, "malloc");
+      check_group(rep, "direct", "leak_in_churner", 64, 2, "malloc");
+      check_class("indirect", rep.indirect, 0, 0, 0);
+    }
+  }
+}
+
 // abort() called by the program, by std::terminate or by a failed assert(): the report,
 // then SIGABRT.
 BOOST_DATA_TEST_CASE(abort_reports, bdata::make(kOpts) * bdata::make({"call", "terminate", "assert"}), opt, who) {
