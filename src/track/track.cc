@@ -869,6 +869,8 @@ void after_fork_child() {
   g_stacks.after_fork_child();
   profile::after_fork_child();
   prim::unwinder_pipe_after_fork_child();
+  // A handler's fork during this thread's check: the child has no check to wait for.
+  g_hold.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace mpshim::track
