@@ -70,6 +70,24 @@ void add_reserved(int64_t delta) {
 // slack (with_slack): 4 KiB of slack there is at most 6%, the next class 25%.
 static constexpr size_t kSlackOwnMapping = 64u << 10;
 
+namespace {
+
+// The slow paths' callees (refills from the central pool above all) leave the address of
+// the block they hand out in their frames, below the caller's stack pointer once they
+// return. A later call of the program's that leaves its own slots unwritten (a thread
+// waiting in the kernel) can hold such a stale copy inside a live frame, where the leak
+// scan would find it and keep a lost block reachable: with tags on, the slow paths wipe
+// the stack below themselves before they return.
+constexpr size_t kWipeBytes = 2048;
+
+MPSHIM_NOINLINE void wipe_stack_below() {
+  char dead[kWipeBytes];
+  __builtin_memset(dead, 0, sizeof dead);
+  __asm__ volatile("" : : "r"(dead) : "memory");
+}
+
+}  // namespace
+
 static void* alloc_large_block(size_t size, size_t align, size_t* dirty) {
   void* p = large_alloc(size, align, dirty);
   if (p == nullptr) {
@@ -79,8 +97,10 @@ static void* alloc_large_block(size_t size, size_t align, size_t* dirty) {
   add_allocated(int64_t(large_usable(large_header(p))));
   g_counters.class_allocs[kLargeStat].fetch_add(1, std::memory_order_relaxed);
   maybe_purge();
+  if (g_settings.tags) wipe_stack_below();
   return p;
 }
+
 
 void* alloc_slow(size_t size) {
   ensure_init();
@@ -105,6 +125,7 @@ void* alloc_slow(size_t size) {
   }
   maybe_purge();
   if (p == nullptr) errno = ENOMEM;
+  if (g_settings.tags) wipe_stack_below();
   return p;
 }
 

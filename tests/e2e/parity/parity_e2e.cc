@@ -200,6 +200,9 @@ const Program kPrograms[] = {
     {"file_map", "file_map.c", 0, {48, 1, 1}, {0, 0, 0},
      {{"direct", "lost_record", "@lost", 48, 1, "malloc"},
       {"reachable", "mapped_record", "@mapped", 200, 1, "malloc"}}},
+    // The allocator's slow path leaves no copy of the block's address on the stack.
+    {"slow_path", "slow_path.c", 0, {48, 1, 1}, {0, 0, 0},
+     {{"direct", "drop_first", "@first", 48, 1, "malloc"}}},
 };
 
 /// The innermost frame of `g` in source file `source`, or null.
