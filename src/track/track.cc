@@ -42,6 +42,13 @@ size_t g_depth = 16;
 bool g_recorded = false;
 // Nesting of "inside the tracker or tracking disabled" on this thread.
 MPSHIM_TLS int t_depth;
+// Nesting of stack captures on this thread (no capture may start inside one: the walk's
+// memo and cache are the thread's). libunwind, when a capture runs it, allocates the
+// shim's blocks; a signal handler that interrupted a capture allocates the program's.
+MPSHIM_TLS int t_capturing;
+
+// Whether a block allocated now is the shim's own.
+MPSHIM_INLINE bool shim_block_now() { return t_depth != 0 || (t_capturing != 0 && in_unwinder()); }
 prim::Lock g_check_lock;
 
 MPSHIM_INLINE uint64_t load_tag(const uint64_t* t) { return __atomic_load_n(t, __ATOMIC_RELAXED); }
@@ -72,7 +79,7 @@ namespace {
 
 // The `depth` innermost frames of the caller of the function this is inlined into.
 MPSHIM_INLINE uint32_t caller_frames(size_t depth) {
-  ++t_depth;  // the unwinder may allocate the first time it sees a module
+  ++t_capturing;
   uintptr_t pcs[kMaxDepth];
   ThreadState* ts = thread_state();
   uint32_t id;
@@ -85,12 +92,13 @@ MPSHIM_INLINE uint32_t caller_frames(size_t depth) {
       walk_remember(&ts->walks, ts->walk, id);
     }
   }
-  --t_depth;
+  --t_capturing;
   return id;
 }
 
-// The stack of the caller of the function this is inlined into.
-MPSHIM_INLINE uint32_t caller_stack() { return g_depth == 0 ? 0 : caller_frames(g_depth); }
+// The stack of the caller of the function this is inlined into: none inside a capture (a
+// signal handler's block, the handler having interrupted one).
+MPSHIM_INLINE uint32_t caller_stack() { return g_depth == 0 || t_capturing != 0 ? 0 : caller_frames(g_depth); }
 
 // Blocks the dynamic linker keeps (TLS vectors, link maps) are not leaks: their
 // allocation stack starts in it.
@@ -130,13 +138,13 @@ MPSHIM_INLINE void record_alloc(void* p, uint64_t* t, size_t usable, size_t size
   size_t end = size < kClearNewBytes ? size : kClearNewBytes;
   if (fresh < end) __builtin_memset(static_cast<char*>(p) + fresh, 0, end - fresh);
   hold_still();
-  if (t_depth != 0) {
+  if (shim_block_now()) {
     store_tag(t, tag::make(kind, tag::kInternal, 0, size, usable));
     return;
   }
   if (MPSHIM_UNLIKELY(!g_recorded)) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   uint32_t id = caller_stack();
-  uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0) ? stackless_flags() : 0;
+  uint64_t flags = MPSHIM_UNLIKELY(g_depth == 0 && t_capturing == 0) ? stackless_flags() : 0;
   store_tag(t, tag::make(kind, flags, id, size, usable));
   if (MPSHIM_UNLIKELY(profile::on())) profile::host_event<true>(id, int64_t(size), uintptr_t(p));
 }
@@ -199,7 +207,7 @@ MPSHIM_NOINLINE void on_foreign_alloc(const void* p, size_t size, Kind kind, Mem
   if (!g_enabled || p == nullptr) return;
   // Inside the shim or with tracking disabled: kept (its memory may hold pointers) but
   // never reported.
-  bool quiet = t_depth != 0;
+  bool quiet = shim_block_now();
   uint32_t id = quiet ? 0 : caller_stack();
   if (!quiet) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   g_foreign.insert(ForeignBlock{uintptr_t(p), size, id, kind, mem, quiet});
@@ -267,8 +275,8 @@ MPSHIM_NOINLINE uint32_t capture_current() {
 }
 
 MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
-  if (g_depth == 0) return 0;
-  ++t_depth;
+  if (g_depth == 0 || t_capturing != 0) return 0;
+  ++t_capturing;
   uintptr_t pcs[kMaxDepth];
   size_t n = capture_stack(pcs, kMaxDepth, 1, nullptr);
   size_t first = 0;
@@ -282,20 +290,27 @@ MPSHIM_NOINLINE uint32_t capture_from(uintptr_t pc) {
   if (first < n && pcs[first] == pc) pcs[first] = pc + 1;
   size_t len = n - first < g_depth ? n - first : g_depth;
   uint32_t id = g_stacks.intern(pcs + first, len);
-  --t_depth;
+  --t_capturing;
   return id;
 }
 
-bool thread_quiet() { return t_depth != 0; }
+bool thread_quiet() { return t_depth != 0 || t_capturing != 0; }
+
+void run_as_if_capturing(void (*fn)(void*), void* ctx) {
+  ++t_capturing;
+  fn(ctx);
+  --t_capturing;
+}
 
 void record_foreign(const void* p, size_t size, Kind kind, uint32_t stack) {
-  if (t_depth == 0) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
+  bool own = shim_block_now();
+  if (!own) __atomic_store_n(&g_recorded, true, __ATOMIC_RELAXED);
   // A guarded block of the dynamic linker's is a root, as it is in a slot (collect_block;
   // without stacks its caller tells, as for a tag).
-  bool root = t_depth != 0 || (g_depth == 0 ? stackless_flags() != 0 : starts_in_dynamic_linker(stack));
+  bool root = own || (g_depth == 0 ? t_capturing == 0 && stackless_flags() != 0 : starts_in_dynamic_linker(stack));
   // The profile counts it as a block in a slot, from its allocation to its free (the
   // shim's own blocks not at all).
-  bool profiled = profile::on() && t_depth == 0;
+  bool profiled = profile::on() && !own;
   ForeignBlock f{uintptr_t(p), size, stack, kind, Memory::Host, root};
   f.profiled = profiled;
   g_foreign.insert(f);

@@ -118,6 +118,10 @@ void ignore(const void* p);
 /// so the stack walker's cached rules are dropped.
 void after_module_unload();
 
+/// Tests: runs fn(ctx) as a signal handler that interrupted a stack capture on this thread
+/// would run (its blocks are the program's, recorded without a stack).
+void run_as_if_capturing(void (*fn)(void*), void* ctx);
+
 /// After fork in the child: reset locks and per-process state.
 void after_fork_child();
 void before_fork();

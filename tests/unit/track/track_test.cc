@@ -54,6 +54,20 @@ TEST_F(Track, TagIsSetAndClearedAndDoubleFreeRefused) {
   cpu::free(p);
 }
 
+// A signal handler that interrupted a stack capture allocates the program's blocks: they
+// are recorded without a stack (no capture may start inside one), never as the shim's own,
+// which would be roots and never reported.
+TEST_F(Track, HandlerInsideACaptureAllocatesTheProgramsBlocks) {
+  void* p = nullptr;
+  run_as_if_capturing([](void* ctx) { *static_cast<void**>(ctx) = tracked(77); }, &p);
+  ASSERT_NE(p, nullptr);
+  uint64_t t = *cpu::tag_of(p);
+  EXPECT_FALSE(tag::internal(t));
+  EXPECT_EQ(tag::stack(t), 0u);
+  EXPECT_EQ(tag::size(t, cpu::usable_size(p)), 77u);
+  release(p);
+}
+
 TEST_F(Track, StackStartsAtTheAllocatingFunction) {
   void* p = tracked(100);
   const uintptr_t* pcs;
