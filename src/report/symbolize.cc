@@ -297,6 +297,21 @@ void lookup_names(const Module* m, uintptr_t call, PcInfo* pi, Detail detail) {
   if (sym != nullptr && (fn == nullptr || (!mangled(fn) && mangled(sym) && names_same(sym, fn)))) fn = sym;
 }
 
+// Whether `pc` is the C library's signal return code (`__restore_rt`: rt_sigreturn), where
+// the kernel made a handler return to: the frame above a handler's is the signal frame.
+// It has no symbol of its own in a stripped libc; gdb calls it as the report does.
+bool signal_return(const Module* m, uintptr_t pc) {
+#if defined(__x86_64__)
+  static const unsigned char kCode[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+  return pc >= m->code_lo && pc + sizeof kCode <= m->code_hi &&
+         memcmp(reinterpret_cast<const void*>(pc), kCode, sizeof kCode) == 0;
+#else
+  (void)m;
+  (void)pc;
+  return false;
+#endif
+}
+
 SymInfo* lookup(uintptr_t pc, Detail detail) {
   auto* si = static_cast<SymInfo*>(g_arena.alloc(sizeof(SymInfo)));
   if (si == nullptr) return nullptr;
@@ -313,6 +328,12 @@ SymInfo* lookup(uintptr_t pc, Detail detail) {
     // Addresses outside code are never return addresses: debug info would name them
     // wrongly (ranges of discarded sections start at the module's base).
     if (call >= m->code_lo && call < m->code_hi) lookup_names(m, call, &pi, detail);
+    if ((pi.n == 0 || (pi.n == 1 && pi.function[0] == nullptr)) && signal_return(m, pc)) {
+      pi.n = 1;
+      pi.function[0] = "<signal handler called>";
+      pi.file[0] = nullptr;
+      pi.line[0] = 0;
+    }
   }
   SymFrame* f = &si->frame;
   for (int i = 0; i < pi.n; ++i) {
@@ -366,8 +387,15 @@ bool demangle(const char* name, char* out, size_t cap) {
   };
   if (cap == 0) return false;
   out[0] = '\0';
-  bool mangled = name[0] == '_' && name[1] == 'Z' &&
-                 cplus_demangle_v3_callback(name, DMGL_PARAMS | DMGL_ANSI, append, &b) != 0;
+  // Rust's names first: its legacy ones are C++ names with a hash for a last component
+  // (`::h0123456789abcdef`), which its demangler drops; its v0 names start with _R.
+  bool mangled = name[0] == '_' && (name[1] == 'R' || name[1] == 'Z') &&
+                 rust_demangle_callback(name, DMGL_PARAMS | DMGL_ANSI, append, &b) != 0;
+  if (!mangled) {
+    b.len = 0;
+    mangled = name[0] == '_' && name[1] == 'Z' &&
+              cplus_demangle_v3_callback(name, DMGL_PARAMS | DMGL_ANSI, append, &b) != 0;
+  }
   if (!mangled) {
     b.len = 0;
     append(name, strlen(name), &b);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <string>
 #include <unistd.h>
 
@@ -65,6 +66,18 @@ TEST(Demangle, CxxNames) {
   EXPECT_STREQ(buf, "probe_static(int)");
 }
 
+TEST(Demangle, RustNames) {
+  char buf[256];
+  // Legacy: a C++ name whose last component is a hash, which the report leaves out.
+  EXPECT_TRUE(demangle("_ZN9r01_leaks9arc_cycle17hbbddc9e2f023ea52E", buf, sizeof buf));
+  EXPECT_STREQ(buf, "r01_leaks::arc_cycle");
+  EXPECT_TRUE(demangle("_ZN4core3ptr13drop_in_place17ha0df1402a2ec3167E", buf, sizeof buf));
+  EXPECT_STREQ(buf, "core::ptr::drop_in_place");
+  // v0.
+  EXPECT_TRUE(demangle("_RNvCs15kBYyAo9fc_7mycrate7example", buf, sizeof buf));
+  EXPECT_STREQ(buf, "mycrate::example");
+}
+
 TEST(Demangle, PlainNamesAndTruncation) {
   char buf[256];
   EXPECT_FALSE(demangle("main", buf, sizeof buf));
@@ -85,6 +98,24 @@ TEST(Symbolize, StaticFunctionWithDebugInfo) {
   EXPECT_TRUE(ends_with(si->frame.file, "symbolize_test.cc")) << si->frame.file;
   EXPECT_EQ(si->frame.line, uint32_t(g_static_line));
   EXPECT_EQ(si->frame.next, nullptr);
+}
+
+// A signal handler returns to the C library's signal return code, which a stripped libc
+// names nowhere: the report calls it as gdb does.
+uintptr_t g_handler_return;
+void note_return(int) { g_handler_return = reinterpret_cast<uintptr_t>(__builtin_return_address(0)); }
+
+TEST(Symbolize, SignalReturnIsNamed) {
+  struct sigaction sa {}, old {};
+  sa.sa_handler = note_return;
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  raise(SIGUSR2);
+  sigaction(SIGUSR2, &old, nullptr);
+  ASSERT_NE(g_handler_return, 0u);
+  const SymInfo* si = symbolize(g_handler_return);
+  ASSERT_NE(si->frame.function, nullptr);
+  EXPECT_STREQ(si->frame.function, "<signal handler called>");
+  EXPECT_TRUE(si->module != nullptr && strstr(si->module, "libc") != nullptr) << si->module;
 }
 
 TEST(Symbolize, ModuleAndOffset) {
