@@ -35,6 +35,9 @@ uint64_t g_quarantine = 0;  // bytes in all shards
 std::atomic<uint64_t> g_limit{0};
 std::atomic<uint32_t> g_next_shard{0};
 MPSHIM_TLS uint32_t t_shard;  // shard + 1; 0 before the thread's first free
+// Set while this thread holds a shard's lock: a signal handler that interrupted it and frees
+// (or ends the process, freeing on the way) must not wait for that lock.
+MPSHIM_TLS bool t_holding;
 
 size_t rings_bytes() { return kShards * g_ring * sizeof(FreedBlock); }
 MPSHIM_INLINE FreedBlock& at(const Shard& s, uint64_t k) { return s.ring[k & (g_ring - 1)]; }
@@ -102,7 +105,7 @@ void history_init(uint64_t quarantine_bytes, size_t records) {
 
 void history_push(const FreedBlock& b) {
   Shard& s = my_shard();
-  if (s.ring == nullptr) {
+  if (s.ring == nullptr || MPSHIM_UNLIKELY(t_holding)) {
     if (b.slot != 0) cpu::release_block(reinterpret_cast<void*>(b.slot));
     return;
   }
@@ -111,6 +114,7 @@ void history_push(const FreedBlock& b) {
   constexpr size_t kBatch = 16;
   FreedBlock out[kBatch];
   size_t nout = 0;
+  t_holding = true;
   s.lock.lock();
   at(s, s.next) = b;
   ++s.next;
@@ -137,6 +141,7 @@ void history_push(const FreedBlock& b) {
     __builtin_prefetch(&at(s, s.held + 2 * kAhead));
   }
   s.lock.unlock();
+  t_holding = false;
   for (size_t i = 0; i < nout; ++i) {
     if (MPSHIM_UNLIKELY(!intact(out[i]))) report_reuse(out[i]);
     cpu::release_block(reinterpret_cast<void*>(out[i].slot));
@@ -149,11 +154,14 @@ namespace {
 // until fn returns true.
 template <class Fn>
 void newest_first(Shard& s, Fn fn) {
-  if (s.ring == nullptr) return;
-  prim::SpinGuard g(s.lock);
+  if (s.ring == nullptr || t_holding) return;
+  t_holding = true;
+  s.lock.lock();
   uint64_t lo = s.next > g_ring ? s.next - g_ring : 0;
   for (uint64_t k = s.next; k > lo; --k)
-    if (fn(at(s, k - 1))) return;
+    if (fn(at(s, k - 1))) break;
+  s.lock.unlock();
+  t_holding = false;
 }
 
 }  // namespace
@@ -193,12 +201,15 @@ void history_verify_all() {
     constexpr size_t kMaxErrors = 8;
     MemError errs[kMaxErrors];
     size_t n = 0;
+    if (t_holding) return;
+    t_holding = true;
     s.lock.lock();
     for (uint64_t k = s.held; k < s.next && n < kMaxErrors; ++k) {
       const FreedBlock& b = at(s, k);
       if (b.slot != 0 && !verify(b, &errs[n])) errs[n++].found = Found::Exit;
     }
     s.lock.unlock();
+    t_holding = false;
     for (size_t i = 0; i < n; ++i) report_error(errs[i]);
   }
 }
