@@ -50,18 +50,15 @@ class SpinLock {
 };
 
 /// Scoped holder.
-template <class L>
-class BasicGuard {
+class Guard {
  public:
-  explicit BasicGuard(L& l) : l_(l) { l_.lock(); }
-  ~BasicGuard() { l_.unlock(); }
-  BasicGuard(const BasicGuard&) = delete;
-  BasicGuard& operator=(const BasicGuard&) = delete;
+  explicit Guard(Lock& l) : l_(l) { l_.lock(); }
+  ~Guard() { l_.unlock(); }
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
 
  private:
-  L& l_;
+  Lock& l_;
 };
-using Guard = BasicGuard<Lock>;
-using SpinGuard = BasicGuard<SpinLock>;
 
 }  // namespace mpshim::prim
