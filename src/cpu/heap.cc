@@ -250,6 +250,14 @@ static bool grow_in_place(void* p, size_t size) {
   return true;
 }
 
+bool resize_in_place(void* p, size_t size) {
+  if (chunk_kind(p) != kChunkSegment) return false;
+  size_t old = usable_size(p);
+  // Stay in place unless the block would be less than half used.
+  if (size <= old) return size > old / 2 || old <= 16;
+  return old >= kGrowInPlaceMin && size <= kMaxSmall && grow_in_place(p, size);
+}
+
 void* realloc(void* p, size_t size) {
   if (size > (size_t(1) << 46)) {
     errno = ENOMEM;
@@ -267,11 +275,7 @@ void* realloc(void* p, size_t size) {
     add_allocated(int64_t(large_usable(large_header(n))) - int64_t(old));
     return n;
   }
-  // Stay in place unless the block would be less than half used.
-  if (size <= old && (kind == kChunkSegment ? size > old / 2 || old <= 16 : false)) return p;
-  if (kind == kChunkSegment && size > old && old >= kGrowInPlaceMin && size <= kMaxSmall &&
-      grow_in_place(p, size))
-    return p;
+  if (kind == kChunkSegment && resize_in_place(p, size)) return p;
   void* n = alloc_fast(size);
   if (n == nullptr) return nullptr;
   memcpy(n, p, size < old ? size : old);

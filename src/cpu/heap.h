@@ -35,6 +35,9 @@ bool free(void* p);
 /// Resizes keeping contents; nullptr + ENOMEM on failure (the old block stays valid).
 /// `p` must be ours (see owns()).
 void* realloc(void* p, size_t size);
+/// True when the small block at `p` now holds `size` bytes where it is (realloc's rule for
+/// staying in place); false, changing nothing, when realloc would move it or it is large.
+bool resize_in_place(void* p, size_t size);
 /// Usable size of a block of ours (>= the size asked for); 0 when `p` is not ours.
 size_t usable_size(const void* p);
 

@@ -253,6 +253,27 @@ void* realloc(void* p, size_t size) {
       return nullptr;
     }
     if (!track::enabled()) return cpu::realloc(p, size);
+    if (!track::is_live(p)) {
+      bad_free(p, track::Dealloc::Realloc);
+      return nullptr;
+    }
+    // A small block stays tagged throughout: resized where it is, or its copy tagged
+    // before it is untagged, so that a leak check running meanwhile in another thread
+    // always finds what it points to in a live block.
+    size_t kept = cpu::usable_size(p);
+    size_t want = cpu::with_slack(size);
+    if (cpu::resize_in_place(p, want)) {
+      track::on_realloc(p, size, kept);
+      return p;
+    }
+    if (kept <= cpu::kMaxSmall && want <= cpu::kMaxSmall) {  // large ones may move by mremap
+      void* n = cpu::alloc_with_slack(size);
+      if (n == nullptr) return nullptr;
+      memcpy(n, p, want < kept ? want : kept);
+      track::on_realloc(n, size, kept);
+      if (track::on_free(p)) cpu::free(p);
+      return n;
+    }
     if (!track::on_free(p)) {
       bad_free(p, track::Dealloc::Realloc);
       return nullptr;

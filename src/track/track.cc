@@ -363,6 +363,11 @@ bool on_free(void* p) {
   return true;
 }
 
+bool is_live(const void* p) {
+  uint64_t* t = cpu::tag_of(p);
+  return t != nullptr && load_tag(t) != 0;
+}
+
 bool free_unsampled(void* p, Dealloc how, uint64_t sized) {
   if (g_check != CheckMode::Sample) return false;
   hold_still();

@@ -66,6 +66,8 @@ constexpr uint64_t kClearNewBytes = 4096;
 /// Forgets the block at `p` before it is freed. Returns false when `p` is not a live block
 /// (double or invalid free); the caller then does not free it.
 bool on_free(void* p);
+/// True when `p` is the start of a live tracked block (nothing changes).
+bool is_live(const void* p);
 /// Records the block `p` that realloc returned for `size` bytes, whose first `kept` bytes
 /// are the old block's (all its usable bytes: the program may have written them all): the
 /// bytes past them are cleared as a new block's are.

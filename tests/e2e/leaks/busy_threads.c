@@ -1,8 +1,9 @@
 /* main returns while other threads go on: two allocate and free in a loop from their
-   thread caches (their live blocks in arrays in their frames), one waits in sem_timedwait
+   thread caches (their live blocks in arrays in their frames), one moves an array of 8
+   blocks that a global points to with realloc, over and over, one waits in sem_timedwait
    and one in recv on a socket with a receive timeout, each a minute away.
    Direct: leak_in_main 64 B, leak_in_churner 2 x 32 B (128 B in 3 blocks); the churners'
-   blocks are reachable, whatever they free while the check runs. Neither waiting call may
+   blocks and the array's are reachable, whatever they free or move while the check runs. Neither waiting call may
    fail with EINTR (a line on stdout says so if one does). */
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +35,17 @@ static void* churn(void* arg) {
     slots[k] = malloc(16 + ((x >> 40) & 1023));
     free(old);
   }
+  return NULL;
+}
+
+static void** volatile g_array;
+
+static void* resize(void* arg) {
+  (void)arg;
+  g_array = calloc(8, sizeof(void*));
+  for (int i = 0; i < 8; ++i) g_array[i] = malloc(100);
+  __sync_fetch_and_add(&g_ready, 1);
+  for (size_t n = 0;; ++n) g_array = realloc(g_array, (n & 1) != 0 ? 4096 : 8 * sizeof(void*));
   return NULL;
 }
 
@@ -71,11 +83,12 @@ int main(void) {
   pthread_t t;
   pthread_create(&t, NULL, churn, (void*)1);
   pthread_create(&t, NULL, churn, (void*)2);
+  pthread_create(&t, NULL, resize, NULL);
   pthread_create(&t, NULL, wait_sem, NULL);
   pthread_create(&t, NULL, wait_recv, NULL);
   leak_in_main();
   scrub_stack();
-  while (g_ready < 4) usleep(1000);
+  while (g_ready < 5) usleep(1000);
   usleep(50000);  // the waiting threads are in their calls
   return 0;
 }
