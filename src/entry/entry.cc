@@ -21,6 +21,7 @@
 #include "entry/real.h"
 #include "entry/program_heap.h"
 #include "entry/sandbox.h"
+#include "track/profile.h"
 #include "prim/fmt.h"
 #include "prim/os.h"
 #include "prim/thread.h"
@@ -226,6 +227,40 @@ void* realloc_cold(void* p, size_t size) {
   return realloc(p, size);
 }
 
+namespace {
+
+// Tracked realloc of a block of ours (the profile off: it counts the old block's free
+// first, as the path through on_free tells it). A small block stays tagged throughout:
+// resized where it is, or its copy tagged before it is untagged, so that a leak check
+// running meanwhile in another thread always finds what it points to in a live block. A
+// large one may move by mremap, untagged for that moment.
+void* realloc_tagged(void* p, size_t size) {
+  if (!track::is_live(p)) {
+    bad_free(p, track::Dealloc::Realloc);
+    return nullptr;
+  }
+  size_t kept = cpu::usable_size(p), want = cpu::with_slack(size);
+  if (cpu::resize_in_place(p, want)) {
+    track::on_realloc(p, size, kept);
+    return p;
+  }
+  if (kept > cpu::kMaxSmall || want > cpu::kMaxSmall) {
+    track::on_free(p);
+    void* n = cpu::realloc(p, want);
+    if (n != nullptr) track::on_realloc(n, size, kept);
+    else track::on_alloc(p, kept, track::Kind::Realloc);
+    return n;
+  }
+  void* n = cpu::alloc_with_slack(size);
+  if (n == nullptr) return nullptr;
+  memcpy(n, p, want < kept ? want : kept);
+  track::on_realloc(n, size, kept);
+  if (track::on_free(p)) cpu::free(p);
+  return n;
+}
+
+}  // namespace
+
 void* realloc(void* p, size_t size) {
   if (MPSHIM_UNLIKELY(g_mode != kOn)) return realloc_cold(p, size);
   if (p == nullptr) return alloc(size, track::Kind::Malloc);
@@ -253,27 +288,7 @@ void* realloc(void* p, size_t size) {
       return nullptr;
     }
     if (!track::enabled()) return cpu::realloc(p, size);
-    if (!track::is_live(p)) {
-      bad_free(p, track::Dealloc::Realloc);
-      return nullptr;
-    }
-    // A small block stays tagged throughout: resized where it is, or its copy tagged
-    // before it is untagged, so that a leak check running meanwhile in another thread
-    // always finds what it points to in a live block.
-    size_t kept = cpu::usable_size(p);
-    size_t want = cpu::with_slack(size);
-    if (cpu::resize_in_place(p, want)) {
-      track::on_realloc(p, size, kept);
-      return p;
-    }
-    if (kept <= cpu::kMaxSmall && want <= cpu::kMaxSmall) {  // large ones may move by mremap
-      void* n = cpu::alloc_with_slack(size);
-      if (n == nullptr) return nullptr;
-      memcpy(n, p, want < kept ? want : kept);
-      track::on_realloc(n, size, kept);
-      if (track::on_free(p)) cpu::free(p);
-      return n;
-    }
+    if (!track::profile::on()) return realloc_tagged(p, size);
     if (!track::on_free(p)) {
       bad_free(p, track::Dealloc::Realloc);
       return nullptr;
