@@ -229,34 +229,27 @@ void* realloc_cold(void* p, size_t size) {
 
 namespace {
 
-// Tracked realloc of a block of ours (the profile off: it counts the old block's free
-// first, as the path through on_free tells it). A small block stays tagged throughout:
-// resized where it is, or its copy tagged before it is untagged, so that a leak check
-// running meanwhile in another thread always finds what it points to in a live block. A
-// large one may move by mremap, untagged for that moment.
-void* realloc_tagged(void* p, size_t size) {
-  if (!track::is_live(p)) {
-    bad_free(p, track::Dealloc::Realloc);
-    return nullptr;
-  }
+// Tracked realloc of a small block of ours to a small size, the profile off (it counts the
+// old block's free first, as the path through on_free tells it): the block stays tagged
+// throughout, resized where it is or its copy tagged before it is untagged, so that a leak
+// check running meanwhile in another thread always finds what it points to in a live
+// block. False, changing nothing, for the others (a large block may move by mremap).
+bool realloc_tagged(void* p, size_t size, void** out) {
   size_t kept = cpu::usable_size(p), want = cpu::with_slack(size);
+  if (kept > cpu::kMaxSmall || want > cpu::kMaxSmall || !track::is_live(p)) return false;
   if (cpu::resize_in_place(p, want)) {
     track::on_realloc(p, size, kept);
-    return p;
-  }
-  if (kept > cpu::kMaxSmall || want > cpu::kMaxSmall) {
-    track::on_free(p);
-    void* n = cpu::realloc(p, want);
-    if (n != nullptr) track::on_realloc(n, size, kept);
-    else track::on_alloc(p, kept, track::Kind::Realloc);
-    return n;
+    *out = p;
+    return true;
   }
   void* n = cpu::alloc_with_slack(size);
-  if (n == nullptr) return nullptr;
-  memcpy(n, p, want < kept ? want : kept);
-  track::on_realloc(n, size, kept);
-  if (track::on_free(p)) cpu::free(p);
-  return n;
+  if (n != nullptr) {
+    memcpy(n, p, want < kept ? want : kept);
+    track::on_realloc(n, size, kept);
+    if (track::on_free(p)) cpu::free(p);
+  }
+  *out = n;
+  return true;
 }
 
 }  // namespace
@@ -288,7 +281,8 @@ void* realloc(void* p, size_t size) {
       return nullptr;
     }
     if (!track::enabled()) return cpu::realloc(p, size);
-    if (!track::profile::on()) return realloc_tagged(p, size);
+    void* n;
+    if (!track::profile::on() && realloc_tagged(p, size, &n)) return n;
     if (!track::on_free(p)) {
       bad_free(p, track::Dealloc::Realloc);
       return nullptr;
